@@ -1,0 +1,10 @@
+package main
+
+// commandTable lists every subcommand; each lives in its own file.
+func commandTable() map[string]*command {
+	t := map[string]*command{}
+	for _, c := range []*command{} {
+		t[c.name] = c
+	}
+	return t
+}

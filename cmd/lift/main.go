@@ -1,0 +1,186 @@
+// Command lift predicts short-video CTR with gradient-boosted trees and
+// chooses creative variants with contextual bandits. Run `lift --help`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	m.Stdin, m.Stdout, m.Stderr = os.Stdin, os.Stdout, os.Stderr
+	m.Getenv = os.Getenv
+	os.Exit(m.Exec(ctx, os.Args[1:]))
+}
+
+// Main is the program: end-to-end tests drive it in-process with their own
+// arguments, streams and environment.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment (LIFT_ADDR, LIFT_DB, LIFT_API_TOKEN).
+	Getenv func(string) string
+
+	cmd     *command
+	args    []string
+	closers []func() error
+}
+
+// NewMain returns a Main with empty streams and environment.
+func NewMain() *Main {
+	return &Main{
+		Stdin:  strings.NewReader(""),
+		Stdout: io.Discard,
+		Stderr: io.Discard,
+		Getenv: func(string) string { return "" },
+	}
+}
+
+// command is one subcommand. run parses its own flags from args; a
+// usageError (from usagef or a flag parse failure) exits 2.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, m *Main, args []string) error
+}
+
+// commands is the dispatcher table (see commandTable).
+var commands = commandTable()
+
+// usageError marks a command-line mistake (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// ParseFlags picks the subcommand; its own flags are parsed by Run.
+func (m *Main) ParseFlags(args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		m.printUsage(m.Stdout)
+		return flag.ErrHelp
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		return usagef("unknown command %q (run 'lift --help')", args[0])
+	}
+	m.cmd, m.args = c, args[1:]
+	return nil
+}
+
+// Run runs the chosen subcommand until it finishes or ctx is cancelled.
+func (m *Main) Run(ctx context.Context) error {
+	if m.cmd == nil {
+		return usagef("no command")
+	}
+	return m.cmd.run(ctx, m, m.args)
+}
+
+// Close releases what Run opened (databases, listeners), last opened first.
+func (m *Main) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}
+
+// onClose registers f to run at Close.
+func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
+
+// Exec is ParseFlags, Run and Close with the exit-status convention:
+// 0 success, 1 failure (one line on stderr), 2 usage error.
+func (m *Main) Exec(ctx context.Context, args []string) int {
+	err := m.ParseFlags(args)
+	if err == nil {
+		err = m.Run(ctx)
+		if cerr := m.Close(); err == nil {
+			err = cerr
+		}
+	}
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(m.Stderr, "lift: %s\n", ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(m.Stderr, "lift: %s\n", oneLine(err.Error()))
+		return 1
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (m *Main) printUsage(w io.Writer) {
+	fmt.Fprintln(w, "lift: CTR prediction and variant selection for short video clips.")
+	fmt.Fprintln(w, "\nUsage: lift COMMAND [flags]   (lift COMMAND --help for its flags)\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+}
+
+// newFlagSet returns a FlagSet whose errors and help go to m.Stderr and
+// whose parse failures become usage errors via parseFlags.
+func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("lift "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: lift %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args into fs, turning a parse failure into a usage
+// error; --help returns flag.ErrHelp (exit 0). Positional arguments are
+// allowed before and after flags.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// writeJSON writes v as one JSON object line to w.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

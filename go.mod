@@ -1,0 +1,3 @@
+module lift
+
+go 1.26.8
