@@ -1,0 +1,95 @@
+package dataset
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func MustReadVWMulticlass(tb testing.TB, text string) *Multiclass {
+	tb.Helper()
+	m, err := ReadVWMulticlass(strings.NewReader(text))
+	if err != nil {
+		tb.Fatalf("ReadVWMulticlass: %v", err)
+	}
+	return m
+}
+
+func TestReadVWMulticlass(t *testing.T) {
+	m := MustReadVWMulticlass(t, "2 |x f0:3 f2:1.5\n\n1 2.0 'tag |x f1 f0:-1 | g:2\n3 |x\n")
+	if m.Rows != 3 || m.Cols != 4 || m.K != 3 {
+		t.Fatalf("shape = %d x %d, K %d; want 3 x 4, K 3", m.Rows, m.Cols, m.K)
+	}
+	wantNames := []string{"x^f0", "x^f2", "x^f1", "g"}
+	for i, n := range wantNames {
+		if m.Names[i] != n {
+			t.Errorf("Names[%d] = %q, want %q", i, m.Names[i], n)
+		}
+	}
+	want := [][]float64{{3, 1.5, 0, 0}, {-1, 0, 1, 2}, {0, 0, 0, 0}}
+	for i, w := range want {
+		for j, v := range w {
+			if got := m.Row(i)[j]; got != v {
+				t.Errorf("row %d col %d = %v, want %v", i, j, got, v)
+			}
+		}
+	}
+	if m.Label[0] != 2 || m.Label[1] != 1 || m.Label[2] != 3 {
+		t.Errorf("labels = %v", m.Label)
+	}
+}
+
+func TestReadVWMulticlassErrors(t *testing.T) {
+	tests := []struct{ name, text, want string }{
+		{"no bar", "1 f0:1\n", "line 1"},
+		{"zero label", "1 |x a:1\n0 |x a:1\n", "line 2"},
+		{"text label", "A |x a:1\n", `label "A"`},
+		{"nan value", "1 |x a:NaN\n", `feature "a"`},
+		{"bad value", "1 |x a:1:z\n", `"z"`},
+		{"bad weight", "1 -3 |x a:1\n", "weight"},
+		{"missing label", " |x a:1\n", "missing label"},
+		{"empty", "\n\n", "no examples"},
+		{"ns scale", "1 |x:2 a:1\n", "namespace"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadVWMulticlass(strings.NewReader(tt.text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadVWMulticlassShared(t *testing.T) {
+	const path = "/work/shared/data/bandit/pendigits.vw.gz"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("shared data not present")
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ReadVWMulticlass(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rows != 10992 || m.Cols != 16 || m.K != 10 {
+		t.Fatalf("pendigits shape = %d x %d, K %d; want 10992 x 16, K 10", m.Rows, m.Cols, m.K)
+	}
+}
+
+func FuzzReadVWMulticlass(f *testing.F) {
+	f.Add("2 |x f0:3 f2:1.5\n1 |x f1\n")
+	f.Add("1 2 'a |x a:1 |y b:2\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ReadVWMulticlass(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if len(m.X) != m.Rows*m.Cols || len(m.Label) != m.Rows {
+			t.Fatalf("inconsistent shape")
+		}
+	})
+}
