@@ -4,6 +4,8 @@
 // importance and TreeSHAP.
 package gbdt
 
+import "unsafe"
+
 // Objective names a learning objective in XGBoost's spelling.
 type Objective string
 
@@ -44,4 +46,8 @@ type Booster struct {
 	BestIteration int
 	// Attributes are XGBoost's learner attributes, kept on load and save.
 	Attributes map[string]string
+
+	// flat is the compiled predictor (*forest), built on first use and
+	// swapped in atomically; see Booster.compiled in predict.go.
+	flat unsafe.Pointer
 }
