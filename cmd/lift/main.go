@@ -33,6 +33,8 @@ type Main struct {
 	Stderr io.Writer
 	// Getenv reads the environment (LIFT_ADDR, LIFT_DB, LIFT_API_TOKEN).
 	Getenv func(string) string
+	// OnListen, if set, is told the address serve bound (tests use :0).
+	OnListen func(addr string)
 
 	cmd     *command
 	args    []string

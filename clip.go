@@ -1,0 +1,227 @@
+package lift
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Clip is a short video clip as the upstream analysis describes it. The
+// four score fields are free-form JSON objects; the features read known
+// keys from them (see Features).
+type Clip struct {
+	ID              string         `json:"clip_id"`
+	PsychologyScore map[string]any `json:"psychology_score"`
+	HookStrength    map[string]any `json:"hook_strength"`
+	NoveltyScore    map[string]any `json:"novelty_score"`
+	EmotionData     map[string]any `json:"emotion_data"`
+	// Duration is the clip's length in seconds.
+	Duration float64 `json:"duration"`
+	// CompositeScore is the upstream overall score in [0,1], if known.
+	CompositeScore *float64 `json:"composite_score"`
+	// Impressions and Clicks are the sums over the clip's outcomes.
+	Impressions int64     `json:"impressions"`
+	Clicks      int64     `json:"clicks"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// ActualCTR returns clicks/impressions summed over the clip's outcomes, and
+// false when it has none.
+func (c *Clip) ActualCTR() (float64, bool) {
+	if c.Impressions == 0 {
+		return 0, false
+	}
+	return float64(c.Clicks) / float64(c.Impressions), true
+}
+
+// FeatureNames are the model's inputs in column order, as the seed named them.
+var FeatureNames = []string{
+	"psychology_composite", "hook_strength", "novelty_score",
+	"emotion_priority", "duration", "has_face",
+}
+
+// Features are a clip's model inputs. CompositeScore is not a model input:
+// the heuristic fallback uses it, as the seed did.
+type Features struct {
+	PsychologyComposite float64 `json:"psychology_composite"`
+	HookStrength        float64 `json:"hook_strength"`
+	NoveltyScore        float64 `json:"novelty_score"`
+	EmotionPriority     float64 `json:"emotion_priority"`
+	Duration            float64 `json:"duration"`
+	HasFace             float64 `json:"has_face"`
+	CompositeScore      float64 `json:"composite_score"`
+}
+
+// DefaultFeatures holds the seed's values for absent keys: 0.5 for the
+// three composites, 0 for emotion priority and has_face.
+var DefaultFeatures = Features{PsychologyComposite: 0.5, HookStrength: 0.5, NoveltyScore: 0.5, CompositeScore: 0.5}
+
+// Features extracts the model inputs exactly as the seed did: missing
+// psychology composite, hook strength and novelty composite are 0.5, a
+// missing emotion priority is 0, has_face is 1 when truthy else 0, and a
+// missing composite_score is 0.5. Validate has already rejected values of
+// the wrong type.
+func (c *Clip) Features() Features {
+	f := DefaultFeatures
+	f.PsychologyComposite = number(c.PsychologyScore, "composite", f.PsychologyComposite)
+	f.HookStrength = number(c.HookStrength, "strength", f.HookStrength)
+	f.NoveltyScore = number(c.NoveltyScore, "composite", f.NoveltyScore)
+	f.EmotionPriority = number(c.EmotionData, "priority_score", 0)
+	f.Duration = c.Duration
+	if truthy(c.EmotionData["has_face"]) {
+		f.HasFace = 1
+	}
+	if c.CompositeScore != nil {
+		f.CompositeScore = *c.CompositeScore
+	}
+	return f
+}
+
+// Vector returns the six model inputs in FeatureNames order.
+func (f Features) Vector() []float32 {
+	return []float32{
+		float32(f.PsychologyComposite), float32(f.HookStrength), float32(f.NoveltyScore),
+		float32(f.EmotionPriority), float32(f.Duration), float32(f.HasFace),
+	}
+}
+
+// Validate checks the features a user gave inline: each finite, duration
+// non-negative and has_face 0 or 1.
+func (f Features) Validate() error {
+	vals := []float64{f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.Duration, f.HasFace, f.CompositeScore}
+	names := append(append([]string{}, FeatureNames...), "composite_score")
+	for i, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Errorf(Invalid, "features.%s must be a finite number", names[i])
+		}
+	}
+	if f.Duration < 0 {
+		return Errorf(Invalid, "features.duration must be >= 0 seconds, got %g", f.Duration)
+	}
+	if f.HasFace != 0 && f.HasFace != 1 {
+		return Errorf(Invalid, "features.has_face must be 0 or 1, got %g", f.HasFace)
+	}
+	return nil
+}
+
+// number reads m[key] as a float, or def when absent or null.
+func number(m map[string]any, key string, def float64) float64 {
+	switch v := m[key].(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	case int64:
+		return float64(v)
+	}
+	return def
+}
+
+// truthy follows the seed's `if emotion.get('has_face')`: false, null, 0
+// and "" are false; everything else is true.
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	}
+	return true
+}
+
+// MaxClipIDLen bounds clip ids so that keys stay index-friendly.
+const MaxClipIDLen = 200
+
+// ValidateClipID rejects empty, over-long or control-character ids.
+func ValidateClipID(id string) error {
+	if id == "" {
+		return Errorf(Invalid, "clip_id must not be empty")
+	}
+	if len(id) > MaxClipIDLen {
+		return Errorf(Invalid, "clip_id must be at most %d bytes", MaxClipIDLen)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return Errorf(Invalid, "clip_id must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// Validate checks a clip before it is stored: a valid id, a finite
+// non-negative duration, a composite_score in [0,1], and that the keys the
+// features read have the right types (a string where a number belongs
+// would otherwise silently become the default).
+func (c *Clip) Validate() error {
+	if err := ValidateClipID(c.ID); err != nil {
+		return err
+	}
+	if math.IsNaN(c.Duration) || math.IsInf(c.Duration, 0) || c.Duration < 0 {
+		return Errorf(Invalid, "duration must be a finite number of seconds >= 0")
+	}
+	if s := c.CompositeScore; s != nil && !(*s >= 0 && *s <= 1) {
+		return Errorf(Invalid, "composite_score must be in [0,1], got %g", *s)
+	}
+	checks := []struct {
+		field string
+		m     map[string]any
+		key   string
+	}{
+		{"psychology_score", c.PsychologyScore, "composite"},
+		{"hook_strength", c.HookStrength, "strength"},
+		{"novelty_score", c.NoveltyScore, "composite"},
+		{"emotion_data", c.EmotionData, "priority_score"},
+	}
+	for _, ch := range checks {
+		v, ok := ch.m[ch.key]
+		if !ok || v == nil {
+			continue
+		}
+		if _, isNum := v.(float64); !isNum {
+			return Errorf(Invalid, "%s.%s must be a number, got %s", ch.field, ch.key, typeName(v))
+		}
+	}
+	return nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// Outcome is one observation window of a clip's performance.
+type Outcome struct {
+	ID          int64     `json:"id"`
+	ClipID      string    `json:"clip_id"`
+	Impressions int64     `json:"impressions"`
+	Clicks      int64     `json:"clicks"`
+	ObservedAt  time.Time `json:"observed_at"`
+}
+
+// Validate rejects negative counts, zero impressions and more clicks than
+// impressions.
+func (o *Outcome) Validate() error {
+	switch {
+	case o.Impressions < 0 || o.Clicks < 0:
+		return Errorf(Invalid, "impressions and clicks must not be negative (got %d and %d)", o.Impressions, o.Clicks)
+	case o.Impressions == 0:
+		return Errorf(Invalid, "impressions must be at least 1")
+	case o.Clicks > o.Impressions:
+		return Errorf(Invalid, "clicks (%d) must not exceed impressions (%d)", o.Clicks, o.Impressions)
+	}
+	return nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"lift/sqlite"
+)
+
+// defaultDB is where state lives when neither --db nor LIFT_DB says.
+const defaultDB = "sqlite:lift.db"
+
+// dbFlag returns the --db default: LIFT_DB, else defaultDB.
+func (m *Main) dbFlag() string {
+	if v := m.Getenv("LIFT_DB"); v != "" {
+		return v
+	}
+	return defaultDB
+}
+
+// openDB opens the database named by a --db value ("sqlite:PATH", a bare
+// path, or "postgres://...") and closes it at m.Close.
+func (m *Main) openDB(ctx context.Context, dsn string) (*sqlite.DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, fmt.Errorf("--db %s: the PostgreSQL store is not in this build yet; use sqlite:PATH", redact(dsn))
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	path = strings.TrimPrefix(path, "//")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	m.onClose(db.Close)
+	return db, nil
+}
+
+// redact hides a password in a connection URL for messages.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return dsn[:scheme+3] + user + ":xxxxx" + dsn[at:]
+	}
+	return dsn
+}

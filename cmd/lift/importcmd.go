@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"lift"
+	"lift/dataset"
+	"lift/sqlite"
+)
+
+var importCommand = &command{
+	name:    "import",
+	summary: "load clips or outcomes from CSV or JSON lines, in one transaction",
+	run:     runImport,
+}
+
+// rowError is one rejected input row.
+type rowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// importReport is the import command's stdout.
+type importReport struct {
+	Kind     string     `json:"kind"`
+	Accepted int        `json:"accepted"`
+	Rejected int        `json:"rejected"`
+	Imported bool       `json:"imported"`
+	Errors   []rowError `json:"errors"`
+}
+
+// maxReportedErrors bounds the errors listed in the report.
+const maxReportedErrors = 100
+
+func runImport(ctx context.Context, m *Main, args []string) error {
+	usage := "import clips|outcomes FILE [--db sqlite:lift.db] [--format csv|jsonl] [--skip-invalid]"
+	fs := m.newFlagSet("import", usage)
+	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
+	format := fs.String("format", "", "csv or jsonl (default: by extension; .json/.ndjson are JSON lines)")
+	skip := fs.Bool("skip-invalid", false, "import the valid rows and skip the invalid ones")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || (pos[0] != "clips" && pos[0] != "outcomes") {
+		return usagef("usage: lift %s", usage)
+	}
+	kind, path := pos[0], pos[1]
+	if *format == "" {
+		*format = formatOf(path)
+	}
+	if *format != "csv" && *format != "jsonl" {
+		return usagef("--format must be csv or jsonl, got %q", *format)
+	}
+	f, err := dataset.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	records, err := readRecords(f, *format)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	db, err := m.openDB(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	rep := &importReport{Kind: kind, Errors: []rowError{}}
+	reject := func(line int, err error) {
+		rep.Rejected++
+		if len(rep.Errors) < maxReportedErrors {
+			rep.Errors = append(rep.Errors, rowError{line, lift.Message(err)})
+		}
+	}
+	var store func() error
+	switch kind {
+	case "clips":
+		var clips []*lift.Clip
+		seen := map[string]int{}
+		for _, rec := range records {
+			c, err := clipFromRecord(rec)
+			if err == nil {
+				if first, dup := seen[c.ID]; dup {
+					err = fmt.Errorf("clip_id %q repeats line %d", c.ID, first)
+				}
+			}
+			if err != nil {
+				reject(rec.line, err)
+				continue
+			}
+			seen[c.ID] = rec.line
+			clips = append(clips, c)
+		}
+		rep.Accepted = len(clips)
+		store = func() error { return db.PutClips(ctx, clips) }
+	case "outcomes":
+		outcomes, err := outcomesFromRecords(ctx, db, records, reject)
+		if err != nil {
+			return err
+		}
+		rep.Accepted = len(outcomes)
+		store = func() error { return db.AddOutcomes(ctx, outcomes) }
+	}
+	if rep.Rejected > 0 && !*skip {
+		rep.Accepted = 0
+		writeJSON(m.Stdout, rep)
+		first := rep.Errors[0]
+		return fmt.Errorf("%s: %d invalid rows, nothing imported (first: line %d: %s); fix them or pass --skip-invalid",
+			path, rep.Rejected, first.Line, first.Reason)
+	}
+	if rep.Accepted > 0 {
+		if err := store(); err != nil {
+			return err
+		}
+	}
+	rep.Imported = true
+	return writeJSON(m.Stdout, rep)
+}
+
+func formatOf(path string) string {
+	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(path, ".gz"))) {
+	case ".csv":
+		return "csv"
+	case ".jsonl", ".json", ".ndjson":
+		return "jsonl"
+	}
+	return ""
+}
+
+// record is one input row as named fields: JSON values for JSON lines,
+// strings for CSV cells.
+type record struct {
+	line   int
+	fields map[string]any
+	err    error // a row that could not even be parsed
+}
+
+func readRecords(r io.Reader, format string) ([]record, error) {
+	if format == "jsonl" {
+		return readJSONLines(r)
+	}
+	return readCSVRecords(r)
+}
+
+func readJSONLines(r io.Reader) ([]record, error) {
+	var recs []record
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		rec := record{line: line}
+		dec := json.NewDecoder(strings.NewReader(text))
+		if err := dec.Decode(&rec.fields); err != nil {
+			rec.err = fmt.Errorf("malformed JSON: %v", strings.TrimPrefix(err.Error(), "json: "))
+		} else if dec.More() {
+			rec.err = errors.New("malformed JSON: more than one value on the line")
+		}
+		recs = append(recs, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func readCSVRecords(r io.Reader) ([]record, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty file: a CSV import needs a header line")
+		}
+		return nil, err
+	}
+	for i := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
+	}
+	var recs []record
+	for {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		line, _ := cr.FieldPos(0)
+		rec := record{line: line, fields: map[string]any{}}
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			rec.line, rec.err = pe.Line, fmt.Errorf("malformed CSV: %v", pe.Err)
+		case err != nil:
+			return nil, err
+		case len(row) != len(header):
+			rec.err = fmt.Errorf("has %d fields, the header has %d", len(row), len(header))
+		default:
+			for i, v := range row {
+				if v != "" {
+					rec.fields[header[i]] = v
+				}
+			}
+		}
+		recs = append(recs, rec)
+	}
+}
+
+// clipFields are the columns a clip row may have.
+var clipFields = map[string]bool{
+	"clip_id": true, "psychology_score": true, "hook_strength": true, "novelty_score": true,
+	"emotion_data": true, "duration": true, "composite_score": true,
+}
+
+func clipFromRecord(rec record) (*lift.Clip, error) {
+	if rec.err != nil {
+		return nil, rec.err
+	}
+	for k := range rec.fields {
+		if !clipFields[k] {
+			return nil, fmt.Errorf("unknown field %q", k)
+		}
+	}
+	c := &lift.Clip{}
+	var err error
+	if c.ID, err = stringField(rec.fields, "clip_id"); err != nil {
+		return nil, err
+	}
+	for _, o := range []struct {
+		name string
+		dst  *map[string]any
+	}{
+		{"psychology_score", &c.PsychologyScore}, {"hook_strength", &c.HookStrength},
+		{"novelty_score", &c.NoveltyScore}, {"emotion_data", &c.EmotionData},
+	} {
+		if *o.dst, err = objectField(rec.fields, o.name); err != nil {
+			return nil, err
+		}
+	}
+	d, ok, err := numberField(rec.fields, "duration")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("duration is required (seconds)")
+	}
+	c.Duration = d
+	if v, ok, err := numberField(rec.fields, "composite_score"); err != nil {
+		return nil, err
+	} else if ok {
+		c.CompositeScore = &v
+	}
+	return c, c.Validate()
+}
+
+func outcomesFromRecords(ctx context.Context, db *sqlite.DB, recs []record, reject func(int, error)) ([]*lift.Outcome, error) {
+	known := map[string]bool{}
+	var out []*lift.Outcome
+	for _, rec := range recs {
+		o, err := outcomeFromRecord(rec)
+		if err == nil && !known[o.ClipID] {
+			_, err = db.GetClip(ctx, o.ClipID)
+			switch {
+			case err == nil:
+				known[o.ClipID] = true
+			case lift.KindOf(err) == lift.NotFound:
+				err = fmt.Errorf("clip_id %q is not a stored clip", o.ClipID)
+			default:
+				return nil, err
+			}
+		}
+		if err != nil {
+			reject(rec.line, err)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func outcomeFromRecord(rec record) (*lift.Outcome, error) {
+	if rec.err != nil {
+		return nil, rec.err
+	}
+	for k := range rec.fields {
+		if k != "clip_id" && k != "impressions" && k != "clicks" && k != "observed_at" {
+			return nil, fmt.Errorf("unknown field %q", k)
+		}
+	}
+	o := &lift.Outcome{}
+	var err error
+	if o.ClipID, err = stringField(rec.fields, "clip_id"); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"impressions", &o.Impressions}, {"clicks", &o.Clicks}} {
+		v, ok, err := numberField(rec.fields, f.name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || v != float64(int64(v)) {
+			return nil, fmt.Errorf("%s must be a whole number", f.name)
+		}
+		*f.dst = int64(v)
+	}
+	if s, ok := rec.fields["observed_at"]; ok {
+		str, isStr := s.(string)
+		t, err := time.Parse(time.RFC3339Nano, str)
+		if !isStr || err != nil {
+			return nil, fmt.Errorf("observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z")
+		}
+		o.ObservedAt = t
+	}
+	return o, o.Validate()
+}
+
+func stringField(f map[string]any, name string) (string, error) {
+	v, ok := f[name]
+	if !ok {
+		return "", fmt.Errorf("%s is required", name)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s must be a string", name)
+	}
+	return s, lift.ValidateClipID(s)
+}
+
+// numberField reads a JSON number or a CSV cell as a finite float.
+func numberField(f map[string]any, name string) (float64, bool, error) {
+	v, ok := f[name]
+	if !ok || v == nil {
+		return 0, false, nil
+	}
+	switch v := v.(type) {
+	case float64:
+		return v, true, nil
+	case string:
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || x != x || x > 1e300 || x < -1e300 {
+			return 0, false, fmt.Errorf("%s must be a finite number, got %q", name, v)
+		}
+		return x, true, nil
+	}
+	return 0, false, fmt.Errorf("%s must be a number", name)
+}
+
+// objectField reads a JSON object, or a CSV cell holding one.
+func objectField(f map[string]any, name string) (map[string]any, error) {
+	v, ok := f[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return v, nil
+	case string:
+		var m map[string]any
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return nil, fmt.Errorf("%s must hold a JSON object: %v", name, strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("%s must be a JSON object", name)
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// server is a `lift serve` running in-process on a loopback port.
+type server struct {
+	t      testing.TB
+	URL    string
+	stop   context.CancelFunc
+	done   chan int
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// MustStartServer runs `lift serve --addr 127.0.0.1:0 args...` until the
+// test ends (or Stop is called).
+func MustStartServer(t testing.TB, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewMain()
+	s := &server{t: t, stop: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	m.Stderr = s.stderr
+	m.Getenv = func(k string) string { return env[k] }
+	addrc := make(chan string, 1)
+	m.OnListen = func(a string) { addrc <- a }
+	go func() { s.done <- m.Exec(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)) }()
+	select {
+	case a := <-addrc:
+		s.URL = "http://" + a
+	case code := <-s.done:
+		t.Fatalf("serve exited with %d before listening: %s", code, s.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start: %s", s.stderr.String())
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Stop shuts the server down gracefully and checks it exited 0.
+func (s *server) Stop() {
+	s.t.Helper()
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	if code := <-s.done; code != 0 {
+		s.t.Errorf("serve exited with %d: %s", code, s.stderr.String())
+	}
+}
+
+// Do sends a request with a JSON body (nil for none) and decodes the
+// JSON answer into a map.
+func (s *server) Do(method, path string, body any, header ...string) (int, map[string]any) {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(data) > 0 && json.Unmarshal(data, &out) != nil {
+		s.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, data)
+	}
+	return resp.StatusCode, out
+}
+
+func clipBody(duration float64) map[string]any {
+	return map[string]any{
+		"psychology_score": map[string]any{"composite": 0.8},
+		"hook_strength":    map[string]any{"strength": 0.6},
+		"novelty_score":    map[string]any{"composite": 0.4},
+		"emotion_data":     map[string]any{"priority_score": 0.5, "has_face": true},
+		"duration":         duration,
+		"composite_score":  0.7,
+	}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	s := MustStartServer(t, nil, "--db", db)
+
+	if code, body := s.Do("GET", "/healthz", nil); code != 200 || body["status"] != "ok" {
+		t.Fatalf("healthz = %d %v", code, body)
+	}
+	if code, _ := s.Do("GET", "/readyz", nil); code != 200 {
+		t.Fatalf("readyz = %d", code)
+	}
+	if code, body := s.Do("PUT", "/clips/c1", clipBody(22)); code != 201 || body["clip_id"] != "c1" {
+		t.Fatalf("PUT new clip = %d %v", code, body)
+	}
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(23)); code != 200 {
+		t.Fatalf("PUT existing clip = %d, want 200", code)
+	}
+	code, body := s.Do("POST", "/predict/ctr?clip_id=c1", nil)
+	if code != 200 {
+		t.Fatalf("predict = %d %v", code, body)
+	}
+	// Heuristic: 0.7*0.05 + 0.5*0.02 = 0.045, medium.
+	if ctr := body["predicted_ctr"].(float64); ctr < 0.0449 || ctr > 0.0451 || body["predicted_band"] != "medium" {
+		t.Errorf("heuristic prediction = %v", body)
+	}
+	for _, k := range []string{"prediction_id", "clip_id", "confidence", "ctr_interval", "model_version"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("prediction lacks %q: %v", k, body)
+		}
+	}
+	if code, body := s.Do("POST", "/predict/ctr", map[string]any{"clip_id": "c1"}); code != 200 || body["clip_id"] != "c1" {
+		t.Errorf("predict with body clip_id = %d %v", code, body)
+	}
+	if code, body := s.Do("POST", "/predict/ctr", map[string]any{"features": map[string]any{"duration": 15, "has_face": true}}); code != 200 || body["clip_id"] != nil {
+		t.Errorf("predict with inline features = %d %v", code, body)
+	}
+	code, body = s.Do("POST", "/predict/ctr?clip_id=nope", nil)
+	if code != 404 || body["detail"] != "Clip not found" || body["code"] != "not_found" {
+		t.Errorf("predict unknown clip = %d %v", code, body)
+	}
+	if code, body := s.Do("POST", "/clips/c1/outcomes", map[string]any{"impressions": 1000, "clicks": 40}); code != 201 || body["actual_ctr"] != 0.04 {
+		t.Errorf("outcome = %d %v", code, body)
+	}
+	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["actual_ctr"] != 0.04 {
+		t.Errorf("clip after outcome = %d %v", code, body)
+	}
+	code, body = s.Do("POST", "/train/ctr-model", nil)
+	if code != 200 || body["success"] != false || !strings.HasPrefix(body["message"].(string), "Not enough data") {
+		t.Errorf("train with 1 clip = %d %v", code, body)
+	}
+
+	// Restart on the same file: the data is still there.
+	s.Stop()
+	s = MustStartServer(t, nil, "--db", db)
+	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["duration"] != 23.0 || body["impressions"] != 1000.0 {
+		t.Errorf("after restart GET /clips/c1 = %d %v", code, body)
+	}
+}
+
+func TestServeBadInput(t *testing.T) {
+	s := MustStartServer(t, nil, "--db", "sqlite:"+filepath.Join(t.TempDir(), "lift.db"))
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(10)); code != 201 {
+		t.Fatal("setup PUT failed")
+	}
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		{"malformed JSON", "PUT", "/clips/c2", `{"duration": 1`, 400, "invalid"},
+		{"unknown field", "PUT", "/clips/c2", `{"duration": 1, "bogus": 2}`, 400, "invalid"},
+		{"NaN literal", "PUT", "/clips/c2", `{"duration": NaN}`, 400, "invalid"},
+		{"huge number", "PUT", "/clips/c2", `{"duration": 1e999}`, 400, "invalid"},
+		{"negative duration", "PUT", "/clips/c2", `{"duration": -3}`, 400, "invalid"},
+		{"missing duration", "PUT", "/clips/c2", `{}`, 400, "invalid"},
+		{"trailing data", "PUT", "/clips/c2", `{"duration": 1} {}`, 400, "invalid"},
+		{"string score", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": "high"}}`, 400, "invalid"},
+		{"body too large", "PUT", "/clips/c2", `{"duration": 1, "emotion_data": {"x": "` + strings.Repeat("a", 1<<20) + `"}}`, 413, "too_large"},
+		{"negative impressions", "POST", "/clips/c1/outcomes", `{"impressions": -1, "clicks": 0}`, 400, "invalid"},
+		{"clicks over impressions", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 6}`, 400, "invalid"},
+		{"fractional clicks", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1.5}`, 400, "invalid"},
+		{"missing clicks", "POST", "/clips/c1/outcomes", `{"impressions": 5}`, 400, "invalid"},
+		{"outcome for unknown clip", "POST", "/clips/zz/outcomes", `{"impressions": 5, "clicks": 1}`, 404, "not_found"},
+		{"unknown feature", "POST", "/predict/ctr", `{"features": {"duration": 3, "colour": 1}}`, 400, "invalid"},
+		{"string feature", "POST", "/predict/ctr", `{"features": {"duration": "3"}}`, 400, "invalid"},
+		{"has_face 2", "POST", "/predict/ctr", `{"features": {"duration": 3, "has_face": 2}}`, 400, "invalid"},
+		{"neither id nor features", "POST", "/predict/ctr", `{}`, 400, "invalid"},
+		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
+		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := s.Do(tt.method, tt.path, tt.body)
+			if code != tt.status || body["code"] != tt.code || body["detail"] == "" {
+				t.Errorf("= %d %v, want %d %s", code, body, tt.status, tt.code)
+			}
+		})
+	}
+	// Nothing was written by the rejected requests.
+	if code, _ := s.Do("GET", "/clips/c2", nil); code != 404 {
+		t.Errorf("rejected PUT stored clip c2")
+	}
+	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["impressions"] != 0.0 {
+		t.Errorf("rejected outcomes changed c1: %v", body)
+	}
+}
+
+func TestClipsPagination(t *testing.T) {
+	s := MustStartServer(t, nil, "--db", "sqlite:"+filepath.Join(t.TempDir(), "lift.db"))
+	for _, id := range []string{"b", "a", "d", "c", "e"} {
+		if code, _ := s.Do("PUT", "/clips/"+id, clipBody(5)); code != 201 {
+			t.Fatalf("PUT %s failed", id)
+		}
+	}
+	var got []string
+	after := ""
+	for pages := 0; pages < 10; pages++ {
+		code, body := s.Do("GET", "/clips?limit=2&after="+after, nil)
+		if code != 200 {
+			t.Fatalf("GET /clips = %d %v", code, body)
+		}
+		for _, c := range body["clips"].([]any) {
+			got = append(got, c.(map[string]any)["clip_id"].(string))
+		}
+		if body["next"] == nil {
+			break
+		}
+		after = body["next"].(string)
+	}
+	if strings.Join(got, ",") != "a,b,c,d,e" {
+		t.Errorf("pages gave %v, want a..e in order", got)
+	}
+}
+
+func TestServeRefusesPublicAddrWithoutToken(t *testing.T) {
+	m := NewMain()
+	var stderr bytes.Buffer
+	m.Stderr = &stderr
+	code := m.Exec(context.Background(), []string{"serve", "--addr", "0.0.0.0:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db")})
+	if code != 2 || !strings.Contains(stderr.String(), "LIFT_API_TOKEN") {
+		t.Errorf("exit %d, stderr %q; want 2 and a message naming LIFT_API_TOKEN", code, stderr.String())
+	}
+}
+
+func TestServeToken(t *testing.T) {
+	s := MustStartServer(t, map[string]string{"LIFT_API_TOKEN": "s3cret"}, "--db", "sqlite:"+filepath.Join(t.TempDir(), "lift.db"))
+	if code, _ := s.Do("GET", "/healthz", nil); code != 200 {
+		t.Errorf("healthz needs no token, got %d", code)
+	}
+	if code, body := s.Do("GET", "/clips", nil); code != 401 || body["code"] != "unauthorized" {
+		t.Errorf("no token = %d %v", code, body)
+	}
+	if code, _ := s.Do("GET", "/clips", nil, "Authorization", "Bearer wrong"); code != 401 {
+		t.Errorf("wrong token = %d", code)
+	}
+	if code, _ := s.Do("GET", "/clips", nil, "Authorization", "Bearer s3cret"); code != 200 {
+		t.Errorf("right token = %d", code)
+	}
+}
+
+func TestServeDemo(t *testing.T) {
+	s := MustStartServer(t, nil, "--db", "sqlite:"+filepath.Join(t.TempDir(), "lift.db"), "--demo")
+	ctrs := map[float64]bool{}
+	for _, id := range []string{"demo-0001", "demo-0002", "demo-0003", "demo-0050", "demo-0100", "demo-0200", "demo-0300"} {
+		code, body := s.Do("POST", "/predict/ctr?clip_id="+id, nil)
+		if code != 200 {
+			t.Fatalf("predict %s = %d %v", id, code, body)
+		}
+		ctrs[body["predicted_ctr"].(float64)] = true
+	}
+	if len(ctrs) < 5 {
+		t.Errorf("7 demo clips gave only %d distinct CTRs: no spread", len(ctrs))
+	}
+	if code, body := s.Do("GET", "/clips?limit=1000", nil); code != 200 || len(body["clips"].([]any)) != defaultDemoClips {
+		t.Errorf("demo loaded %d clips, want %d", len(body["clips"].([]any)), defaultDemoClips)
+	}
+}

@@ -1,0 +1,155 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"lift"
+)
+
+// clipInput is the body of PUT /clips/{id}: the seed's Clip fields. The
+// derived fields (impressions, clicks, timestamps) are read-only, but a
+// client may send back what GET returned, so they are accepted and ignored.
+type clipInput struct {
+	ClipID          *string        `json:"clip_id"`
+	PsychologyScore map[string]any `json:"psychology_score"`
+	HookStrength    map[string]any `json:"hook_strength"`
+	NoveltyScore    map[string]any `json:"novelty_score"`
+	EmotionData     map[string]any `json:"emotion_data"`
+	Duration        *float64       `json:"duration"`
+	CompositeScore  *float64       `json:"composite_score"`
+
+	Impressions *int64     `json:"impressions"`
+	Clicks      *int64     `json:"clicks"`
+	CreatedAt   *time.Time `json:"created_at"`
+	UpdatedAt   *time.Time `json:"updated_at"`
+}
+
+func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := lift.ValidateClipID(id); err != nil {
+		return err
+	}
+	var in clipInput
+	if _, err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	if in.ClipID != nil && *in.ClipID != id {
+		return lift.Errorf(lift.Invalid, "clip_id %q in the body differs from %q in the path", *in.ClipID, id)
+	}
+	if in.Duration == nil {
+		return lift.Errorf(lift.Invalid, "duration is required (seconds)")
+	}
+	c := &lift.Clip{
+		ID: id, PsychologyScore: in.PsychologyScore, HookStrength: in.HookStrength,
+		NoveltyScore: in.NoveltyScore, EmotionData: in.EmotionData,
+		Duration: *in.Duration, CompositeScore: in.CompositeScore,
+	}
+	created, err := s.Clips.PutClip(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	stored, err := s.Clips.GetClip(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return writeJSON(w, status, clipView(stored))
+}
+
+// clipJSON is a clip as the API shows it: the stored fields, the features
+// the model sees, and the observed CTR.
+type clipJSON struct {
+	*lift.Clip
+	Features  lift.Features `json:"features"`
+	ActualCTR *float64      `json:"actual_ctr"`
+}
+
+func clipView(c *lift.Clip) clipJSON {
+	v := clipJSON{Clip: c, Features: c.Features()}
+	if ctr, ok := c.ActualCTR(); ok {
+		v.ActualCTR = &ctr
+	}
+	return v
+}
+
+func (s *Server) getClip(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Clips.GetClip(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, clipView(c))
+}
+
+// Page size bounds for GET /clips.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+func (s *Server) listClips(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := DefaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return lift.Errorf(lift.Invalid, "limit must be an integer in [1,%d], got %q", MaxPageSize, v)
+		}
+		limit = n
+	}
+	cs, next, err := s.Clips.ListClips(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	views := make([]clipJSON, len(cs))
+	for i, c := range cs {
+		views[i] = clipView(c)
+	}
+	var nextp *string
+	if next != "" {
+		nextp = &next
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Clips []clipJSON `json:"clips"`
+		Next  *string    `json:"next"`
+	}{views, nextp})
+}
+
+type outcomeInput struct {
+	Impressions *int64     `json:"impressions"`
+	Clicks      *int64     `json:"clicks"`
+	ObservedAt  *time.Time `json:"observed_at"`
+}
+
+func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var in outcomeInput
+	if _, err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	if in.Impressions == nil || in.Clicks == nil {
+		return lift.Errorf(lift.Invalid, "impressions and clicks are required")
+	}
+	o := &lift.Outcome{ClipID: id, Impressions: *in.Impressions, Clicks: *in.Clicks}
+	if in.ObservedAt != nil {
+		o.ObservedAt = *in.ObservedAt
+	}
+	if err := s.Clips.AddOutcomes(r.Context(), []*lift.Outcome{o}); err != nil {
+		return err
+	}
+	c, err := s.Clips.GetClip(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ctr, _ := c.ActualCTR()
+	return writeJSON(w, http.StatusCreated, struct {
+		*lift.Outcome
+		ClipImpressions int64   `json:"clip_impressions"`
+		ClipClicks      int64   `json:"clip_clicks"`
+		ActualCTR       float64 `json:"actual_ctr"`
+	}{o, c.Impressions, c.Clicks, ctr})
+}

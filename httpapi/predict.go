@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+
+	"lift"
+)
+
+// predictInput is the body of POST /predict/ctr: a stored clip's id, or
+// inline features by name.
+type predictInput struct {
+	ClipID   *string                     `json:"clip_id"`
+	Features map[string]*json.RawMessage `json:"features"`
+}
+
+func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
+	var in predictInput
+	if _, err := decode(w, r, &in, true); err != nil {
+		return err
+	}
+	qid, hasQuery := r.URL.Query()["clip_id"]
+	switch {
+	case hasQuery && in.ClipID != nil && *in.ClipID != qid[0]:
+		return lift.Errorf(lift.Invalid, "clip_id in the query (%q) differs from the body (%q)", qid[0], *in.ClipID)
+	case hasQuery:
+		in.ClipID = &qid[0]
+	}
+	var (
+		f      lift.Features
+		clipID *string
+	)
+	switch {
+	case in.ClipID != nil && in.Features != nil:
+		return lift.Errorf(lift.Invalid, "give clip_id or features, not both")
+	case in.ClipID != nil:
+		c, err := s.Clips.GetClip(r.Context(), *in.ClipID)
+		if err != nil {
+			return err
+		}
+		f, clipID = c.Features(), &c.ID
+	case in.Features != nil:
+		var err error
+		if f, err = parseFeatures(in.Features); err != nil {
+			return err
+		}
+	default:
+		return lift.Errorf(lift.Invalid, "clip_id (query or body) or features is required")
+	}
+	p, err := s.Predictor.Predict(f)
+	if err != nil {
+		return err
+	}
+	p.ClipID = clipID
+	p.CreatedAt = s.Now()
+	if err := s.Predictions.RecordPrediction(r.Context(), &p); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+// parseFeatures reads inline features by name. Absent names take the
+// seed's defaults (0.5 for the composites, 0 otherwise) except duration,
+// which has no sensible default and is required.
+func parseFeatures(raw map[string]*json.RawMessage) (lift.Features, error) {
+	f := lift.DefaultFeatures
+	dst := map[string]*float64{
+		"psychology_composite": &f.PsychologyComposite,
+		"hook_strength":        &f.HookStrength,
+		"novelty_score":        &f.NoveltyScore,
+		"emotion_priority":     &f.EmotionPriority,
+		"duration":             &f.Duration,
+		"has_face":             &f.HasFace,
+		"composite_score":      &f.CompositeScore,
+	}
+	if _, ok := raw["duration"]; !ok {
+		return f, lift.Errorf(lift.Invalid, "features.duration is required (seconds)")
+	}
+	for name, v := range raw {
+		p, ok := dst[name]
+		if !ok {
+			return f, lift.Errorf(lift.Invalid, "features.%s is not a known feature (known: %v and composite_score)", name, lift.FeatureNames)
+		}
+		if v == nil {
+			return f, lift.Errorf(lift.Invalid, "features.%s must be a number, got null", name)
+		}
+		var b bool
+		if name == "has_face" && json.Unmarshal(*v, &b) == nil {
+			if b {
+				*p = 1
+			} else {
+				*p = 0
+			}
+			continue
+		}
+		if err := json.Unmarshal(*v, p); err != nil || math.IsInf(*p, 0) {
+			return f, lift.Errorf(lift.Invalid, "features.%s must be a finite number, got %s", name, string(*v))
+		}
+	}
+	return f, f.Validate()
+}
+
+func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
+	var params map[string]any
+	if _, err := decode(w, r, &params, true); err != nil {
+		return err
+	}
+	if s.Trainer == nil {
+		n, err := s.Clips.CountClipsWithOutcomes(r.Context())
+		if err != nil {
+			return err
+		}
+		if n < lift.MinTrainingClips {
+			return writeJSON(w, http.StatusOK, notEnoughData(n))
+		}
+		return lift.Errorf(lift.Unavailable, "no trainer is configured on this server")
+	}
+	sum, err := s.Trainer.TrainCTR(r.Context(), params)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, sum)
+}
+
+func notEnoughData(n int) *lift.TrainSummary {
+	return &lift.TrainSummary{Message: lift.NotEnoughDataMessage(n), Rows: n}
+}

@@ -1,0 +1,192 @@
+// Package httpapi is Lift's HTTP JSON API: routes, middleware, and the one
+// table that maps error kinds to status codes.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"lift"
+)
+
+// MaxBodyBytes bounds every request body; larger bodies are 413.
+const MaxBodyBytes = 1 << 20
+
+// Server serves the API. Set the fields, then use Handler.
+type Server struct {
+	Clips       lift.ClipStore
+	Predictions lift.PredictionStore
+	// Predictor answers /predict/ctr; it may swap models internally.
+	Predictor lift.Predictor
+	// Trainer runs /train/ctr-model; nil means none is configured.
+	Trainer lift.Trainer
+	// Ready reports whether dependencies are usable (for /readyz).
+	Ready func(ctx context.Context) error
+	// Token, when non-empty, is required as a bearer token on every
+	// endpoint but the probes.
+	Token  string
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Handler returns the routed, authenticated handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	mux := http.NewServeMux()
+	for _, r := range s.routes() {
+		mux.Handle(r.pattern, s.wrap(r.public, r.handle))
+	}
+	mux.Handle("/", s.wrap(true, func(w http.ResponseWriter, r *http.Request) error {
+		return lift.Errorf(lift.NotFound, "no route for %s %s", r.Method, r.URL.Path)
+	}))
+	return mux
+}
+
+type route struct {
+	pattern string
+	public  bool // no token needed
+	handle  func(http.ResponseWriter, *http.Request) error
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /healthz", true, s.healthz},
+		{"GET /readyz", true, s.readyz},
+		{"PUT /clips/{id}", false, s.putClip},
+		{"GET /clips/{id}", false, s.getClip},
+		{"GET /clips", false, s.listClips},
+		{"POST /clips/{id}/outcomes", false, s.postOutcome},
+		{"POST /predict/ctr", false, s.predictCTR},
+		{"POST /train/ctr-model", false, s.trainCTR},
+	}
+}
+
+// wrap adds authentication, panic recovery and error rendering.
+func (s *Server) wrap(public bool, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				s.writeError(w, r, lift.Errorf(lift.Internal, "panic: %v", p))
+			}
+		}()
+		if !public && s.Token != "" && !s.authorized(r) {
+			s.writeError(w, r, lift.Errorf(lift.Unauthorized, "missing or wrong bearer token"))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1
+}
+
+// statusOf is the one table from error kind to HTTP status.
+var statusOf = map[lift.Kind]int{
+	lift.Invalid:      http.StatusBadRequest,
+	lift.NotFound:     http.StatusNotFound,
+	lift.Conflict:     http.StatusConflict,
+	lift.Unauthorized: http.StatusUnauthorized,
+	lift.TooLarge:     http.StatusRequestEntityTooLarge,
+	lift.Unavailable:  http.StatusServiceUnavailable,
+	lift.Internal:     http.StatusInternalServerError,
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := lift.KindOf(err)
+	body := ErrorBody{Detail: lift.Message(err), Code: kind.String()}
+	if kind == lift.Internal {
+		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		body.Detail = "internal error"
+	}
+	if kind == lift.Unauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lift"`)
+	}
+	writeJSON(w, statusOf[kind], body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// decode reads one JSON value from the body into v: at most MaxBodyBytes,
+// no unknown fields, nothing after it. An empty body is allowed only when
+// allowEmpty, and then leaves v untouched and returns false.
+func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (bool, error) {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return false, lift.Errorf(lift.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		}
+		return false, lift.Errorf(lift.Invalid, "reading request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if allowEmpty {
+			return false, nil
+		}
+		return false, lift.Errorf(lift.Invalid, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false, lift.Errorf(lift.Invalid, "malformed JSON body: %v", jsonErrorText(err))
+	}
+	if dec.More() {
+		return false, lift.Errorf(lift.Invalid, "malformed JSON body: unexpected data after the JSON object")
+	}
+	return true, nil
+}
+
+// jsonErrorText makes decoder errors name the field.
+func jsonErrorText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, te.Type.String(), te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			return lift.Errorf(lift.Unavailable, "not ready: %v", err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"math"
+
+	"lift"
+)
+
+var _ lift.ClipStore = (*DB)(nil)
+var _ lift.PredictionStore = (*DB)(nil)
+
+const clipColumns = `id, psychology_score, hook_strength, novelty_score, emotion_data, duration, composite_score, impressions, clicks, created_at, updated_at`
+
+// PutClip implements lift.ClipStore.
+func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err error) {
+	defer lift.Wrap(&err, "ClipStore.PutClip(%q)", c.ID)
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		created, err = putClip(ctx, tx, c, db.now())
+		return err
+	})
+	return created, err
+}
+
+// PutClips implements lift.ClipStore.
+func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
+	defer lift.Wrap(&err, "ClipStore.PutClips(%d clips)", len(cs))
+	for _, c := range cs {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	now := db.now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for _, c := range cs {
+			if _, err := putClip(ctx, tx, c, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func putClip(ctx context.Context, tx *sql.Tx, c *lift.Clip, now string) (bool, error) {
+	var js [4]sql.NullString
+	for i, m := range []map[string]any{c.PsychologyScore, c.HookStrength, c.NoveltyScore, c.EmotionData} {
+		if m == nil {
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return false, lift.Errorf(lift.Invalid, "clip %q: %v", c.ID, err)
+		}
+		js[i] = sql.NullString{String: string(b), Valid: true}
+	}
+	var composite sql.NullFloat64
+	if c.CompositeScore != nil {
+		composite = sql.NullFloat64{Float64: *c.CompositeScore, Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE clips SET psychology_score=?, hook_strength=?, novelty_score=?, emotion_data=?,
+		duration=?, composite_score=?, updated_at=? WHERE id=?`,
+		js[0], js[1], js[2], js[3], c.Duration, composite, now, c.ID)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return false, nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO clips(id, psychology_score, hook_strength, novelty_score, emotion_data,
+		duration, composite_score, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+		c.ID, js[0], js[1], js[2], js[3], c.Duration, composite, now, now)
+	return err == nil, err
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanClip(s scanner) (*lift.Clip, error) {
+	var (
+		c         lift.Clip
+		js        [4]sql.NullString
+		composite sql.NullFloat64
+		created   string
+		updated   string
+	)
+	if err := s.Scan(&c.ID, &js[0], &js[1], &js[2], &js[3], &c.Duration, &composite, &c.Impressions, &c.Clicks, &created, &updated); err != nil {
+		return nil, err
+	}
+	for i, dst := range []*map[string]any{&c.PsychologyScore, &c.HookStrength, &c.NoveltyScore, &c.EmotionData} {
+		if !js[i].Valid {
+			continue
+		}
+		if err := json.Unmarshal([]byte(js[i].String), dst); err != nil {
+			return nil, err
+		}
+	}
+	if composite.Valid {
+		v := composite.Float64
+		c.CompositeScore = &v
+	}
+	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
+	return &c, nil
+}
+
+// GetClip implements lift.ClipStore.
+func (db *DB) GetClip(ctx context.Context, id string) (_ *lift.Clip, err error) {
+	defer lift.Wrap(&err, "ClipStore.GetClip(%q)", id)
+	c, err := scanClip(db.read.QueryRowContext(ctx, `SELECT `+clipColumns+` FROM clips WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lift.Errorf(lift.NotFound, "Clip not found")
+	}
+	return c, err
+}
+
+// ListClips implements lift.ClipStore.
+func (db *DB) ListClips(ctx context.Context, after string, limit int) (_ []*lift.Clip, next string, err error) {
+	defer lift.Wrap(&err, "ClipStore.ListClips")
+	rows, err := db.read.QueryContext(ctx, `SELECT `+clipColumns+` FROM clips WHERE id > ? ORDER BY id LIMIT ?`, after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	cs, err := collectClips(rows)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(cs) > limit {
+		cs = cs[:limit]
+		next = cs[limit-1].ID
+	}
+	return cs, next, nil
+}
+
+func collectClips(rows *sql.Rows) ([]*lift.Clip, error) {
+	defer rows.Close()
+	var cs []*lift.Clip
+	for rows.Next() {
+		c, err := scanClip(rows)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+// ClipsWithOutcomes implements lift.ClipStore.
+func (db *DB) ClipsWithOutcomes(ctx context.Context) (_ []*lift.Clip, err error) {
+	defer lift.Wrap(&err, "ClipStore.ClipsWithOutcomes")
+	rows, err := db.read.QueryContext(ctx, `SELECT `+clipColumns+` FROM clips WHERE impressions > 0 ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return collectClips(rows)
+}
+
+// CountClipsWithOutcomes implements lift.ClipStore.
+func (db *DB) CountClipsWithOutcomes(ctx context.Context) (n int, err error) {
+	defer lift.Wrap(&err, "ClipStore.CountClipsWithOutcomes")
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM clips WHERE impressions > 0`).Scan(&n)
+	return n, err
+}
+
+// AddOutcomes implements lift.ClipStore.
+func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
+	defer lift.Wrap(&err, "ClipStore.AddOutcomes(%d outcomes)", len(os))
+	for _, o := range os {
+		if err := o.Validate(); err != nil {
+			return err
+		}
+	}
+	now := db.Now()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		touched := map[string]bool{}
+		for _, o := range os {
+			if o.ObservedAt.IsZero() {
+				o.ObservedAt = now
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE clips SET impressions = impressions + ?, clicks = clicks + ? WHERE id = ?`,
+				o.Impressions, o.Clicks, o.ClipID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return lift.Errorf(lift.NotFound, "Clip not found: %q", o.ClipID)
+			}
+			if err := tx.QueryRowContext(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at) VALUES (?,?,?,?) RETURNING id`,
+				o.ClipID, o.Impressions, o.Clicks, formatTime(o.ObservedAt)).Scan(&o.ID); err != nil {
+				return err
+			}
+			touched[o.ClipID] = true
+		}
+		for id := range touched {
+			if _, err := tx.ExecContext(ctx, `UPDATE predictions SET actual_ctr =
+				(SELECT CAST(clicks AS REAL) / impressions FROM clips WHERE id = ?) WHERE clip_id = ?`, id, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RecordPrediction implements lift.PredictionStore.
+func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err error) {
+	defer lift.Wrap(&err, "PredictionStore.RecordPrediction")
+	for _, v := range []float64{p.PredictedCTR, p.Confidence, p.Interval[0], p.Interval[1]} {
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			return lift.Errorf(lift.Internal, "prediction values must be in [0,1], got %v", v)
+		}
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = db.Now()
+	}
+	var actual sql.NullFloat64
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if p.ClipID != nil {
+			var impr, clicks int64
+			err := tx.QueryRowContext(ctx, `SELECT impressions, clicks FROM clips WHERE id = ?`, *p.ClipID).Scan(&impr, &clicks)
+			if errors.Is(err, sql.ErrNoRows) {
+				return lift.Errorf(lift.NotFound, "Clip not found")
+			}
+			if err != nil {
+				return err
+			}
+			if impr > 0 {
+				actual = sql.NullFloat64{Float64: float64(clicks) / float64(impr), Valid: true}
+			}
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at, actual_ctr) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+			p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
+			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), actual).Scan(&p.ID)
+	})
+}
