@@ -24,6 +24,9 @@ type Options struct {
 	Label string
 	// Weight is the weight column, by name or index, or "" for none.
 	Weight string
+	// NoLabel reads every column of a CSV/TSV file as a feature (Label
+	// is then nil): for files to predict on that carry no label.
+	NoLabel bool
 	// Ignore lists columns (names or indices) to drop, such as ids or
 	// string-valued columns a CSV file carries alongside its numbers.
 	Ignore []string
@@ -259,11 +262,16 @@ func ReadCSV(r io.Reader, sep rune, opt Options) (*Dense, error) {
 	}
 
 	role := make([]byte, ncol) // 0 feature, 'l' label, 'w' weight, 'x' ignored
-	labelCol, err := pickColumn("label", opt.Label, header, ncol, true)
-	if err != nil {
-		return nil, err
+	labelCol := -1
+	if !opt.NoLabel {
+		labelCol, err = pickColumn("label", opt.Label, header, ncol, true)
+		if err != nil {
+			return nil, err
+		}
+		role[labelCol] = 'l'
+	} else if opt.Label != "" {
+		return nil, errors.New("a label column was named but NoLabel is set")
 	}
-	role[labelCol] = 'l'
 	weightCol := -1
 	if opt.Weight != "" {
 		weightCol, err = pickColumn("weight", opt.Weight, header, ncol, false)

@@ -8,6 +8,7 @@ func commandTable() map[string]*command {
 		demoCommand,
 		migrateCommand,
 		importCommand,
+		gbdtCommand,
 	} {
 		t[c.name] = c
 	}

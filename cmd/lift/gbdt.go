@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"lift/dataset"
+	"lift/gbdt"
+)
+
+var gbdtCommand = &command{
+	name:    "gbdt",
+	summary: "gradient-boosted trees on data files: train, predict, eval, importance, explain, bench",
+	run:     runGBDT,
+}
+
+// gbdtSubcommands are the `lift gbdt` subcommands; "train" lives in
+// gbdt_train.go.
+var gbdtSubcommands = map[string]func(ctx context.Context, m *Main, args []string) error{
+	"predict":    runGBDTPredict,
+	"eval":       runGBDTEval,
+	"importance": runGBDTImportance,
+	"explain":    runGBDTExplain,
+	"bench":      runGBDTBench,
+}
+
+var gbdtSummaries = map[string]string{
+	"train":      "train a model on a data file (XGBoost's parameters and defaults)",
+	"predict":    "predict each row of a data file, one number per line",
+	"eval":       "AUC, log loss and RMSE of a model on a labelled data file",
+	"importance": "feature importance as XGBoost's get_score computes it",
+	"explain":    "TreeSHAP contributions of each row, as JSON lines",
+	"bench":      "time single-row and batch prediction",
+}
+
+func runGBDT(ctx context.Context, m *Main, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" || args[0] == "-help" {
+		fmt.Fprintln(m.Stdout, "Usage: lift gbdt SUBCOMMAND [flags]   (lift gbdt SUBCOMMAND --help for its flags)\n\nSubcommands:")
+		names := make([]string, 0, len(gbdtSubcommands))
+		for n := range gbdtSubcommands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(m.Stdout, "  %-10s %s\n", n, gbdtSummaries[n])
+		}
+		if len(args) == 0 {
+			return usagef("lift gbdt needs a subcommand (run 'lift gbdt --help')")
+		}
+		return flag.ErrHelp
+	}
+	run, ok := gbdtSubcommands[args[0]]
+	if !ok {
+		return usagef("unknown gbdt subcommand %q (run 'lift gbdt --help')", args[0])
+	}
+	return run(ctx, m, args[1:])
+}
+
+// dataFlags are the flags every data-reading subcommand shares.
+type dataFlags struct {
+	data, format, label, weight string
+}
+
+func (f *dataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "", "data file: .csv, .tsv, .libsvm or .svm, optionally .gz (required)")
+	fs.StringVar(&f.format, "format", "", "csv, tsv or libsvm (default: by the file's extension)")
+	fs.StringVar(&f.label, "label", "", "label column: header name or 0-based index (default: the column named label, else 0)")
+}
+
+// loadModelAndData loads the model and the data file, and lines the data's
+// columns up with the model's features: by name when both the model and the
+// file name them, else by position.
+func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Booster, *dataset.Dense, error) {
+	if modelPath == "" {
+		return nil, nil, usagef("--model is required")
+	}
+	if df.data == "" {
+		return nil, nil, usagef("--data is required")
+	}
+	b, err := gbdt.LoadFile(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := dataset.ReadFile(df.data, dataset.Options{Format: df.format, Label: df.label, Weight: df.weight, NoLabel: noLabel && df.label == ""})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err = alignColumns(b, d, df.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, d, nil
+}
+
+func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string) (*dataset.Dense, error) {
+	if b.FeatureNames != nil && d.Names != nil && !slices.Equal(b.FeatureNames, d.Names) {
+		index := make(map[string]int, len(d.Names))
+		for i, n := range d.Names {
+			index[n] = i
+		}
+		cols := make([]int, len(b.FeatureNames))
+		for j, n := range b.FeatureNames {
+			i, ok := index[n]
+			if !ok {
+				return nil, fmt.Errorf("%s: the model's feature %q is not a column of the data", path, n)
+			}
+			cols[j] = i
+		}
+		out := &dataset.Dense{Rows: d.Rows, Cols: len(cols), X: make([]float32, d.Rows*len(cols)), Label: d.Label, Weight: d.Weight, Names: b.FeatureNames}
+		for r := 0; r < d.Rows; r++ {
+			row, dst := d.Row(r), out.Row(r)
+			for j, i := range cols {
+				dst[j] = row[i]
+			}
+		}
+		return out, nil
+	}
+	// libsvm files end at their largest index, so fewer columns is normal;
+	// more means the data and model disagree.
+	if d.Cols > b.NumFeature || (d.Cols < b.NumFeature && d.Names != nil) {
+		return nil, fmt.Errorf("%s: %d feature columns, but the model has %d features (is --label right?)", path, d.Cols, b.NumFeature)
+	}
+	return d, nil
+}
+
+func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
+	usage := "gbdt predict --model M --data F [--margin] [--out FILE] [--label L] [--no-label] [--threads N]"
+	fs := m.newFlagSet("gbdt predict", usage)
+	var df dataFlags
+	df.register(fs)
+	model := fs.String("model", "", "XGBoost JSON model file (required)")
+	margin := fs.Bool("margin", false, "print raw margins instead of transformed predictions")
+	out := fs.String("out", "", "write the predictions to this file instead of stdout")
+	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column: every column is a feature")
+	threads := fs.Int("threads", 0, "prediction threads (0: all CPUs)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	b, d, err := loadModelAndData(*model, df, *noLabel)
+	if err != nil {
+		return err
+	}
+	preds := b.PredictBatch(d, *margin, *threads)
+	w := m.Stdout
+	var f *os.File
+	if *out != "" {
+		if f, err = os.Create(*out); err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var buf []byte
+	for _, p := range preds {
+		buf = strconv.AppendFloat(buf[:0], float64(p), 'g', -1, 32)
+		buf = append(buf, '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "wrote %d predictions to %s\n", len(preds), *out)
+	}
+	return nil
+}
+
+func runGBDTEval(ctx context.Context, m *Main, args []string) error {
+	usage := "gbdt eval --model M --data F [--label L] [--weight COL] [--threads N]"
+	fs := m.newFlagSet("gbdt eval", usage)
+	var df dataFlags
+	df.register(fs)
+	fs.StringVar(&df.weight, "weight", "", "weight column (name or index) for weighted metrics")
+	model := fs.String("model", "", "XGBoost JSON model file (required)")
+	threads := fs.Int("threads", 0, "prediction threads (0: all CPUs)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	b, d, err := loadModelAndData(*model, df, false)
+	if err != nil {
+		return err
+	}
+	preds := b.PredictBatch(d, false, *threads)
+	res := map[string]any{"rows": d.Rows}
+	metrics := map[string]float64{
+		"auc":  gbdt.AUC(preds, d.Label, d.Weight),
+		"rmse": gbdt.RMSE(preds, d.Label, d.Weight),
+	}
+	if b.Objective != gbdt.SquaredError {
+		metrics["logloss"] = gbdt.LogLoss(preds, d.Label, d.Weight)
+	}
+	for k, v := range metrics {
+		// An undefined metric (AUC with one class) is left out: JSON has no NaN.
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			res[k] = v
+		}
+	}
+	return writeJSON(m.Stdout, res)
+}
+
+func runGBDTImportance(ctx context.Context, m *Main, args []string) error {
+	usage := "gbdt importance --model M [--type gain|weight|cover|total_gain|total_cover]"
+	fs := m.newFlagSet("gbdt importance", usage)
+	model := fs.String("model", "", "XGBoost JSON model file (required)")
+	kind := fs.String("type", "gain", "gain, weight, cover, total_gain or total_cover (XGBoost's get_score)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usagef("--model is required")
+	}
+	switch *kind {
+	case "gain", "weight", "cover", "total_gain", "total_cover":
+	default:
+		return usagef("--type %q: want gain, weight, cover, total_gain or total_cover", *kind)
+	}
+	b, err := gbdt.LoadFile(*model)
+	if err != nil {
+		return err
+	}
+	imp, err := b.Importance(*kind)
+	if err != nil {
+		return err
+	}
+	return writeJSON(m.Stdout, imp)
+}
+
+// parseRows parses --rows "A:B" (0-based, B exclusive; either may be
+// omitted) against n rows.
+func parseRows(spec string, n int) (int, int, error) {
+	if spec == "" {
+		return 0, n, nil
+	}
+	a, b, ok := strings.Cut(spec, ":")
+	if !ok {
+		return 0, 0, usagef("--rows %q: want A:B (0-based, B exclusive)", spec)
+	}
+	lo, hi := 0, n
+	var err error
+	if a != "" {
+		if lo, err = strconv.Atoi(a); err != nil || lo < 0 {
+			return 0, 0, usagef("--rows %q: %q is not a row number", spec, a)
+		}
+	}
+	if b != "" {
+		if hi, err = strconv.Atoi(b); err != nil || hi < 0 {
+			return 0, 0, usagef("--rows %q: %q is not a row number", spec, b)
+		}
+	}
+	hi = min(hi, n)
+	if lo > hi {
+		return 0, 0, fmt.Errorf("--rows %q: the data has %d rows", spec, n)
+	}
+	return lo, hi, nil
+}
+
+func runGBDTExplain(ctx context.Context, m *Main, args []string) error {
+	usage := "gbdt explain --model M --data F [--rows A:B] [--label L] [--no-label]"
+	fs := m.newFlagSet("gbdt explain", usage)
+	var df dataFlags
+	df.register(fs)
+	model := fs.String("model", "", "XGBoost JSON model file (required)")
+	rows := fs.String("rows", "", "rows A:B to explain (0-based, B exclusive; default all)")
+	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column: every column is a feature")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	b, d, err := loadModelAndData(*model, df, *noLabel)
+	if err != nil {
+		return err
+	}
+	lo, hi, err := parseRows(*rows, d.Rows)
+	if err != nil {
+		return err
+	}
+	keys := make([][]byte, b.NumFeature+1)
+	for f := 0; f < b.NumFeature; f++ {
+		keys[f] = strconv.AppendQuote(nil, b.FeatureName(f))
+	}
+	keys[b.NumFeature] = []byte(`"bias"`)
+	bw := bufio.NewWriterSize(m.Stdout, 1<<16)
+	var buf []byte
+	for r := lo; r < hi; r++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		phi := b.Contributions(d.Row(r))
+		// Written by hand to keep the features in model order.
+		buf = append(buf[:0], '{')
+		for i, v := range phi {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, keys[i]...)
+			buf = append(buf, ':')
+			buf = strconv.AppendFloat(buf, float64(v), 'g', -1, 32)
+		}
+		buf = append(buf, '}', '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+func runGBDTBench(ctx context.Context, m *Main, args []string) error {
+	usage := "gbdt bench --model M --data F [--threads N] [--label L] [--seconds X]"
+	fs := m.newFlagSet("gbdt bench", usage)
+	var df dataFlags
+	df.register(fs)
+	model := fs.String("model", "", "XGBoost JSON model file (required)")
+	threads := fs.Int("threads", 1, "threads for the batch measurement")
+	seconds := fs.Float64("seconds", 1, "minimum time for each of the two measurements")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *threads < 1 {
+		return usagef("--threads must be at least 1")
+	}
+	if !(*seconds > 0) || *seconds > 3600 {
+		return usagef("--seconds must be in (0, 3600]")
+	}
+	b, d, err := loadModelAndData(*model, df, false)
+	if err != nil {
+		return err
+	}
+	if d.Rows == 0 {
+		return errors.New("no rows to time")
+	}
+	budget := time.Duration(*seconds * float64(time.Second))
+	res := benchPredict(ctx, b, d, *threads, budget)
+	return writeJSON(m.Stdout, res)
+}
+
+// benchResult is `lift gbdt bench`'s output.
+type benchResult struct {
+	SingleRowNsP50   float64 `json:"single_row_ns_p50"`
+	SingleRowNsP99   float64 `json:"single_row_ns_p99"`
+	BatchRowsPerSec  float64 `json:"batch_rows_per_sec"`
+	Threads          int     `json:"threads"`
+	Rows             int     `json:"rows"`
+	Trees            int     `json:"trees"`
+	SingleRowSamples int     `json:"single_row_samples"`
+}
+
+// benchPredict times PredictMargin call by call over the rows in order
+// (cycling) and PredictBatch over all rows, each for at least budget.
+func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, threads int, budget time.Duration) benchResult {
+	var sink float32
+	for r := 0; r < min(d.Rows, 1000); r++ { // warm up; compiles the predictor
+		sink += b.PredictMargin(d.Row(r))
+	}
+	const maxSamples = 1 << 20
+	lat := make([]time.Duration, 0, 1<<16)
+	start := time.Now()
+	for r := 0; len(lat) < maxSamples; r = (r + 1) % d.Rows {
+		if len(lat)%4096 == 0 && (time.Since(start) >= budget || ctx.Err() != nil) && len(lat) >= min(d.Rows, 10000) {
+			break
+		}
+		t0 := time.Now()
+		sink += b.PredictMargin(d.Row(r))
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Nanoseconds()) }
+
+	rows := 0
+	start = time.Now()
+	for time.Since(start) < budget && ctx.Err() == nil || rows == 0 {
+		sink += b.PredictBatch(d, true, threads)[0]
+		rows += d.Rows
+	}
+	elapsed := time.Since(start)
+	_ = sink
+	return benchResult{
+		SingleRowNsP50:   pct(0.50),
+		SingleRowNsP99:   pct(0.99),
+		BatchRowsPerSec:  float64(rows) / elapsed.Seconds(),
+		Threads:          threads,
+		Rows:             d.Rows,
+		Trees:            len(b.Trees),
+		SingleRowSamples: len(lat),
+	}
+}
+
+// parseNoArgs parses flags and refuses positional arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
+}

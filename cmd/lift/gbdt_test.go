@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const (
+	gbdtTestModel = "../../gbdt/testdata/xgb_reference_model_higgs_sqerr.json"
+	gbdtTestPreds = "../../gbdt/testdata/xgb_reference_predictions_higgs_sqerr.csv"
+)
+
+// MustExec runs lift with args and returns stdout, stderr and the exit code.
+func MustExec(tb testing.TB, args ...string) (string, string, int) {
+	tb.Helper()
+	var out, errb bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &out, &errb
+	code := m.Exec(context.Background(), args)
+	return out.String(), errb.String(), code
+}
+
+// MustHiggsCSV writes the reference rows as a CSV file with a label
+// column (XGBoost's margin, so eval has something to score) and returns its
+// path and XGBoost's margins.
+func MustHiggsCSV(tb testing.TB) (string, []float32) {
+	tb.Helper()
+	raw, err := os.ReadFile(gbdtTestPreds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b strings.Builder
+	var margins []float32
+	header := true
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ",")
+		if header {
+			b.WriteString("label," + strings.Join(f[3:], ",") + "\n")
+			header = false
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		margins = append(margins, float32(v))
+		b.WriteString(f[1] + "," + strings.Join(f[3:], ",") + "\n")
+	}
+	path := filepath.Join(tb.TempDir(), "higgs.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path, margins
+}
+
+func TestGBDTPredict(t *testing.T) {
+	data, want := MustHiggsCSV(t)
+	out, stderr, code := MustExec(t, "gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--margin")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d", len(lines), len(want))
+	}
+	for i, l := range lines {
+		v, err := strconv.ParseFloat(l, 32)
+		if err != nil || math.Float32bits(float32(v)) != math.Float32bits(want[i]) {
+			t.Errorf("line %d: %q, XGBoost %v", i, l, want[i])
+		}
+	}
+}
+
+func TestGBDTEvalImportanceExplainBench(t *testing.T) {
+	data, _ := MustHiggsCSV(t)
+	tests := []struct {
+		name string
+		args []string
+		keys []string
+	}{
+		{"eval", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data}, []string{"rows", "rmse"}},
+		{"importance", []string{"gbdt", "importance", "--model", gbdtTestModel, "--type", "weight"}, []string{"f0"}},
+		{"bench", []string{"gbdt", "bench", "--model", gbdtTestModel, "--data", data, "--seconds", "0.01"},
+			[]string{"single_row_ns_p50", "single_row_ns_p99", "batch_rows_per_sec", "threads"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, code := MustExec(t, tt.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+				t.Fatalf("not one JSON object: %q (%v)", out, err)
+			}
+			for _, k := range tt.keys {
+				if _, ok := got[k]; !ok {
+					t.Errorf("no %q in %s", k, out)
+				}
+			}
+		})
+	}
+
+	// The model predicts its own margins as labels exactly: RMSE 0.
+	out, _, _ := MustExec(t, "gbdt", "eval", "--model", gbdtTestModel, "--data", data)
+	var ev struct {
+		Rows int
+		RMSE float64
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Rows != 64 || ev.RMSE > 1e-6 {
+		t.Errorf("eval = %s, want 64 rows and rmse 0", out)
+	}
+
+	out, stderr, code := MustExec(t, "gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "2:5")
+	if code != 0 {
+		t.Fatalf("explain: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("explain --rows 2:5 printed %d lines, want 3", len(lines))
+	}
+	for _, l := range lines {
+		var phi map[string]float64
+		if err := json.Unmarshal([]byte(l), &phi); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := phi["bias"]; !ok || len(phi) != 29 {
+			t.Errorf("explain line has %d keys (want 28 features + bias): %s", len(phi), l)
+		}
+	}
+}
+
+func TestGBDTErrors(t *testing.T) {
+	data, _ := MustHiggsCSV(t)
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"learner":`), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"help", []string{"gbdt", "--help"}, 0, ""},
+		{"predict help", []string{"gbdt", "predict", "--help"}, 0, ""},
+		{"no subcommand", []string{"gbdt"}, 2, "subcommand"},
+		{"unknown subcommand", []string{"gbdt", "fly"}, 2, "unknown"},
+		{"no model", []string{"gbdt", "predict", "--data", data}, 2, "--model"},
+		{"bad flag", []string{"gbdt", "eval", "--bogus"}, 2, "bogus"},
+		{"bad type", []string{"gbdt", "importance", "--model", gbdtTestModel, "--type", "x"}, 2, "--type"},
+		{"missing model file", []string{"gbdt", "predict", "--model", "nope.json", "--data", data}, 1, "nope.json"},
+		{"truncated model", []string{"gbdt", "importance", "--model", bad}, 1, "truncated"},
+		{"bad rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "x"}, 2, "--rows"},
+		{"wrong label", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data, "--label", "nope"}, 1, "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := MustExec(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if code == 1 && strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr is not one line: %q", stderr)
+			}
+			if !strings.Contains(stderr, tt.msg) {
+				t.Errorf("stderr %q does not mention %q", stderr, tt.msg)
+			}
+		})
+	}
+}
