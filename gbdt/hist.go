@@ -1,0 +1,134 @@
+package gbdt
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// histBin is one histogram slot: the sums of the gradients and hessians
+// of the rows whose value falls in the bin. Sums are float64, as in
+// XGBoost, so that histogram subtraction stays accurate.
+type histBin struct{ g, h float64 }
+
+func (a histBin) add(b histBin) histBin { return histBin{a.g + b.g, a.h + b.h} }
+func (a histBin) sub(b histBin) histBin { return histBin{a.g - b.g, a.h - b.h} }
+
+// histLayout places each feature's bins in one flat histogram: feature f
+// owns slots off[f] .. off[f+1]-1, its real bins first and then, when the
+// feature has missing values, one slot for them.
+type histLayout struct {
+	off   []int
+	total int
+}
+
+func newHistLayout(c *cuts) histLayout {
+	F := len(c.ptr) - 1
+	l := histLayout{off: make([]int, F+1)}
+	for f := range F {
+		n := c.nbins(f)
+		if c.missing[f] {
+			n++
+		}
+		l.off[f+1] = l.off[f] + n
+	}
+	l.total = l.off[F]
+	return l
+}
+
+// maxSlots is the largest number of slots any feature has; it decides
+// whether bin numbers fit in a uint8.
+func (l histLayout) maxSlots() int {
+	m := 0
+	for f := 0; f+1 < len(l.off); f++ {
+		m = max(m, l.off[f+1]-l.off[f])
+	}
+	return m
+}
+
+// buildHist adds the rows' gradients into hist for features [f0, f1). The
+// bin matrix is row-major so that one row's bins share a cache line; the
+// gradients gh are aligned with rows (they were partitioned together), so
+// they are read sequentially. Each (node, feature) histogram is built by
+// one goroutine in row order, which makes the sums, and so the model,
+// independent of the number of threads.
+func buildHist[B binIndex](hist []histBin, m *binMatrix[B], off []int, rows []uint32, gh []gradPair, f0, f1 int) {
+	cols := m.cols
+	offs := off[f0:f1]
+	gh = gh[:len(rows)]
+	for k, r := range rows {
+		g, h := float64(gh[k].g), float64(gh[k].h)
+		row := m.bins[int(r)*cols+f0 : int(r)*cols+f1]
+		row = row[:len(offs)]
+		for j, b := range row {
+			s := &hist[offs[j]+int(b)]
+			s.g += g
+			s.h += h
+		}
+	}
+}
+
+// subtractHist sets dst = parent - child, deriving a sibling's histogram
+// without touching its rows.
+func subtractHist(dst, parent, child []histBin) {
+	child = child[:len(dst)]
+	parent = parent[:len(dst)]
+	for i := range dst {
+		dst[i] = histBin{parent[i].g - child[i].g, parent[i].h - child[i].h}
+	}
+}
+
+// histPool recycles histograms between nodes and trees so that growing a
+// tree allocates nothing once the pool is warm.
+type histPool struct {
+	size int
+	free [][]histBin
+}
+
+func (p *histPool) get() []histBin {
+	if n := len(p.free); n > 0 {
+		h := p.free[n-1]
+		p.free = p.free[:n-1]
+		return h
+	}
+	return make([]histBin, p.size)
+}
+
+func (p *histPool) put(h []histBin) {
+	if h != nil {
+		p.free = append(p.free, h)
+	}
+}
+
+// parallelFor calls fn(i, worker) for i in [0, n) on up to threads
+// goroutines; worker in [0, threads) lets fn use per-worker scratch.
+// Tasks are handed out dynamically, so fn must not depend on which worker
+// runs which task for anything but scratch space.
+func parallelFor(n, threads int, fn func(i, worker int)) {
+	if threads <= 1 || n <= 1 {
+		for i := range n {
+			fn(i, 0)
+		}
+		return
+	}
+	workers := min(threads, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	work := func(w int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(i, w)
+		}
+	}
+	for w := 1; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			work(w)
+		}()
+	}
+	work(0)
+	wg.Wait()
+}

@@ -1,0 +1,110 @@
+package gbdt
+
+import (
+	"fmt"
+	"math"
+)
+
+// gradPair is one row's first and second derivative of the loss. XGBoost
+// keeps them in float32 and sums them in float64; so do we, which keeps
+// split decisions close to XGBoost's.
+type gradPair struct{ g, h float32 }
+
+// isLogistic reports whether o predicts a probability through a sigmoid.
+func (o Objective) isLogistic() bool { return o == Logistic || o == BinaryLogistic }
+
+// sigmoid32 is XGBoost's float32 logistic function.
+func sigmoid32(x float32) float32 {
+	return 1 / (float32(math.Exp(float64(-x))) + 1)
+}
+
+// transform turns a margin into the objective's prediction.
+func (o Objective) transform(margin float32) float32 {
+	if o.isLogistic() {
+		return sigmoid32(margin)
+	}
+	return margin
+}
+
+// baseMargin turns base_score into the margin every row starts from.
+func (o Objective) baseMargin(baseScore float32) float32 {
+	if o.isLogistic() {
+		return float32(-math.Log(float64(1/baseScore - 1)))
+	}
+	return baseScore
+}
+
+// checkLabels rejects rows the objective cannot learn from, naming the
+// first bad row (1-based, as a line number would be for headerless data).
+func (o Objective) checkLabels(label, weight []float32) error {
+	for i, y := range label {
+		if math.IsNaN(float64(y)) || math.IsInf(float64(y), 0) {
+			return fmt.Errorf("row %d: label is %v; labels must be finite", i+1, y)
+		}
+		if o.isLogistic() && (y < 0 || y > 1) {
+			return fmt.Errorf("row %d: label %v is outside [0, 1], which %s requires", i+1, y, o)
+		}
+	}
+	for i, w := range weight {
+		if !(w >= 0) || math.IsInf(float64(w), 0) {
+			return fmt.Errorf("row %d: weight %v: weights must be finite and not negative", i+1, w)
+		}
+	}
+	return nil
+}
+
+// EstimateBaseScore returns the weighted mean of the labels (weight nil
+// means 1), the constant prediction that minimises both squared error and
+// log loss, for use as Params.BaseScore. For the logistic objectives it is
+// kept inside [1e-6, 1-1e-6] so that its logit stays finite when every
+// label is 0 or every label is 1. XGBoost >= 2.0 makes a similar estimate
+// by default; Lift's default is XGBoost 1.7's fixed 0.5.
+func EstimateBaseScore(obj Objective, label, weight []float32) (float64, error) {
+	if weight != nil && len(weight) != len(label) {
+		return 0, fmt.Errorf("%d weights for %d labels", len(weight), len(label))
+	}
+	if err := obj.checkLabels(label, weight); err != nil {
+		return 0, err
+	}
+	var sum, wsum float64
+	for i, y := range label {
+		w := 1.0
+		if weight != nil {
+			w = float64(weight[i])
+		}
+		sum += w * float64(y)
+		wsum += w
+	}
+	if !(wsum > 0) {
+		return 0, fmt.Errorf("the weights sum to %v; at least one row needs a positive weight", wsum)
+	}
+	mean := sum / wsum
+	if obj.isLogistic() {
+		mean = min(max(mean, 1e-6), 1-1e-6)
+	}
+	return mean, nil
+}
+
+// gradients fills gp[i] for rows [lo, hi) from the current margins,
+// multiplied by the sample weight, as XGBoost's RegLossObj does.
+func (o Objective) gradients(gp []gradPair, margin, label, weight []float32, lo, hi int) {
+	switch {
+	case o.isLogistic():
+		for i := lo; i < hi; i++ {
+			p := sigmoid32(margin[i])
+			g, h := p-label[i], max(p*(1-p), 1e-16)
+			if weight != nil {
+				g, h = g*weight[i], h*weight[i]
+			}
+			gp[i] = gradPair{g, h}
+		}
+	default:
+		for i := lo; i < hi; i++ {
+			g, h := margin[i]-label[i], float32(1)
+			if weight != nil {
+				g, h = g*weight[i], weight[i]
+			}
+			gp[i] = gradPair{g, h}
+		}
+	}
+}

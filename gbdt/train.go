@@ -1,0 +1,311 @@
+package gbdt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+
+	"lift/dataset"
+)
+
+// EvalSet is a data set evaluated after every round, under a name such as
+// "train" or "valid".
+type EvalSet struct {
+	Name string
+	Data *dataset.Dense
+}
+
+// TrainResult reports how training went.
+type TrainResult struct {
+	// Rounds is the number of trees trained (fewer than Params.Rounds when
+	// early stopping ended training).
+	Rounds int
+	// BestIteration is the 0-based round with the best value of the
+	// early-stopping metric, or the last round without early stopping.
+	BestIteration int
+	// History holds, per evaluation set name and metric, one value per round.
+	History map[string]map[string][]float64
+	// Metrics holds, per evaluation set name and metric, the value at
+	// BestIteration.
+	Metrics map[string]map[string]float64
+}
+
+// Train fits a boosted tree ensemble to train with XGBoost's hist
+// algorithm. After every round it evaluates Params' metrics on evals (an
+// eval set whose Data is train itself reuses the training predictions);
+// with early stopping it watches the last metric on the last eval set and
+// stops once it has not improved for Params.EarlyStopping rounds. The
+// returned Booster holds every trained tree and BestIteration; progress
+// (nil for none) gets a line every 10 rounds. Train returns ctx.Err() when
+// ctx is cancelled between rounds. The model depends only on the data,
+// the parameters and the seed, not on the number of threads.
+func Train(ctx context.Context, p Params, train *dataset.Dense, evals []EvalSet, progress io.Writer) (*Booster, *TrainResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, nil, err
+	}
+	obj := p.objective()
+	if err := checkData("training data", train, obj); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range evals {
+		if e.Data == train {
+			continue
+		}
+		if err := checkData(fmt.Sprintf("eval set %q", e.Name), e.Data, obj); err != nil {
+			return nil, nil, err
+		}
+	}
+	if p.EarlyStopping > 0 && len(evals) == 0 {
+		return nil, nil, errors.New("early stopping needs at least one evaluation set")
+	}
+	threads := p.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	base := float32(0.5)
+	if !math.IsNaN(p.BaseScore) {
+		base = float32(p.BaseScore)
+	}
+	c, err := buildCuts(train, p.MaxBin, threads)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training data: %w", err)
+	}
+	if newHistLayout(c).maxSlots() <= 256 {
+		return trainWith(ctx, p, obj, base, train, evals, progress, threads, newGrower(p, c, quantise[uint8](train, c, threads), threads))
+	}
+	return trainWith(ctx, p, obj, base, train, evals, progress, threads, newGrower(p, c, quantise[uint16](train, c, threads), threads))
+}
+
+// checkData rejects data Train cannot learn from, with a message naming
+// the data set and the row.
+func checkData(what string, d *dataset.Dense, obj Objective) error {
+	switch {
+	case d == nil:
+		return fmt.Errorf("%s: no data", what)
+	case d.Rows <= 0:
+		return fmt.Errorf("%s: no rows", what)
+	case d.Cols <= 0:
+		return fmt.Errorf("%s: no feature columns", what)
+	case len(d.X) != d.Rows*d.Cols:
+		return fmt.Errorf("%s: %d values for %d rows x %d columns", what, len(d.X), d.Rows, d.Cols)
+	case len(d.Label) != d.Rows:
+		return fmt.Errorf("%s: %d labels for %d rows", what, len(d.Label), d.Rows)
+	case d.Weight != nil && len(d.Weight) != d.Rows:
+		return fmt.Errorf("%s: %d weights for %d rows", what, len(d.Weight), d.Rows)
+	}
+	if err := obj.checkLabels(d.Label, d.Weight); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// evalState is an evaluation set's running margins.
+type evalState struct {
+	name    string
+	d       *dataset.Dense
+	isTrain bool
+	margin  []float32
+	pred    []float32
+}
+
+func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base float32, train *dataset.Dense, evals []EvalSet, progress io.Writer, threads int, g *grower[B]) (*Booster, *TrainResult, error) {
+	n := train.Rows
+	baseMargin := obj.baseMargin(base)
+	margin := make([]float32, n)
+	for i := range margin {
+		margin[i] = baseMargin
+	}
+	grad := make([]gradPair, n)
+	metrics := p.metrics()
+
+	states := make([]*evalState, len(evals))
+	res := &TrainResult{History: map[string]map[string][]float64{}, Metrics: map[string]map[string]float64{}}
+	for i, e := range evals {
+		s := &evalState{name: e.Name, d: e.Data, isTrain: e.Data == train}
+		if s.isTrain {
+			s.margin = margin
+		} else {
+			s.margin = make([]float32, e.Data.Rows)
+			for j := range s.margin {
+				s.margin[j] = baseMargin
+			}
+		}
+		s.pred = make([]float32, e.Data.Rows)
+		states[i] = s
+		if res.History[e.Name] == nil {
+			res.History[e.Name] = map[string][]float64{}
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(p.Seed, 0x6c696674)) // "lift"
+	nfeat := max(1, int(p.ColsampleBytree*float64(train.Cols)))
+	allFeats := make([]int, train.Cols)
+	for f := range allFeats {
+		allFeats[f] = f
+	}
+	var sample []uint32
+	var inSample []bool
+	if p.Subsample < 1 {
+		inSample = make([]bool, n)
+		sample = make([]uint32, 0, n) // non-nil: grow treats nil as "every row"
+	}
+
+	b := &Booster{
+		Objective:  obj,
+		BaseScore:  base,
+		NumFeature: train.Cols,
+	}
+	if len(train.Names) == train.Cols {
+		b.FeatureNames = append([]string(nil), train.Names...)
+	}
+
+	bestScore := math.NaN()
+	best, stale := 0, 0
+	for round := 0; round < p.Rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		parallelFor((n+chunkRows-1)/chunkRows, threads, func(t, _ int) {
+			obj.gradients(grad, margin, train.Label, train.Weight, t*chunkRows, min((t+1)*chunkRows, n))
+		})
+
+		// Sampling draws from one seeded stream in a fixed order, so the
+		// model is the same for any number of threads.
+		if inSample != nil {
+			sample = sample[:0]
+			for i := range n {
+				inSample[i] = rng.Float64() < p.Subsample
+				if inSample[i] {
+					sample = append(sample, uint32(i))
+				}
+			}
+		}
+		g.feats = allFeats
+		if nfeat < train.Cols {
+			perm := rng.Perm(train.Cols)[:nfeat]
+			g.feats = make([]int, nfeat)
+			copy(g.feats, perm)
+			slices.Sort(g.feats)
+		}
+		t := g.grow(grad, sample)
+		b.Trees = append(b.Trees, t)
+
+		// Training predictions: each leaf adds its value to its rows.
+		rows := g.leaves
+		parallelFor(len(rows), threads, func(i, _ int) {
+			nd := rows[i]
+			v := t.SplitCond[nd.id]
+			for _, r := range g.rows[nd.buf][nd.begin:nd.end] {
+				margin[r] += v
+			}
+		})
+		if inSample != nil {
+			parallelFor((n+chunkRows-1)/chunkRows, threads, func(c, _ int) {
+				for r := c * chunkRows; r < min((c+1)*chunkRows, n); r++ {
+					if !inSample[r] {
+						margin[r] += t.SplitCond[g.leafOfRow(&t, r)]
+					}
+				}
+			})
+		}
+
+		for _, s := range states {
+			if !s.isTrain {
+				addTree(&t, s.d, s.margin, threads)
+			}
+			for j, m := range s.margin {
+				s.pred[j] = obj.transform(m)
+			}
+			for _, name := range metrics {
+				v, err := Metric(name, s.pred, s.d.Label, s.d.Weight)
+				if err != nil {
+					return nil, nil, fmt.Errorf("eval set %q: %w", s.name, err)
+				}
+				res.History[s.name][name] = append(res.History[s.name][name], v)
+			}
+		}
+		res.Rounds = round + 1
+		res.BestIteration = round
+
+		if progress != nil && (round%10 == 9 || round == p.Rounds-1) {
+			fmt.Fprintf(progress, "[%d]", round)
+			for _, s := range states {
+				for _, name := range metrics {
+					h := res.History[s.name][name]
+					fmt.Fprintf(progress, "\t%s-%s:%.5f", s.name, name, h[len(h)-1])
+				}
+			}
+			fmt.Fprintln(progress)
+		}
+
+		if p.EarlyStopping > 0 {
+			last := states[len(states)-1]
+			name := metrics[len(metrics)-1]
+			h := res.History[last.name][name]
+			score := h[len(h)-1]
+			improved := round == 0 || (maximize(name) && score > bestScore) || (!maximize(name) && score < bestScore)
+			if improved {
+				bestScore, best, stale = score, round, 0
+			} else {
+				stale++
+			}
+			res.BestIteration = best
+			if stale >= p.EarlyStopping {
+				if progress != nil {
+					fmt.Fprintf(progress, "stopping: %s-%s has not improved for %d rounds; best round %d (%.5f)\n", last.name, name, stale, best, bestScore)
+				}
+				break
+			}
+		}
+	}
+	b.BestIteration = res.BestIteration
+	if p.EarlyStopping > 0 {
+		b.Attributes = map[string]string{
+			"best_iteration": strconv.Itoa(res.BestIteration),
+			"best_score":     strconv.FormatFloat(bestScore, 'g', -1, 64),
+		}
+	}
+	for name, ms := range res.History {
+		res.Metrics[name] = map[string]float64{}
+		for m, h := range ms {
+			res.Metrics[name][m] = h[res.BestIteration]
+		}
+	}
+	return b, res, nil
+}
+
+// addTree adds tree t's leaf values to the margins of d's rows, walking
+// the raw values as the predictor does (x < cond goes left; NaN, or a
+// feature beyond the row, follows the default direction).
+func addTree(t *Tree, d *dataset.Dense, margin []float32, threads int) {
+	parallelFor((d.Rows+chunkRows-1)/chunkRows, threads, func(c, _ int) {
+		for r := c * chunkRows; r < min((c+1)*chunkRows, d.Rows); r++ {
+			margin[r] += t.SplitCond[leafOf(t, d.Row(r))]
+		}
+	})
+}
+
+func leafOf(t *Tree, x []float32) int32 {
+	nid := int32(0)
+	for t.Left[nid] >= 0 {
+		f := int(t.SplitIndex[nid])
+		var left bool
+		if f >= len(x) || x[f] != x[f] {
+			left = t.DefaultLeft[nid]
+		} else {
+			left = x[f] < t.SplitCond[nid]
+		}
+		if left {
+			nid = t.Left[nid]
+		} else {
+			nid = t.Right[nid]
+		}
+	}
+	return nid
+}

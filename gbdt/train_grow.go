@@ -1,0 +1,360 @@
+package gbdt
+
+// growNode is a node of the tree being grown. Its rows are the segment
+// [begin, end) of one of the grower's two row buffers (buf), with their
+// gradients alongside.
+type growNode struct {
+	id         int32
+	depth      int
+	begin, end int
+	buf        int
+	sum        histBin
+	rootGain   float32
+	hist       []histBin
+	split      splitCandidate
+}
+
+func (n *growNode) rows() int { return n.end - n.begin }
+
+// binSplit is a split in bin space, used to route training rows.
+type binSplit struct {
+	feature     int32
+	leftBin     int32
+	defaultLeft bool
+}
+
+// grower grows one tree at a time, depth-wise, on the quantised data.
+type grower[B binIndex] struct {
+	sp       splitParams
+	maxDepth int
+	c        *cuts
+	m        *binMatrix[B]
+	layout   histLayout
+	threads  int
+	pool     histPool
+
+	// rows and gh are ping-pong buffers: a level's partition reads one and
+	// writes the other, so no segment is copied back.
+	rows    [2][]uint32
+	gh      [2][]gradPair
+	goLeft  []bool
+	feats   []int // features this tree may split on, ascending
+	splits  []binSplit
+	leaves  []*growNode
+	cands   []splitCandidate
+	partCnt []int
+}
+
+func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], threads int) *grower[B] {
+	l := newHistLayout(c)
+	return &grower[B]{
+		sp:       newSplitParams(p),
+		maxDepth: p.MaxDepth,
+		c:        c,
+		m:        m,
+		layout:   l,
+		threads:  threads,
+		pool:     histPool{size: l.total},
+		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
+		gh:       [2][]gradPair{make([]gradPair, m.rows), make([]gradPair, m.rows)},
+		goLeft:   make([]bool, m.rows),
+	}
+}
+
+// grow builds one tree from the gradients grad of the rows in sample (nil
+// means every row). The leaves, with their row segments, are left in
+// g.leaves for the caller's prediction update.
+func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
+	n := g.m.rows
+	rows, gh := g.rows[0], g.gh[0]
+	if sample == nil {
+		parallelFor((n+chunkRows-1)/chunkRows, g.threads, func(t, _ int) {
+			for i := t * chunkRows; i < min((t+1)*chunkRows, n); i++ {
+				rows[i] = uint32(i)
+				gh[i] = grad[i]
+			}
+		})
+	} else {
+		n = len(sample)
+		copy(rows, sample)
+		for k, r := range sample {
+			gh[k] = grad[r]
+		}
+	}
+	var t Tree
+	g.splits = g.splits[:0]
+	g.leaves = g.leaves[:0]
+	root := &growNode{id: 0, begin: 0, end: n}
+	root.hist = g.pool.get()
+	g.buildHists([]*growNode{root})
+	// The root's totals are the sum over one feature's slots, as XGBoost
+	// computes them for dense data; every feature sums to the same rows.
+	for _, s := range root.hist[g.layout.off[0]:g.layout.off[1]] {
+		root.sum = root.sum.add(s)
+	}
+	root.rootGain = float32(g.sp.gain(root.sum))
+	w := g.sp.weight(root.sum)
+	appendLeaf(&t, -1, g.sp.eta*w, w, root.sum.h)
+	if g.maxDepth > 0 {
+		g.evalSplits([]*growNode{root})
+	}
+
+	level := []*growNode{root}
+	for len(level) > 0 {
+		var expand, next []*growNode
+		for _, nd := range level {
+			if nd.depth < g.maxDepth && g.sp.valid(&nd.split) {
+				expand = append(expand, nd)
+			} else {
+				g.pool.put(nd.hist)
+				nd.hist = nil
+				g.leaves = append(g.leaves, nd)
+			}
+		}
+		if len(expand) == 0 {
+			break
+		}
+		for _, nd := range expand {
+			s := &nd.split
+			wl, wr := g.sp.weight(s.left), g.sp.weight(s.right)
+			l := &growNode{depth: nd.depth + 1, buf: 1 - nd.buf, sum: s.left}
+			r := &growNode{depth: nd.depth + 1, buf: 1 - nd.buf, sum: s.right}
+			l.id = appendLeaf(&t, nd.id, wl*g.sp.eta, wl*g.sp.eta, s.left.h)
+			r.id = appendLeaf(&t, nd.id, wr*g.sp.eta, wr*g.sp.eta, s.right.h)
+			splitLeaf(&t, nd.id, l.id, r.id, s, g.sp.weight(nd.sum))
+			for len(g.splits) <= int(nd.id) {
+				g.splits = append(g.splits, binSplit{})
+			}
+			g.splits[nd.id] = binSplit{int32(s.feature), int32(s.leftBin), s.defaultLeft}
+			l.rootGain = float32(g.sp.gain(s.left))
+			r.rootGain = float32(g.sp.gain(s.right))
+			next = append(next, l, r)
+		}
+		g.partition(expand, next)
+
+		// Children at max_depth are leaves and need no histogram. For the
+		// others, build the smaller child's histogram and derive its
+		// sibling's by subtraction from the parent.
+		var build []*growNode
+		var eval []*growNode
+		for i := range expand {
+			l, r := next[2*i], next[2*i+1]
+			if l.depth < g.maxDepth {
+				small := l
+				if r.rows() < l.rows() {
+					small = r
+				}
+				small.hist = g.pool.get()
+				build = append(build, small)
+				eval = append(eval, l, r)
+			}
+		}
+		g.buildHists(build)
+		for i, nd := range expand {
+			l, r := next[2*i], next[2*i+1]
+			if l.depth < g.maxDepth {
+				small, big := l, r
+				if r.hist != nil {
+					small, big = r, l
+				}
+				big.hist = g.pool.get()
+				subtractHist(big.hist, nd.hist, small.hist)
+			}
+			g.pool.put(nd.hist)
+			nd.hist = nil
+		}
+		g.evalSplits(eval)
+		level = next
+	}
+	return t
+}
+
+// chunkRows is the unit of parallel work over rows.
+const chunkRows = 16384
+
+// buildHists builds the histograms of nodes (already allocated) in
+// parallel. Big nodes are split by feature blocks, never by rows, so that
+// no two goroutines add into the same slot.
+func (g *grower[B]) buildHists(nodes []*growNode) {
+	type task struct {
+		nd     *growNode
+		f0, f1 int
+	}
+	var tasks []task
+	F := g.m.cols
+	for _, nd := range nodes {
+		clear(nd.hist)
+		blocks := 1
+		if nd.rows()*F >= 1<<15 {
+			blocks = min(F, 2*g.threads)
+		}
+		for b := range blocks {
+			tasks = append(tasks, task{nd, b * F / blocks, (b + 1) * F / blocks})
+		}
+	}
+	parallelFor(len(tasks), g.threads, func(i, _ int) {
+		t := tasks[i]
+		nd := t.nd
+		buildHist(nd.hist, g.m, g.layout.off, g.rows[nd.buf][nd.begin:nd.end], g.gh[nd.buf][nd.begin:nd.end], t.f0, t.f1)
+	})
+}
+
+// evalSplits finds every node's best split over the tree's features.
+func (g *grower[B]) evalSplits(nodes []*growNode) {
+	nf := len(g.feats)
+	if cap(g.cands) < len(nodes)*nf {
+		g.cands = make([]splitCandidate, len(nodes)*nf)
+	}
+	cands := g.cands[:len(nodes)*nf]
+	parallelFor(len(nodes)*nf, g.threads, func(i, _ int) {
+		nd, f := nodes[i/nf], g.feats[i%nf]
+		h := nd.hist[g.layout.off[f]:g.layout.off[f+1]]
+		cv := g.c.vals[g.c.ptr[f]:g.c.ptr[f+1]]
+		cands[i] = g.sp.evalFeature(h, len(cv), g.c.missing[f], cv, g.c.minVals[f], f, nd.sum, nd.rootGain)
+	})
+	for j, nd := range nodes {
+		best := splitCandidate{}
+		for _, c := range cands[j*nf : (j+1)*nf] {
+			if best.better(c.lossChg, c.feature) {
+				best = c
+			}
+		}
+		nd.split = best
+	}
+}
+
+// partition moves each expanded node's rows (and gradients) into its two
+// children, stably, from the node's buffer into the other one. Big nodes
+// are cut into chunks: a first pass decides each row's side, a second
+// scatters at offsets known from the per-chunk counts.
+func (g *grower[B]) partition(expand, next []*growNode) {
+	type task struct {
+		nd     int
+		lo, hi int
+	}
+	var tasks []task
+	for i, nd := range expand {
+		for lo := nd.begin; lo < nd.end; lo += chunkRows {
+			tasks = append(tasks, task{i, lo, min(lo+chunkRows, nd.end)})
+		}
+	}
+	if cap(g.partCnt) < len(tasks) {
+		g.partCnt = make([]int, len(tasks))
+	}
+	cnt := g.partCnt[:len(tasks)]
+	cols := g.m.cols
+	parallelFor(len(tasks), g.threads, func(i, _ int) {
+		t := tasks[i]
+		nd := expand[t.nd]
+		s := g.splits[nd.id]
+		f := int(s.feature)
+		missing := B(g.c.nbins(f))
+		hasMissing := g.c.missing[f]
+		leftBin := int(s.leftBin)
+		src := g.rows[nd.buf]
+		c := 0
+		for k := t.lo; k < t.hi; k++ {
+			b := g.m.bins[int(src[k])*cols+f]
+			var left bool
+			if hasMissing && b == missing {
+				left = s.defaultLeft
+			} else {
+				left = int(b) <= leftBin
+			}
+			g.goLeft[k] = left
+			if left {
+				c++
+			}
+		}
+		cnt[i] = c
+	})
+	// Offsets: each chunk's lefts follow the earlier chunks' lefts; rights
+	// start after all of the node's lefts.
+	leftOff := make([]int, len(tasks))
+	rightOff := make([]int, len(tasks))
+	for i := 0; i < len(tasks); {
+		nd := expand[tasks[i].nd]
+		j := i
+		nLeft := 0
+		for ; j < len(tasks) && tasks[j].nd == tasks[i].nd; j++ {
+			nLeft += cnt[j]
+		}
+		l, r := nd.begin, nd.begin+nLeft
+		for k := i; k < j; k++ {
+			leftOff[k], rightOff[k] = l, r
+			l += cnt[k]
+			r += (tasks[k].hi - tasks[k].lo) - cnt[k]
+		}
+		lc, rc := next[2*tasks[i].nd], next[2*tasks[i].nd+1]
+		lc.begin, lc.end = nd.begin, nd.begin+nLeft
+		rc.begin, rc.end = nd.begin+nLeft, nd.end
+		i = j
+	}
+	parallelFor(len(tasks), g.threads, func(i, _ int) {
+		t := tasks[i]
+		nd := expand[t.nd]
+		srcR, srcG := g.rows[nd.buf], g.gh[nd.buf]
+		dstR, dstG := g.rows[1-nd.buf], g.gh[1-nd.buf]
+		l, r := leftOff[i], rightOff[i]
+		for k := t.lo; k < t.hi; k++ {
+			if g.goLeft[k] {
+				dstR[l], dstG[l] = srcR[k], srcG[k]
+				l++
+			} else {
+				dstR[r], dstG[r] = srcR[k], srcG[k]
+				r++
+			}
+		}
+	})
+}
+
+// leafOfRow routes training row r through t in bin space; it serves rows
+// left out by subsampling, whose leaves the partition does not record.
+func (g *grower[B]) leafOfRow(t *Tree, r int) int32 {
+	row := g.m.bins[r*g.m.cols : (r+1)*g.m.cols]
+	nid := int32(0)
+	for t.Left[nid] >= 0 {
+		s := g.splits[nid]
+		b := row[s.feature]
+		var left bool
+		if g.c.missing[s.feature] && int(b) == g.c.nbins(int(s.feature)) {
+			left = s.defaultLeft
+		} else {
+			left = int32(b) <= s.leftBin
+		}
+		if left {
+			nid = t.Left[nid]
+		} else {
+			nid = t.Right[nid]
+		}
+	}
+	return nid
+}
+
+// appendLeaf appends a leaf with value leaf, base weight baseWeight and cover
+// hess under parent, returning its id.
+func appendLeaf(t *Tree, parent int32, leaf, baseWeight float32, hess float64) int32 {
+	id := int32(len(t.Left))
+	t.Left = append(t.Left, -1)
+	t.Right = append(t.Right, -1)
+	t.Parent = append(t.Parent, parent)
+	t.SplitIndex = append(t.SplitIndex, 0)
+	t.SplitCond = append(t.SplitCond, leaf)
+	t.DefaultLeft = append(t.DefaultLeft, false)
+	t.BaseWeight = append(t.BaseWeight, baseWeight)
+	t.LossChange = append(t.LossChange, 0)
+	t.SumHessian = append(t.SumHessian, float32(hess))
+	return id
+}
+
+// splitLeaf turns leaf id into an internal node. As in XGBoost, an internal
+// node's base weight is its unscaled weight, while a leaf's is the leaf
+// value (eta times the weight).
+func splitLeaf(t *Tree, id, left, right int32, s *splitCandidate, weight float32) {
+	t.Left[id], t.Right[id] = left, right
+	t.SplitIndex[id] = int32(s.feature)
+	t.SplitCond[id] = s.cond
+	t.DefaultLeft[id] = s.defaultLeft
+	t.BaseWeight[id] = weight
+	t.LossChange[id] = s.lossChg
+}
