@@ -73,15 +73,15 @@ var emotions = []string{"joy", "surprise", "anger", "sadness", "fear", "neutral"
 
 // TrueCTR is the hidden CTR function: a logistic model with a duration
 // sweet spot (15-40 s), a hook x novelty interaction and a face bonus.
-// Values range from about 0.4% to 15%.
+// Values range from about 0.3% to 20%.
 func TrueCTR(f lift.Features) float64 {
-	z := -3.9 +
-		1.6*(f.PsychologyComposite-0.5) +
-		1.2*(f.HookStrength-0.5) +
-		1.5*(f.HookStrength-0.5)*(f.NoveltyScore-0.4)*4 +
-		1.4*f.EmotionPriority +
-		0.35*f.HasFace -
-		0.6*math.Abs(math.Log(max(f.Duration, 1)/25))
+	z := -3.7 +
+		2.4*(f.PsychologyComposite-0.5) +
+		2.0*(f.HookStrength-0.5) +
+		10*(f.HookStrength-0.5)*(f.NoveltyScore-0.4) +
+		2.0*f.EmotionPriority +
+		0.45*f.HasFace -
+		0.8*math.Abs(math.Log(max(f.Duration, 1)/25))
 	return 1 / (1 + math.Exp(-z))
 }
 

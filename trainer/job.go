@@ -1,0 +1,421 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"lift"
+	"lift/gbdt"
+)
+
+// Store is what a training job reads and writes.
+type Store interface {
+	lift.ClipStore
+	lift.ModelStore
+	lift.Locker
+}
+
+// LockName is the training lease's name; LockTTL bounds how long a crashed
+// trainer can block the next one. A live trainer renews its lease.
+const (
+	LockName = "ctr-training"
+	LockTTL  = 2 * time.Minute
+)
+
+// Job trains, evaluates, registers and maybe promotes a CTR model.
+type Job struct {
+	Store Store
+	// Serving, if set, is swapped to a promoted model.
+	Serving *Serving
+	// ExportPath, if set, receives the active model's XGBoost JSON
+	// (atomically) after a promotion: the seed's models/ctr_predictor.json.
+	ExportPath string
+	// Tolerance lets a challenger's holdout log loss exceed the
+	// champion's by this fraction and still be promoted (default 0).
+	Tolerance float64
+	Bands     lift.Bands
+	Logger    *slog.Logger
+	// Progress gets training progress lines (stderr in the CLI).
+	Progress io.Writer
+	// Holder names this process in the lease.
+	Holder string
+}
+
+// Options are a training run's parameters.
+type Options struct {
+	// Preset "logistic" (default) fits the binomial likelihood: a
+	// logistic objective on CTR weighted by impressions. Preset "seed" is
+	// the seed's reg:squarederror, 100 trees, depth 4, eta 0.1, unweighted.
+	Preset string
+	Params gbdt.Params
+	// Weighted weights rows by impressions.
+	Weighted bool
+	// InnerValidPercent of the training clips (by id hash) drive early
+	// stopping, so the holdout stays untouched until evaluation.
+	InnerValidPercent int
+}
+
+// DefaultOptions returns the logistic preset.
+func DefaultOptions() Options {
+	p := gbdt.DefaultParams()
+	p.Objective = gbdt.BinaryLogistic
+	p.Rounds = 300
+	p.Eta = 0.1
+	p.MaxDepth = 4
+	p.MinChildWeight = 1
+	p.EarlyStopping = 30
+	p.EvalMetrics = []string{"logloss"}
+	p.Seed = 1
+	return Options{Preset: "logistic", Params: p, Weighted: true, InnerValidPercent: 15}
+}
+
+// SeedOptions returns the seed's configuration.
+func SeedOptions() Options {
+	p := gbdt.DefaultParams()
+	p.Objective = gbdt.SquaredError
+	p.Rounds = 100
+	p.Eta = 0.1
+	p.MaxDepth = 4
+	p.Seed = 1
+	return Options{Preset: "seed", Params: p, Weighted: false}
+}
+
+// ParseOptions reads the optional body of POST /train/ctr-model or the
+// flags of `lift train`: preset, objective, rounds, max_depth, eta,
+// min_child_weight, lambda, early_stopping, seed. Unknown keys are Invalid.
+func ParseOptions(in map[string]any) (Options, error) {
+	o := DefaultOptions()
+	if v, ok := in["preset"]; ok {
+		switch v {
+		case "logistic":
+		case "seed":
+			o = SeedOptions()
+		default:
+			return o, lift.Errorf(lift.Invalid, "preset must be \"logistic\" or \"seed\", got %v", v)
+		}
+	}
+	num := func(key string) (float64, bool, error) {
+		v, ok := in[key]
+		if !ok {
+			return 0, false, nil
+		}
+		f, isNum := v.(float64)
+		if !isNum || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false, lift.Errorf(lift.Invalid, "%s must be a number", key)
+		}
+		return f, true, nil
+	}
+	for key, v := range in {
+		switch key {
+		case "preset":
+		case "objective":
+			s, _ := v.(string)
+			switch gbdt.Objective(s) {
+			case gbdt.SquaredError, gbdt.Logistic, gbdt.BinaryLogistic:
+				o.Params.Objective = gbdt.Objective(s)
+			default:
+				return o, lift.Errorf(lift.Invalid, "objective must be reg:squarederror, reg:logistic or binary:logistic, got %v", v)
+			}
+		case "weighted":
+			b, ok := v.(bool)
+			if !ok {
+				return o, lift.Errorf(lift.Invalid, "weighted must be true or false")
+			}
+			o.Weighted = b
+		case "rounds", "max_depth", "early_stopping", "seed":
+			f, _, err := num(key)
+			if err != nil {
+				return o, err
+			}
+			if f != math.Trunc(f) || f < 0 || f > 1e6 {
+				return o, lift.Errorf(lift.Invalid, "%s must be a whole number in [0, 1000000], got %v", key, v)
+			}
+			switch key {
+			case "rounds":
+				o.Params.Rounds = int(f)
+			case "max_depth":
+				o.Params.MaxDepth = int(f)
+			case "early_stopping":
+				o.Params.EarlyStopping = int(f)
+			case "seed":
+				o.Params.Seed = uint64(f)
+			}
+		case "eta", "min_child_weight", "lambda", "alpha", "gamma", "subsample", "colsample_bytree":
+			f, _, err := num(key)
+			if err != nil {
+				return o, err
+			}
+			switch key {
+			case "eta":
+				o.Params.Eta = f
+			case "min_child_weight":
+				o.Params.MinChildWeight = f
+			case "lambda":
+				o.Params.Lambda = f
+			case "alpha":
+				o.Params.Alpha = f
+			case "gamma":
+				o.Params.Gamma = f
+			case "subsample":
+				o.Params.Subsample = f
+			case "colsample_bytree":
+				o.Params.ColsampleBytree = f
+			}
+		default:
+			return o, lift.Errorf(lift.Invalid, "unknown training parameter %q", key)
+		}
+	}
+	if err := o.Params.Validate(); err != nil {
+		return o, lift.Errorf(lift.Invalid, "%v", err)
+	}
+	return o, nil
+}
+
+// paramsRecord is what the registry keeps of a run's parameters.
+func (o Options) paramsRecord() map[string]any {
+	p := o.Params
+	return map[string]any{
+		"preset": o.Preset, "objective": string(p.Objective), "rounds": p.Rounds, "eta": p.Eta,
+		"max_depth": p.MaxDepth, "min_child_weight": p.MinChildWeight, "lambda": p.Lambda,
+		"alpha": p.Alpha, "gamma": p.Gamma, "subsample": p.Subsample, "colsample_bytree": p.ColsampleBytree,
+		"max_bin": p.MaxBin, "early_stopping": p.EarlyStopping, "weighted": o.Weighted, "seed": p.Seed,
+	}
+}
+
+// TrainCTR implements lift.Trainer.
+func (j *Job) TrainCTR(ctx context.Context, params map[string]any) (*lift.TrainSummary, error) {
+	o, err := ParseOptions(params)
+	if err != nil {
+		return nil, err
+	}
+	return j.Run(ctx, o)
+}
+
+// Run is one training job. It holds the training lease throughout, so
+// only one runs per database; a second gets Conflict.
+func (j *Job) Run(ctx context.Context, o Options) (sum *lift.TrainSummary, err error) {
+	defer lift.Wrap(&err, "trainer.Run")
+	holder := j.Holder
+	if holder == "" {
+		holder = fmt.Sprintf("pid-%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
+	ok, err := j.Store.TryLock(ctx, LockName, holder, LockTTL)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, lift.Errorf(lift.Conflict, "another training run holds the lock; try again when it finishes")
+	}
+	// Renew the lease while working; release it however we leave.
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	defer func() {
+		stopRenew()
+		j.Store.Unlock(context.WithoutCancel(ctx), LockName, holder)
+	}()
+	go func() {
+		t := time.NewTicker(LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-t.C:
+				j.Store.TryLock(renewCtx, LockName, holder, LockTTL)
+			}
+		}
+	}()
+	return j.run(ctx, o)
+}
+
+func (j *Job) logger() *slog.Logger {
+	if j.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return j.Logger
+}
+
+func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
+	start := time.Now()
+	clips, err := j.Store.ClipsWithOutcomes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(clips) < lift.MinTrainingClips {
+		return &lift.TrainSummary{Message: lift.NotEnoughDataMessage(len(clips)), Rows: len(clips)}, nil
+	}
+	trainClips, holdClips := split(clips)
+	if len(holdClips) == 0 || len(trainClips) < 2 {
+		return &lift.TrainSummary{Rows: len(clips), Message: fmt.Sprintf(
+			"Not enough data: the %d%% holdout split of %d clips left %d for training and %d for evaluation",
+			HoldoutPercent, len(clips), len(trainClips), len(holdClips))}, nil
+	}
+	fitClips, validClips := innerSplit(trainClips, o.InnerValidPercent)
+	fit := matrix(fitClips, o.Weighted)
+	var evals []gbdt.EvalSet
+	p := o.Params
+	if len(validClips) > 0 && p.EarlyStopping > 0 {
+		evals = append(evals, gbdt.EvalSet{Name: "valid", Data: matrix(validClips, o.Weighted)})
+	} else {
+		p.EarlyStopping = 0
+	}
+	booster, res, err := gbdt.Train(ctx, p, fit, evals, j.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if p.EarlyStopping > 0 && res.BestIteration+1 < len(booster.Trees) {
+		booster = booster.Truncate(res.BestIteration + 1)
+	}
+	var buf bytes.Buffer
+	if err := booster.Save(&buf); err != nil {
+		return nil, err
+	}
+	hold := newHoldout(holdClips)
+	mean := meanCTR(trainClips)
+	pred := predictAll(booster, hold)
+	metrics, cal := score(hold, pred, mean)
+	mv := &lift.ModelVersion{
+		Source: "trained", Objective: string(p.Objective), Params: o.paramsRecord(),
+		TrainingRows: len(trainClips), HoldoutRows: len(holdClips), Evaluated: true,
+		Metrics: metrics, Calibration: cal, Model: buf.Bytes(),
+	}
+	mv.Params["rounds_used"] = len(booster.Trees)
+	promote, reason, err := j.shouldPromote(ctx, hold, metrics, mean)
+	if err != nil {
+		return nil, err
+	}
+	mv.Note = reason
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // cancelled before registering: nothing changes
+	}
+	if err := j.Store.CreateModel(ctx, mv, promote); err != nil {
+		return nil, err
+	}
+	if promote {
+		if err := j.serve(mv); err != nil {
+			return nil, err
+		}
+	}
+	v := mv.Version
+	j.logger().Info("training finished", "version", v, "promoted", promote, "reason", reason,
+		"holdout_logloss", metrics.LogLoss, "seconds", time.Since(start).Seconds())
+	return &lift.TrainSummary{
+		Success: true, Message: "Model trained", ModelVersion: &v, Promoted: promote, Reason: reason,
+		Rows: len(clips), Metrics: summaryMetrics(metrics, time.Since(start)),
+	}, nil
+}
+
+// serve swaps the served model and exports the file after a promotion.
+func (j *Job) serve(mv *lift.ModelVersion) error {
+	if j.Serving != nil {
+		if err := j.Serving.Load(mv); err != nil {
+			return err
+		}
+	}
+	return j.export(mv)
+}
+
+// export writes the active model's JSON atomically to ExportPath.
+func (j *Job) export(mv *lift.ModelVersion) error {
+	if j.ExportPath == "" {
+		return nil
+	}
+	b, err := gbdt.Load(bytes.NewReader(mv.Model))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(j.ExportPath), 0o755); err != nil {
+		return err
+	}
+	return b.SaveFile(j.ExportPath)
+}
+
+func summaryMetrics(m *lift.ModelMetrics, took time.Duration) map[string]float64 {
+	return map[string]float64{
+		"holdout_logloss": m.LogLoss, "holdout_auc": nanToZero(m.AUC), "holdout_rmse": m.RMSE, "holdout_ece": m.ECE,
+		"heuristic_logloss": m.HeuristicLogLoss, "constant_logloss": m.ConstantLogLoss,
+		"interval_coverage": m.IntervalCoverage, "train_seconds": took.Seconds(),
+	}
+}
+
+func nanToZero(x float64) float64 {
+	if math.IsNaN(x) {
+		return 0
+	}
+	return x
+}
+
+// score evaluates predictions on the holdout and calibrates intervals.
+func score(h *holdoutSet, pred []float64, trainMean float64) (*lift.ModelMetrics, *lift.Calibration) {
+	m := evaluate(h, pred, trainMean)
+	m.ECE = ece(m.Reliability)
+	cal := calibrate(h, pred, IntervalLevel)
+	m.IntervalCoverage = coverage(cal, h, pred)
+	return m, cal
+}
+
+func predictAll(b *gbdt.Booster, h *holdoutSet) []float64 {
+	pred := make([]float64, len(h.features))
+	for i, x := range h.features {
+		pred[i] = predictCTR(b, x)
+	}
+	return pred
+}
+
+// meanCTR is the impression-weighted mean CTR of clips.
+func meanCTR(clips []*lift.Clip) float64 {
+	var c, n float64
+	for _, cl := range clips {
+		c += float64(cl.Clicks)
+		n += float64(cl.Impressions)
+	}
+	return c / n
+}
+
+// innerSplit carves a validation set for early stopping out of the
+// training clips, by a second hash so it is independent of the holdout.
+func innerSplit(clips []*lift.Clip, percent int) (fit, valid []*lift.Clip) {
+	if percent <= 0 || len(clips) < 20 {
+		return clips, nil
+	}
+	for _, c := range clips {
+		if hashPercent("valid/"+c.ID) < percent {
+			valid = append(valid, c)
+		} else {
+			fit = append(fit, c)
+		}
+	}
+	return fit, valid
+}
+
+// shouldPromote compares the challenger with the champion on the same
+// holdout. With no champion, it must beat the heuristic.
+func (j *Job) shouldPromote(ctx context.Context, h *holdoutSet, m *lift.ModelMetrics, mean float64) (bool, string, error) {
+	champ, err := j.Store.ActiveModel(ctx)
+	if lift.KindOf(err) == lift.NotFound {
+		if m.LogLoss <= m.HeuristicLogLoss {
+			return true, fmt.Sprintf("first model: holdout logloss %.5f beats the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), nil
+		}
+		return false, fmt.Sprintf("holdout logloss %.5f does not beat the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	cb, err := gbdt.Load(bytes.NewReader(champ.Model))
+	if err != nil {
+		// A champion that no longer loads should not block a good model.
+		return true, fmt.Sprintf("the active model v%d does not load (%v)", champ.Version, err), nil
+	}
+	champLoss := logLoss(predictAll(cb, h), h.ctr, h.impr)
+	limit := champLoss * (1 + j.Tolerance)
+	if m.LogLoss <= limit {
+		return true, fmt.Sprintf("holdout logloss %.5f is not worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), nil
+	}
+	return false, fmt.Sprintf("holdout logloss %.5f is worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), nil
+}

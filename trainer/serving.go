@@ -1,0 +1,141 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync/atomic"
+
+	"lift"
+	"lift/gbdt"
+)
+
+// Serving is the predictor the API uses: the active model, swapped
+// atomically (readers never lock and never see a half-loaded model), or
+// the seed's heuristic while there is none.
+type Serving struct {
+	Bands lift.Bands
+	// Explain is how many top feature contributions a prediction carries.
+	Explain int
+
+	cur atomic.Pointer[servedModel]
+}
+
+// servedModel is an immutable loaded model.
+type servedModel struct {
+	version   int64
+	booster   *gbdt.Booster
+	cal       *lift.Calibration
+	objective gbdt.Objective
+}
+
+// Version returns the served model version, or 0 for the heuristic.
+func (s *Serving) Version() int64 {
+	if m := s.cur.Load(); m != nil {
+		return m.version
+	}
+	return 0
+}
+
+// Load parses and validates a registry entry and serves it. The swap
+// happens only after everything succeeded.
+func (s *Serving) Load(mv *lift.ModelVersion) error {
+	m, err := loadServed(mv)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(m)
+	return nil
+}
+
+func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
+	b, err := gbdt.Load(bytes.NewReader(mv.Model))
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "model version %d: %w", mv.Version, err)
+	}
+	if b.NumFeature > len(lift.FeatureNames) {
+		return nil, lift.Errorf(lift.Invalid, "model version %d expects %d features; Lift's CTR model has %d (%v)",
+			mv.Version, b.NumFeature, len(lift.FeatureNames), lift.FeatureNames)
+	}
+	return &servedModel{version: mv.Version, booster: b, cal: mv.Calibration, objective: b.Objective}, nil
+}
+
+// Refresh serves the store's active model if it differs from the served
+// one (at start-up, after a promotion elsewhere, on a replica's poll).
+func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) error {
+	mv, err := models.ActiveModel(ctx)
+	if lift.KindOf(err) == lift.NotFound {
+		s.cur.Store(nil)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if mv.Version == s.Version() {
+		return nil
+	}
+	return s.Load(mv)
+}
+
+// Predict implements lift.Predictor.
+func (s *Serving) Predict(f lift.Features) (lift.Prediction, error) {
+	m := s.cur.Load()
+	if m == nil {
+		return lift.Heuristic{Bands: s.Bands}.Predict(f)
+	}
+	x := f.Vector()
+	p := predictCTR(m.booster, x)
+	out := lift.Prediction{
+		PredictedCTR: p,
+		Band:         s.Bands.Of(p),
+		Source:       "model",
+	}
+	v := m.version
+	out.ModelVersion = &v
+	if m.cal != nil {
+		out.Interval = interval(m.cal, p)
+		out.Confidence = bandConfidence(m.cal, s.Bands, p)
+	} else {
+		// A model never scored on a holdout has no calibration: say so.
+		out.Interval = [2]float64{0, 1}
+		out.Confidence = lift.HeuristicConfidence
+	}
+	if s.Explain > 0 {
+		out.Explanation = explain(m.booster, x, s.Explain)
+	}
+	return out, nil
+}
+
+// predictCTR is the model's CTR for one row: the probability for logistic
+// models, the clamped value for regression ones.
+func predictCTR(b *gbdt.Booster, x []float32) float64 {
+	p := float64(b.Predict(x))
+	if math.IsNaN(p) {
+		return 0
+	}
+	return min(max(p, 0), 1)
+}
+
+// explain returns the n largest TreeSHAP contributions by magnitude.
+func explain(b *gbdt.Booster, x []float32, n int) []lift.Contribution {
+	phi := b.Contributions(x)
+	cs := make([]lift.Contribution, 0, len(x))
+	for i := range x {
+		if i >= len(phi)-1 {
+			break
+		}
+		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: float64(x[i]), Contribution: float64(phi[i])})
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return math.Abs(cs[i].Contribution) > math.Abs(cs[j].Contribution) })
+	return cs[:min(n, len(cs))]
+}
+
+// String describes what is served, for logs.
+func (s *Serving) String() string {
+	if v := s.Version(); v != 0 {
+		return fmt.Sprintf("model v%d", v)
+	}
+	return "heuristic"
+}
