@@ -32,6 +32,7 @@ var gbdtSubcommands = map[string]func(ctx context.Context, m *Main, args []strin
 	"importance": runGBDTImportance,
 	"explain":    runGBDTExplain,
 	"bench":      runGBDTBench,
+	"train":      runGBDTTrain,
 }
 
 var gbdtSummaries = map[string]string{
