@@ -105,49 +105,201 @@ func featureCuts(sum []summaryEntry, columnSize, maxBin int) (vals []float32, mi
 	return vals, minVal
 }
 
-// binScratch is one worker's reusable buffers for sketching a feature.
-type binScratch struct {
-	keys []uint64
-	sum  []summaryEntry
+// wqSketch is XGBoost's streaming weighted quantile sketch
+// (WQuantileSketch) for one feature, reproduced step by step, float32
+// ranks included, so that Lift's cuts are XGBoost's cuts. Values arrive in
+// row order into a queue of 2*limit entries; a full queue is summarised
+// and merged into a hierarchy of pruned summaries (levels).
+type wqSketch struct {
+	limit  int
+	queue  []uint64 // orderedBits(value)<<32 | weight bits, so a plain sort orders by value
+	levels [][]summaryEntry
 }
 
-// sketchFeature builds feature f's exact weighted summary: every distinct
-// value with its weight. (XGBoost's streaming sketch is exact up to
-// max_bin*16 values per feature; beyond that ours stays exact where
-// XGBoost's is an approximation.) It reports ±Inf values as errors.
-func sketchFeature(d *dataset.Dense, f int, s *binScratch) ([]summaryEntry, int, bool, error) {
-	keys := s.keys[:0]
+// kFactor is XGBoost's ratio of sketch entries to bins.
+const kFactor = 8
+
+// init sizes the sketch for maxn values as XGBoost's LimitSizeLevel does.
+func (s *wqSketch) init(maxn, maxBin int) {
+	nbins := max(min(maxBin, maxn), 1)
+	eps := 1.0 / float64(float32(nbins)*kFactor)
+	limit := 0
+	for nlevel := 1; ; nlevel++ {
+		limit = min(maxn, int(math.Ceil(float64(nlevel)/eps))+1)
+		if (1<<nlevel)*limit >= maxn {
+			break
+		}
+	}
+	s.limit = limit
+	s.queue = s.queue[:0]
+	s.levels = s.levels[:0]
+}
+
+func (s *wqSketch) push(x, w float32) {
+	if w == 0 {
+		return
+	}
+	n := len(s.queue)
+	if n > 0 && fromOrderedBits(uint32(s.queue[n-1]>>32)) == x {
+		last := math.Float32frombits(uint32(s.queue[n-1])) + w
+		s.queue[n-1] = s.queue[n-1]&^0xffffffff | uint64(math.Float32bits(last))
+		return
+	}
+	if n == 2*s.limit {
+		s.pushSummary(s.summarise())
+		s.queue = s.queue[:0]
+	}
+	s.queue = append(s.queue, uint64(orderedBits(x))<<32|uint64(math.Float32bits(w)))
+}
+
+// summarise turns the queue into an exact summary of its values.
+func (s *wqSketch) summarise() []summaryEntry {
+	q := s.queue
+	slices.Sort(q)
+	out := make([]summaryEntry, 0, len(q))
+	var wsum float32
+	for i := 0; i < len(q); {
+		hi := q[i] >> 32
+		var w float32
+		for ; i < len(q) && q[i]>>32 == hi; i++ {
+			w += math.Float32frombits(uint32(q[i]))
+		}
+		out = append(out, summaryEntry{rmin: wsum, rmax: wsum + w, wmin: w, value: fromOrderedBits(uint32(hi))})
+		wsum += w
+	}
+	return out
+}
+
+// pushSummary merges a full queue's summary into the levels (PushTemp).
+func (s *wqSketch) pushSummary(temp []summaryEntry) {
+	for l := 1; ; l++ {
+		for len(s.levels) < l+1 {
+			s.levels = append(s.levels, nil)
+		}
+		if len(s.levels[l]) == 0 {
+			s.levels[l] = prune(temp, s.limit)
+			return
+		}
+		temp = combine(prune(temp, s.limit), s.levels[l])
+		if len(temp) > s.limit {
+			s.levels[l] = nil
+			continue
+		}
+		s.levels[l] = temp
+		return
+	}
+}
+
+// summary returns the sketch's final summary (GetSummary).
+func (s *wqSketch) summary() []summaryEntry {
+	out := s.summarise()
+	if len(s.levels) == 0 {
+		return prune(out, s.limit)
+	}
+	acc := prune(out, s.limit)
+	for l := 1; l < len(s.levels); l++ {
+		if len(s.levels[l]) == 0 {
+			continue
+		}
+		if len(acc) == 0 {
+			acc = s.levels[l]
+		} else {
+			acc = prune(combine(acc, s.levels[l]), s.limit)
+		}
+	}
+	return acc
+}
+
+// combine merges two summaries (WQSummary::SetCombine), then repairs rank
+// bounds that rounding left inconsistent (FixError).
+func combine(a, b []summaryEntry) []summaryEntry {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]summaryEntry, 0, len(a)+len(b))
+	i, j := 0, 0
+	var aprev, bprev float32
+	for i < len(a) && j < len(b) {
+		switch x, y := a[i], b[j]; {
+		case x.value == y.value:
+			out = append(out, summaryEntry{x.rmin + y.rmin, x.rmax + y.rmax, x.wmin + y.wmin, x.value})
+			aprev, bprev = x.rmin+x.wmin, y.rmin+y.wmin
+			i++
+			j++
+		case x.value < y.value:
+			out = append(out, summaryEntry{x.rmin + bprev, x.rmax + (y.rmax - y.wmin), x.wmin, x.value})
+			aprev = x.rmin + x.wmin
+			i++
+		default:
+			out = append(out, summaryEntry{y.rmin + aprev, y.rmax + (x.rmax - x.wmin), y.wmin, y.value})
+			bprev = y.rmin + y.wmin
+			j++
+		}
+	}
+	if i < len(a) {
+		brmax := b[len(b)-1].rmin + b[len(b)-1].wmin
+		for ; i < len(a); i++ {
+			out = append(out, summaryEntry{a[i].rmin + bprev, a[i].rmax + brmax, a[i].wmin, a[i].value})
+		}
+	}
+	if j < len(b) {
+		armax := a[len(a)-1].rmin + a[len(a)-1].wmin
+		for ; j < len(b); j++ {
+			out = append(out, summaryEntry{b[j].rmin + aprev, b[j].rmax + armax, b[j].wmin, b[j].value})
+		}
+	}
+	var prevMin, prevMax float32
+	for k := range out {
+		e := &out[k]
+		if e.rmin < prevMin {
+			e.rmin = prevMin
+		} else {
+			prevMin = e.rmin
+		}
+		if e.rmax < prevMax {
+			e.rmax = prevMax
+		}
+		if next := e.rmin + e.wmin; e.rmax < next {
+			e.rmax = next
+		}
+		prevMax = e.rmax
+	}
+	return out
+}
+
+// sketchFeature streams feature f's values through the sketch in row
+// order and returns the summary and the number of non-missing values. It
+// reports ±Inf values as errors.
+func sketchFeature(d *dataset.Dense, f, maxBin int, s *wqSketch) ([]summaryEntry, int, bool, error) {
+	n := 0
 	missing := false
 	for r := range d.Rows {
 		x := d.X[r*d.Cols+f]
-		if x != x {
+		switch {
+		case x != x:
 			missing = true
+		case math.IsInf(float64(x), 0):
+			return nil, 0, false, fmt.Errorf("row %d, feature %d: value is %v; features must be finite or missing (NaN)", r+1, f, x)
+		default:
+			n++
+		}
+	}
+	s.init(n, maxBin)
+	for r := range d.Rows {
+		x := d.X[r*d.Cols+f]
+		if x != x {
 			continue
 		}
-		if math.IsInf(float64(x), 0) {
-			return nil, 0, false, fmt.Errorf("row %d, feature %d: value is %v; features must be finite or missing (NaN)", r+1, f, x)
+		w := float32(1)
+		if d.Weight != nil {
+			w = d.Weight[r]
 		}
-		keys = append(keys, uint64(orderedBits(x))<<32|uint64(r))
+		s.push(x, w)
 	}
-	s.keys = keys
-	slices.Sort(keys)
-	sum := s.sum[:0]
-	var wsum float32
-	for i := 0; i < len(keys); {
-		hi := keys[i] >> 32
-		var w float32
-		for ; i < len(keys) && keys[i]>>32 == hi; i++ {
-			if d.Weight != nil {
-				w += d.Weight[uint32(keys[i])]
-			} else {
-				w++
-			}
-		}
-		sum = append(sum, summaryEntry{rmin: wsum, rmax: wsum + w, wmin: w, value: fromOrderedBits(uint32(hi))})
-		wsum += w
-	}
-	s.sum = sum
-	return sum, len(keys), missing, nil
+	return s.summary(), n, missing, nil
 }
 
 // fromOrderedBits inverts orderedBits.
@@ -165,9 +317,9 @@ func buildCuts(d *dataset.Dense, maxBin, threads int) (*cuts, error) {
 	minVals := make([]float32, F)
 	missing := make([]bool, F)
 	errs := make([]error, F)
-	scratch := make([]binScratch, threads)
+	sketches := make([]wqSketch, threads)
 	parallelFor(F, threads, func(f, w int) {
-		sum, n, miss, err := sketchFeature(d, f, &scratch[w])
+		sum, n, miss, err := sketchFeature(d, f, maxBin, &sketches[w])
 		if err != nil {
 			errs[f] = err
 			return
