@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -11,29 +12,43 @@ import (
 	"lift/dataset"
 )
 
-// flatNode is one node of the compiled forest. Siblings are adjacent, so a
-// node stores only its left child; the right child is the next node.
+// flatNode is one node of the compiled forest (16 bytes, four to a cache
+// line). A leaf points to itself on both sides, so a walk may take more
+// steps than the leaf's depth without moving: every tree is walked for a
+// fixed number of steps, with no leaf test in the loop, and the walks of
+// several trees interleave to hide the latency of each dependent load.
 type flatNode struct {
-	// value is the split threshold of an internal node or the leaf value.
+	// value is the split threshold; -Inf at a leaf.
 	value float32
-	// feature is the split feature; the top bit set means a missing value
-	// goes left.
+	// feature is the split feature (0 at a leaf); the top bit set means a
+	// missing value goes left.
 	feature uint32
-	// left is the index of the left child in forest.nodes, or 0 for a
-	// leaf (node 0 is the first tree's root, never anyone's child).
-	left int32
+	// right is the right child; the left child is right-1. A leaf's right
+	// is itself.
+	right int32
+	_     int32 // pad to 16 bytes: four nodes to a cache line
 }
 
 const defaultLeftBit = 1 << 31
+
+// group is how many trees one walk interleaves.
+const group = 4
 
 // forest is the predictor's layout: every reachable node of every tree in
 // one contiguous array, each tree in breadth-first order so the top levels
 // that every row visits share cache lines.
 type forest struct {
 	nodes []flatNode
-	roots []int32
+	// leafValue[i] is node i's leaf value (0 for internal nodes).
+	leafValue []float32
+	roots     []int32
+	// steps[t] is how many steps reach a leaf in tree t from any row
+	// (its depth); groupSteps[g] is the largest over trees g*group.. .
+	steps      []int32
+	groupSteps []int32
 	// base is the base margin the sum starts from.
 	base float32
+	nf   int
 	// Inputs the layout was compiled from, to notice a Booster that was
 	// changed (trees appended, base score set) after it was compiled.
 	ntrees    int
@@ -50,7 +65,7 @@ func (b *Booster) compiled() *forest {
 	p := (*unsafe.Pointer)(unsafe.Pointer(&b.flat))
 	f := (*forest)(atomic.LoadPointer(p))
 	if f != nil && f.ntrees == len(b.Trees) && f.baseScore == b.BaseScore && f.objective == b.Objective &&
-		(len(b.Trees) == 0 || f.first == &b.Trees[0]) {
+		f.nf == b.NumFeature && (len(b.Trees) == 0 || f.first == &b.Trees[0]) {
 		return f
 	}
 	f = b.compile()
@@ -80,8 +95,11 @@ func (b *Booster) compile() *forest {
 	}
 	f := &forest{
 		nodes:     make([]flatNode, 0, total),
+		leafValue: make([]float32, 0, total),
 		roots:     make([]int32, len(b.Trees)),
+		steps:     make([]int32, len(b.Trees)),
 		base:      b.baseMargin(),
+		nf:        b.NumFeature,
 		ntrees:    len(b.Trees),
 		baseScore: b.BaseScore,
 		objective: b.Objective,
@@ -89,62 +107,130 @@ func (b *Booster) compile() *forest {
 	if len(b.Trees) > 0 {
 		f.first = &b.Trees[0]
 	}
-	var queue []int32 // original node ids in breadth-first order
+	var queue, depth []int32 // original node ids in breadth-first order
 	for ti := range b.Trees {
 		t := &b.Trees[ti]
 		start := int32(len(f.nodes))
 		f.roots[ti] = start
 		queue = append(queue[:0], 0)
+		depth = append(depth[:0], 0)
 		for qi := 0; qi < len(queue); qi++ {
 			i := queue[qi]
-			n := flatNode{value: t.SplitCond[i]}
+			self := start + int32(qi)
+			n := flatNode{value: float32(math.Inf(-1)), right: self}
+			var leaf float32
 			if t.Left[i] >= 0 {
+				n.value = t.SplitCond[i]
 				n.feature = uint32(t.SplitIndex[i])
 				if t.DefaultLeft[i] {
 					n.feature |= defaultLeftBit
 				}
-				// Children are appended to the queue as a pair, so their
-				// flat positions are adjacent.
-				n.left = start + int32(len(queue))
+				n.right = start + int32(len(queue)) + 1
 				queue = append(queue, t.Left[i], t.Right[i])
+				depth = append(depth, depth[qi]+1, depth[qi]+1)
+				f.steps[ti] = max(f.steps[ti], depth[qi]+1)
+			} else {
+				leaf = t.SplitCond[i]
 			}
 			f.nodes = append(f.nodes, n)
+			f.leafValue = append(f.leafValue, leaf)
 		}
+	}
+	for g := 0; g+group <= len(f.roots); g += group {
+		f.groupSteps = append(f.groupSteps, slices.Max(f.steps[g:g+group]))
 	}
 	return f
 }
 
-// leaf walks one tree from root for row x and returns its leaf value. A
-// feature beyond len(x) or a NaN is missing. The comparison is XGBoost's:
-// left iff x < threshold in float32.
-func (f *forest) leaf(root int32, x []float32) float32 {
-	nodes := f.nodes
-	i := root
-	for {
-		n := nodes[i]
-		if n.left == 0 {
-			return n.value
-		}
-		feat := n.feature &^ defaultLeftBit
-		next := n.left + 1 - int32(n.feature>>31) // the missing-value direction
-		if int(feat) < len(x) {
-			v := x[feat]
-			if v < n.value {
-				next = n.left
-			} else if v == v {
-				next = n.left + 1
-			}
-		}
-		i = next
-	}
+// next takes one step from node i for row x, which must hold at least nf
+// values. The comparison is XGBoost's: left iff x < threshold in float32; a
+// NaN goes the default way. The left child is always right-1; a leaf's
+// threshold is -Inf and it has no default-left bit, so a walk that reaches
+// it stays put. The step has no branches (an unpredictable threshold test
+// is the cost of tree walking), and the arrays are addressed without bounds
+// checks: compile validated every child index and split feature, and
+// callers pad short rows, so every access is in range.
+func next(nodes unsafe.Pointer, i int32, x unsafe.Pointer) int32 {
+	n := (*flatNode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(flatNode{})))
+	v := *(*float32)(unsafe.Add(x, uintptr(n.feature&^defaultLeftBit)*4))
+	lt := v < n.value
+	nan := v != v
+	return n.right - int32(b2u(lt)|b2u(nan)&(n.feature>>31))
 }
 
-func (f *forest) margin(x []float32) float32 {
-	sum := f.base
-	for _, r := range f.roots {
-		sum += f.leaf(r, x)
+// b2u is 1 for true, 0 for false, without a branch.
+func b2u(b bool) uint32 { return uint32(*(*uint8)(unsafe.Pointer(&b))) }
+
+// margin sums the leaves of every tree for row x into sum, in tree order.
+// x must have at least nf values (see rowMargin for shorter rows).
+func (f *forest) margin(sum float32, x []float32) float32 {
+	if len(f.nodes) == 0 {
+		return sum
+	}
+	nodes := unsafe.Pointer(&f.nodes[0])
+	var xp unsafe.Pointer
+	if len(x) > 0 {
+		xp = unsafe.Pointer(&x[0])
+	} else {
+		// Every tree is a single leaf (nf is 0); the walks read x[0] only
+		// to stay put, so give them something to read.
+		var zero float32
+		xp = unsafe.Pointer(&zero)
+	}
+	leaf, roots := f.leafValue, f.roots
+	for g, steps := range f.groupSteps {
+		t := g * group
+		r := roots[t : t+group : t+group]
+		i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
+		for range steps {
+			i0 = next(nodes, i0, xp)
+			i1 = next(nodes, i1, xp)
+			i2 = next(nodes, i2, xp)
+			i3 = next(nodes, i3, xp)
+		}
+		sum += leaf[i0]
+		sum += leaf[i1]
+		sum += leaf[i2]
+		sum += leaf[i3]
+	}
+	for t := len(f.groupSteps) * group; t < len(roots); t++ {
+		i := roots[t]
+		for range f.steps[t] {
+			i = next(nodes, i, xp)
+		}
+		sum += leaf[i]
 	}
 	return sum
+}
+
+// padded returns x if it has all nf features, else a copy in buf padded
+// with NaN (missing).
+func (f *forest) padded(x []float32, buf *[]float32) []float32 {
+	if len(x) >= f.nf {
+		return x
+	}
+	if cap(*buf) < f.nf {
+		*buf = make([]float32, f.nf)
+	}
+	p := (*buf)[:f.nf]
+	copy(p, x)
+	for i := len(x); i < f.nf; i++ {
+		p[i] = float32(math.NaN())
+	}
+	return p
+}
+
+// shortRow pools the buffers that pad rows shorter than NumFeature.
+var shortRow = sync.Pool{New: func() any { return new([]float32) }}
+
+func (f *forest) rowMargin(x []float32) float32 {
+	if len(x) >= f.nf {
+		return f.margin(f.base, x)
+	}
+	buf := shortRow.Get().(*[]float32)
+	m := f.margin(f.base, f.padded(x, buf))
+	shortRow.Put(buf)
+	return m
 }
 
 // PredictMargin returns the raw margin for one row: the base margin plus
@@ -153,7 +239,7 @@ func (f *forest) margin(x []float32) float32 {
 // end of a shorter x, is missing. It is safe for concurrent use and does not
 // allocate once the predictor is compiled (on the first call).
 func (b *Booster) PredictMargin(x []float32) float32 {
-	return b.compiled().margin(x)
+	return b.compiled().rowMargin(x)
 }
 
 // Predict returns the prediction for one row: the margin passed through
@@ -161,7 +247,7 @@ func (b *Booster) PredictMargin(x []float32) float32 {
 // sigmoid 1/(1+exp(-m)) in float32 for the logistic objectives).
 func (b *Booster) Predict(x []float32) float32 {
 	f := b.compiled()
-	return transform(f.objective, f.margin(x))
+	return transform(f.objective, f.rowMargin(x))
 }
 
 func transform(obj Objective, m float32) float32 {
@@ -229,16 +315,13 @@ func (b *Booster) PredictBatch(d *dataset.Dense, margin bool, threads int) []flo
 	return out
 }
 
-// block computes the margins of rows [lo, hi) tree by tree.
+// block computes the margins of rows [lo, hi).
 func (f *forest) block(d *dataset.Dense, lo, hi int, out []float32) {
-	for i := lo; i < hi; i++ {
-		out[i] = f.base
-	}
 	cols := d.Cols
-	for _, r := range f.roots {
-		for i := lo; i < hi; i++ {
-			out[i] += f.leaf(r, d.X[i*cols:(i+1)*cols])
-		}
+	var buf []float32
+	for i := lo; i < hi; i++ {
+		x := f.padded(d.X[i*cols:(i+1)*cols], &buf)
+		out[i] = f.margin(f.base, x)
 	}
 }
 

@@ -1,0 +1,183 @@
+package gbdt
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"lift/dataset"
+)
+
+// randomForest returns a model of ntrees complete trees of the given depth
+// over nf features, with thresholds and rows drawn from the same normal
+// distribution so rows reach every leaf.
+func randomForest(rng *rand.Rand, ntrees, depth, nf int) *Booster {
+	b := &Booster{Objective: BinaryLogistic, BaseScore: 0.5, NumFeature: nf}
+	n := 1<<(depth+1) - 1
+	for range ntrees {
+		t := Tree{
+			Left: make([]int32, n), Right: make([]int32, n), SplitIndex: make([]int32, n),
+			SplitCond: make([]float32, n), DefaultLeft: make([]bool, n), SumHessian: make([]float32, n),
+		}
+		for i := n - 1; i >= 0; i-- {
+			if l := 2*i + 1; l < n {
+				t.Left[i], t.Right[i] = int32(l), int32(l+1)
+				t.SplitIndex[i] = int32(rng.IntN(nf))
+				t.SplitCond[i] = float32(rng.NormFloat64())
+				t.DefaultLeft[i] = rng.IntN(2) == 0
+				t.SumHessian[i] = t.SumHessian[l] + t.SumHessian[l+1]
+			} else {
+				t.Left[i], t.Right[i] = -1, -1
+				t.SplitCond[i] = float32(rng.NormFloat64() * 0.1)
+				t.SumHessian[i] = float32(1 + rng.IntN(20))
+			}
+		}
+		b.Trees = append(b.Trees, t)
+	}
+	return b
+}
+
+func randomRows(rng *rand.Rand, rows, cols int, missing float64) *dataset.Dense {
+	d := &dataset.Dense{Rows: rows, Cols: cols, X: make([]float32, rows*cols), Label: make([]float32, rows)}
+	for i := range d.X {
+		d.X[i] = float32(rng.NormFloat64())
+		if rng.Float64() < missing {
+			d.X[i] = float32(math.NaN())
+		}
+	}
+	return d
+}
+
+// naiveMargin walks the original (unflattened) trees: the definition the
+// compiled predictor must agree with.
+func naiveMargin(b *Booster, x []float32) float32 {
+	sum := b.baseMargin()
+	for ti := range b.Trees {
+		t := &b.Trees[ti]
+		i := int32(0)
+		for t.Left[i] >= 0 {
+			f := t.SplitIndex[i]
+			var v float32 = float32(math.NaN())
+			if int(f) < len(x) {
+				v = x[f]
+			}
+			switch {
+			case v != v:
+				if t.DefaultLeft[i] {
+					i = t.Left[i]
+				} else {
+					i = t.Right[i]
+				}
+			case v < t.SplitCond[i]:
+				i = t.Left[i]
+			default:
+				i = t.Right[i]
+			}
+		}
+		sum += t.SplitCond[i]
+	}
+	return sum
+}
+
+func TestPredictAgreesWithTreeWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := randomForest(rng, 20, 5, 10)
+	d := randomRows(rng, 1000, 10, 0.1)
+	for _, threads := range []int{1, 3} {
+		batch := b.PredictBatch(d, true, threads)
+		for i := 0; i < d.Rows; i++ {
+			want := naiveMargin(b, d.Row(i))
+			if got := b.PredictMargin(d.Row(i)); got != want || batch[i] != want {
+				t.Fatalf("threads %d row %d: PredictMargin %v, PredictBatch %v, tree walk %v", threads, i, got, batch[i], want)
+			}
+		}
+	}
+	// A row shorter than NumFeature: the absent features are missing.
+	short := []float32{0.3, -1}
+	if got, want := b.PredictMargin(short), naiveMargin(b, short); got != want {
+		t.Errorf("short row: %v, want %v", got, want)
+	}
+}
+
+func TestPredictNoAllocation(t *testing.T) {
+	b := randomForest(rand.New(rand.NewPCG(3, 4)), 10, 4, 8)
+	x := make([]float32, 8)
+	b.PredictMargin(x)
+	if n := testing.AllocsPerRun(100, func() { b.PredictMargin(x); b.Predict(x) }); n != 0 {
+		t.Errorf("PredictMargin allocates %v times per call", n)
+	}
+}
+
+// TestPredictNoticesChangedBooster: the compiled layout is rebuilt when the
+// trainer appends trees or sets the base score after a first prediction.
+func TestPredictNoticesChangedBooster(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	full := randomForest(rng, 6, 3, 4)
+	b := &Booster{Objective: full.Objective, BaseScore: 0.5, NumFeature: 4, Trees: full.Trees[:2:6]}
+	x := []float32{0.1, 0.2, -0.3, 0.4}
+	b.PredictMargin(x)
+	b.Trees = append(b.Trees, full.Trees[2:]...)
+	b.BaseScore = 0.7
+	if got, want := b.PredictMargin(x), naiveMargin(b, x); got != want {
+		t.Errorf("after appending trees: %v, want %v", got, want)
+	}
+	if got, want := b.Truncate(3).PredictMargin(x), naiveMargin(b.Truncate(3), x); got != want {
+		t.Errorf("Truncate(3): %v, want %v", got, want)
+	}
+}
+
+func TestPredictConcurrentFirstUse(t *testing.T) {
+	b := randomForest(rand.New(rand.NewPCG(7, 8)), 10, 4, 8)
+	x := make([]float32, 8)
+	want := naiveMargin(b, x)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := b.PredictMargin(x); got != want {
+				t.Errorf("%v, want %v", got, want)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The benchmark model matches the anchor in BENCHMARKS.md: 100 trees of
+// depth 6 on 28 features.
+func benchModel() (*Booster, *dataset.Dense) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	return randomForest(rng, 100, 6, 28), randomRows(rng, 100_000, 28, 0)
+}
+
+func BenchmarkPredictMargin(b *testing.B) {
+	m, d := benchModel()
+	var sink float32
+	i := 0
+	for b.Loop() {
+		sink += m.PredictMargin(d.Row(i))
+		i++
+		if i == d.Rows {
+			i = 0
+		}
+	}
+	_ = sink
+}
+
+func BenchmarkPredictBatch(b *testing.B) {
+	m, d := benchModel()
+	for b.Loop() {
+		m.PredictBatch(d, true, 1)
+	}
+	b.ReportMetric(float64(d.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkContributions(b *testing.B) {
+	m, d := benchModel()
+	i := 0
+	for b.Loop() {
+		m.Contributions(d.Row(i))
+		i = (i + 1) % d.Rows
+	}
+}
