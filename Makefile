@@ -15,6 +15,7 @@ run: build
 # tests), then runs every test, then each fuzz target briefly.
 test: test-deps vet
 	$(GO) test -count=1 -timeout 30m ./...
+	CGO_ENABLED=1 $(GO) test -count=1 -race -run 'Concurrent' ./trainer
 	./scripts/fuzz.sh $(FUZZTIME)
 
 test-deps:

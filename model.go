@@ -112,6 +112,9 @@ type ModelStore interface {
 	ActiveModel(ctx context.Context) (*ModelVersion, error)
 	// ListModels returns every version, newest first, without JSON.
 	ListModels(ctx context.Context) ([]*ModelVersion, error)
+	// ActiveVersion returns the active version number, 0 if none: a cheap
+	// poll for replicas.
+	ActiveVersion(ctx context.Context) (int64, error)
 	// ActivateModel makes version the only active one (NotFound if absent).
 	ActivateModel(ctx context.Context, version int64) error
 }

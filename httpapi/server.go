@@ -28,6 +28,9 @@ type Server struct {
 	Predictor lift.Predictor
 	// Trainer runs /train/ctr-model; nil means none is configured.
 	Trainer lift.Trainer
+	// Models is the registry; Activator switches the served version.
+	Models    lift.ModelStore
+	Activator Activator
 	// Ready reports whether dependencies are usable (for /readyz).
 	Ready func(ctx context.Context) error
 	// Token, when non-empty, is required as a bearer token on every
@@ -71,6 +74,9 @@ func (s *Server) routes() []route {
 		{"POST /clips/{id}/outcomes", false, s.postOutcome},
 		{"POST /predict/ctr", false, s.predictCTR},
 		{"POST /train/ctr-model", false, s.trainCTR},
+		{"GET /models", false, s.listModels},
+		{"GET /models/{version}", false, s.getModel},
+		{"POST /models/{version}/activate", false, s.activateModel},
 	}
 }
 

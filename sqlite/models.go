@@ -164,6 +164,13 @@ func (db *DB) ActiveModel(ctx context.Context) (_ *lift.ModelVersion, err error)
 	return m, err
 }
 
+// ActiveVersion implements lift.ModelStore.
+func (db *DB) ActiveVersion(ctx context.Context) (v int64, err error) {
+	defer lift.Wrap(&err, "ModelStore.ActiveVersion")
+	err = db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM models WHERE active = 1`).Scan(&v)
+	return v, err
+}
+
 // ListModels implements lift.ModelStore.
 func (db *DB) ListModels(ctx context.Context) (_ []*lift.ModelVersion, err error) {
 	defer lift.Wrap(&err, "ModelStore.ListModels")

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -85,4 +86,158 @@ func oracleLogLoss(t *testing.T, db *sqlite.DB) float64 {
 		pred[i] = demo.TrueCTR(c.Features())
 	}
 	return logLoss(pred, h.ctr, h.impr)
+}
+
+func TestIntervalCoversHeldOutOutcomes(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 3000, 1)
+	serving := &Serving{Bands: lift.DefaultBands}
+	sum, err := (&Job{Store: db, Serving: serving}).Run(ctx, DefaultOptions())
+	if err != nil || !sum.Promoted {
+		t.Fatalf("train: %v %+v", err, sum)
+	}
+	// Fresh clips from the same process, never seen by training or calibration.
+	fresh := demo.Generate(rand.New(rand.NewPCG(99, 7)), 2000, time.Now())
+	impr, clicks := map[string]int64{}, map[string]int64{}
+	for _, o := range fresh.Outcomes {
+		impr[o.ClipID] += o.Impressions
+		clicks[o.ClipID] += o.Clicks
+	}
+	in := 0
+	var confSum, bandRight float64
+	for _, c := range fresh.Clips {
+		p, err := serving.Predict(c.Features())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctr := float64(clicks[c.ID]) / float64(impr[c.ID])
+		if ctr >= p.Interval[0] && ctr <= p.Interval[1] {
+			in++
+		}
+		confSum += p.Confidence
+		if lift.DefaultBands.Of(ctr) == p.Band {
+			bandRight++
+		}
+	}
+	cover := float64(in) / float64(len(fresh.Clips))
+	n := float64(len(fresh.Clips))
+	t.Logf("90%% interval covers %.3f of %d fresh clips; mean confidence %.3f vs band accuracy %.3f", cover, len(fresh.Clips), confSum/n, bandRight/n)
+	// Split-conformal with ~600 calibration clips: coverage of 2,000 fresh
+	// clips has a standard deviation near 0.01; allow 3 of them.
+	if cover < 0.87 || cover > 0.93 {
+		t.Errorf("coverage %.3f, want 0.90 ± 0.03", cover)
+	}
+	// Confidence is a probability estimate: on average it should match how
+	// often the band is right, within 0.05.
+	if d := confSum/n - bandRight/n; d > 0.05 || d < -0.05 {
+		t.Errorf("mean confidence %.3f vs band accuracy %.3f: off by %.3f", confSum/n, bandRight/n, d)
+	}
+}
+
+func TestWorseModelIsNotPromotedAndRollback(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 1500, 3)
+	serving := &Serving{Bands: lift.DefaultBands}
+	job := &Job{Store: db, Serving: serving}
+	good, err := job.Run(ctx, DefaultOptions())
+	if err != nil || !good.Promoted {
+		t.Fatalf("first model: %v %+v", err, good)
+	}
+	weak, err := ParseOptions(map[string]any{"rounds": 2.0, "eta": 0.05, "early_stopping": 0.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := job.Run(ctx, weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Promoted || !bad.Success {
+		t.Fatalf("a 2-tree model was promoted over a full one: %+v", bad)
+	}
+	if serving.Version() != *good.ModelVersion {
+		t.Errorf("serving v%d after a rejected challenger, want v%d", serving.Version(), *good.ModelVersion)
+	}
+	// Rollback/forward by hand: activate the weak one, then the good one.
+	for _, v := range []int64{*bad.ModelVersion, *good.ModelVersion} {
+		if _, err := job.Activate(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if serving.Version() != v {
+			t.Errorf("after Activate(%d) serving v%d", v, serving.Version())
+		}
+		if av, _ := db.ActiveVersion(ctx); av != v {
+			t.Errorf("after Activate(%d) registry says v%d", v, av)
+		}
+	}
+	if _, err := job.Activate(ctx, 99); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("Activate(99) = %v, want not found", err)
+	}
+}
+
+func TestNotEnoughDataAndLock(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 9, 4)
+	job := &Job{Store: db}
+	sum, err := job.Run(ctx, DefaultOptions())
+	if err != nil || sum.Success || sum.Message != lift.NotEnoughDataMessage(9) {
+		t.Fatalf("9 clips: %v %+v", err, sum)
+	}
+	// A lease held by a crashed trainer blocks until it expires.
+	if ok, err := db.TryLock(ctx, LockName, "crashed", LockTTL); !ok || err != nil {
+		t.Fatal("could not take the lock", err)
+	}
+	if _, err := job.Run(ctx, DefaultOptions()); lift.KindOf(err) != lift.Conflict {
+		t.Errorf("run while locked = %v, want conflict", err)
+	}
+	db.Now = func() time.Time { return time.Now().Add(LockTTL + time.Second) }
+	if _, err := job.Run(ctx, DefaultOptions()); err != nil {
+		t.Errorf("run after the lease expired = %v", err)
+	}
+}
+
+func TestConcurrentPredictionsDuringSwap(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 600, 5)
+	serving := &Serving{Bands: lift.DefaultBands, Explain: 3}
+	job := &Job{Store: db, Serving: serving, Tolerance: 1e9}
+	var versions []int64
+	for seed := 1.0; seed <= 2; seed++ {
+		o, _ := ParseOptions(map[string]any{"seed": seed, "subsample": 0.8})
+		sum, err := job.Run(ctx, o)
+		if err != nil || !sum.Promoted {
+			t.Fatalf("train: %v %+v", err, sum)
+		}
+		versions = append(versions, *sum.ModelVersion)
+	}
+	stop := make(chan struct{})
+	errc := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			f := lift.Features{PsychologyComposite: 0.6, HookStrength: 0.5, NoveltyScore: 0.5, Duration: 20}
+			for {
+				select {
+				case <-stop:
+					errc <- nil
+					return
+				default:
+				}
+				p, err := serving.Predict(f)
+				if err != nil || p.Source != "model" || p.ModelVersion == nil {
+					errc <- fmt.Errorf("prediction during swap: %+v %v", p, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if _, err := job.Activate(ctx, versions[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for g := 0; g < 4; g++ {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -65,6 +65,10 @@ func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
 // Refresh serves the store's active model if it differs from the served
 // one (at start-up, after a promotion elsewhere, on a replica's poll).
 func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) error {
+	v, err := models.ActiveVersion(ctx)
+	if err != nil || v == s.Version() {
+		return err
+	}
 	mv, err := models.ActiveModel(ctx)
 	if lift.KindOf(err) == lift.NotFound {
 		s.cur.Store(nil)

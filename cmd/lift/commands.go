@@ -8,7 +8,10 @@ func commandTable() map[string]*command {
 		demoCommand,
 		migrateCommand,
 		importCommand,
+		trainCommand,
+		modelsCommand,
 		gbdtCommand,
+		banditCommand,
 	} {
 		t[c.name] = c
 	}

@@ -13,6 +13,7 @@ import (
 
 	"lift"
 	"lift/httpapi"
+	"lift/trainer"
 )
 
 var serveCommand = &command{
@@ -22,13 +23,24 @@ var serveCommand = &command{
 }
 
 func runServe(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--api-token-file F]")
+	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F]")
 	addr := fs.String("addr", envOr(m, "LIFT_ADDR", "127.0.0.1:8080"), "listen address (env LIFT_ADDR)")
 	dsn := fs.String("db", m.dbFlag(), "database: sqlite:PATH or postgres://... (env LIFT_DB)")
 	withDemo := fs.Bool("demo", false, "load demo clips and outcomes if the database has none")
 	tokenFile := fs.String("api-token-file", "", "file holding the API bearer token (else env LIFT_API_TOKEN)")
+	every := fs.Duration("train-every", 0, "train on this interval, e.g. 24h (the nightly job in-process)")
+	at := fs.String("train-at", "", "train daily at HH:MM local time")
+	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
+	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	sched, err := trainer.ParseSchedule(*every, *at)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *refresh < 100*time.Millisecond {
+		return usagef("--refresh must be at least 100ms, got %s", *refresh)
 	}
 	token, err := apiToken(m, *tokenFile)
 	if err != nil {
@@ -49,13 +61,25 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		}
 		logger.Info("demo data", "clips_loaded", n)
 	}
+	serving := &trainer.Serving{Bands: lift.DefaultBands, Explain: explainTop}
+	if err := serving.Refresh(ctx, db); err != nil {
+		logger.Error("the active model does not load; serving the heuristic", "err", err)
+	}
+	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Bands: lift.DefaultBands, Logger: logger, Progress: m.Stderr}
 	srv := &httpapi.Server{
 		Clips:       db,
 		Predictions: db,
-		Predictor:   lift.Heuristic{Bands: lift.DefaultBands},
+		Predictor:   serving,
+		Trainer:     job,
+		Models:      db,
+		Activator:   job,
 		Ready:       db.Ping,
 		Token:       token,
 		Logger:      logger,
+	}
+	go pollRegistry(ctx, serving, db, *refresh, logger)
+	if sched.Enabled() {
+		go runSchedule(ctx, sched, job, logger)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -69,7 +93,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "db", redact(*dsn))
+	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "db", redact(*dsn), "serving", serving.String())
 	if m.OnListen != nil {
 		m.OnListen(ln.Addr().String())
 	}
@@ -90,6 +114,54 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// explainTop is how many SHAP contributions a prediction carries.
+const explainTop = 3
+
+// defaultExport is the seed's model path.
+const defaultExport = "models/ctr_predictor.json"
+
+// pollRegistry follows the registry's active version, so a model promoted
+// by another replica or by `lift train` is served here within one period.
+func pollRegistry(ctx context.Context, s *trainer.Serving, models lift.ModelStore, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			before := s.Version()
+			if err := s.Refresh(ctx, models); err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("registry refresh failed", "err", err)
+				}
+			} else if v := s.Version(); v != before {
+				logger.Info("serving a new model version", "version", v)
+			}
+		}
+	}
+}
+
+// runSchedule is the in-process nightly job.
+func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, logger *slog.Logger) {
+	for {
+		next := s.Next(time.Now())
+		logger.Info("next scheduled training", "at", next.Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		sum, err := job.Run(ctx, trainer.DefaultOptions())
+		switch {
+		case err != nil:
+			logger.Error("scheduled training failed", "err", err)
+		default:
+			logger.Info("scheduled training", "message", sum.Message, "promoted", sum.Promoted, "reason", sum.Reason)
+		}
+	}
 }
 
 func envOr(m *Main, key, def string) string {

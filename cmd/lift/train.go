@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"lift"
+	"lift/trainer"
+)
+
+var trainCommand = &command{
+	name:    "train",
+	summary: "the nightly job: train, evaluate, register, promote if better",
+	run:     runTrain,
+}
+
+func runTrain(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("train", "train [--db sqlite:lift.db] [--preset logistic|seed] [--rounds N] [--max-depth N] [--eta X] [--export PATH]")
+	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
+	preset := fs.String("preset", "logistic", "logistic (binomial likelihood, impression-weighted) or seed (the seed's squared error)")
+	rounds := fs.Int("rounds", 0, "boosting rounds (0: the preset's)")
+	depth := fs.Int("max-depth", 0, "tree depth (0: the preset's)")
+	eta := fs.Float64("eta", 0, "learning rate (0: the preset's)")
+	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's")
+	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	params := map[string]any{"preset": *preset}
+	if *rounds != 0 {
+		params["rounds"] = float64(*rounds)
+	}
+	if *depth != 0 {
+		params["max_depth"] = float64(*depth)
+	}
+	if *eta != 0 {
+		params["eta"] = *eta
+	}
+	opts, err := trainer.ParseOptions(params)
+	if err != nil {
+		return usagef("%s", lift.Message(err))
+	}
+	db, err := m.openDB(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	job := &trainer.Job{
+		Store: db, ExportPath: *export, Tolerance: *tolerance, Bands: lift.DefaultBands,
+		Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
+		Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
+	}
+	sum, err := job.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if !sum.Success {
+		fmt.Fprintln(m.Stderr, "lift train:", sum.Message)
+	}
+	return writeJSON(m.Stdout, sum)
+}
+
+var modelsCommand = &command{
+	name:    "models",
+	summary: "the model registry: list | import FILE | activate VERSION",
+	run:     runModels,
+}
+
+func runModels(ctx context.Context, m *Main, args []string) error {
+	usage := "models list | import FILE [--note TEXT] | activate VERSION   [--db sqlite:lift.db] [--export PATH]"
+	fs := m.newFlagSet("models", usage)
+	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
+	note := fs.String("note", "", "a note stored with an imported model")
+	export := fs.String("export", defaultExport, "where the activated model's XGBoost JSON is written (empty: nowhere)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("usage: lift %s", usage)
+	}
+	want := map[string]int{"list": 1, "import": 2, "activate": 2}
+	if n, ok := want[pos[0]]; !ok || len(pos) != n {
+		return usagef("usage: lift %s", usage)
+	}
+	db, err := m.openDB(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	job := &trainer.Job{Store: db, ExportPath: *export, Bands: lift.DefaultBands}
+	switch pos[0] {
+	case "list":
+		ms, err := db.ListModels(ctx)
+		if err != nil {
+			return err
+		}
+		if ms == nil {
+			ms = []*lift.ModelVersion{}
+		}
+		return writeJSON(m.Stdout, map[string]any{"models": ms})
+	case "import":
+		data, err := os.ReadFile(pos[1])
+		if err != nil {
+			return err
+		}
+		mv, err := job.Import(ctx, data, *note)
+		if err != nil {
+			return err
+		}
+		mv.Calibration = nil
+		return writeJSON(m.Stdout, mv)
+	default:
+		var v int64
+		if _, err := fmt.Sscan(pos[1], &v); err != nil || v < 1 {
+			return usagef("VERSION must be a positive integer, got %q", pos[1])
+		}
+		mv, err := job.Activate(ctx, v)
+		if err != nil {
+			return err
+		}
+		mv.Calibration = nil
+		return writeJSON(m.Stdout, mv)
+	}
+}

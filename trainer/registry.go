@@ -1,0 +1,110 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"lift"
+	"lift/gbdt"
+)
+
+// Import registers an XGBoost JSON model trained elsewhere (XGBoost in
+// Python, on Spark, ...). It must take Lift's six features in order. It
+// is scored on the holdout when there is data, and is never activated
+// here: Activate does that, after evaluation.
+func (j *Job) Import(ctx context.Context, modelJSON []byte, note string) (mv *lift.ModelVersion, err error) {
+	defer lift.Wrap(&err, "trainer.Import")
+	b, err := gbdt.Load(bytes.NewReader(modelJSON))
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "not a usable XGBoost JSON model: %w", err)
+	}
+	if err := checkFeatures(b); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := b.Save(&buf); err != nil {
+		return nil, err
+	}
+	mv = &lift.ModelVersion{
+		Source: "imported", Objective: string(b.Objective), Note: note,
+		Params: map[string]any{"trees": len(b.Trees)}, Model: buf.Bytes(),
+	}
+	if hold, mean, err := j.holdout(ctx); err == nil {
+		mv.HoldoutRows = len(hold.clips)
+		mv.Metrics, mv.Calibration = score(hold, predictAll(b, hold), mean)
+		mv.Evaluated = true
+	} else if lift.KindOf(err) != lift.Unavailable {
+		return nil, err
+	}
+	if err := j.Store.CreateModel(ctx, mv, false); err != nil {
+		return nil, err
+	}
+	return mv, nil
+}
+
+// checkFeatures requires a model over Lift's feature columns: at most six
+// features and, when the model names them, the same names in order.
+func checkFeatures(b *gbdt.Booster) error {
+	if b.NumFeature > len(lift.FeatureNames) {
+		return lift.Errorf(lift.Invalid, "the model expects %d features; Lift's CTR model has %d: %v",
+			b.NumFeature, len(lift.FeatureNames), lift.FeatureNames)
+	}
+	for i, name := range b.FeatureNames {
+		if i < len(lift.FeatureNames) && name != lift.FeatureNames[i] {
+			return lift.Errorf(lift.Invalid, "the model's feature %d is %q; Lift's is %q (order: %v)",
+				i, name, lift.FeatureNames[i], lift.FeatureNames)
+		}
+	}
+	return nil
+}
+
+// holdout loads the current holdout clips and the training mean CTR;
+// Unavailable when there are too few clips to evaluate on.
+func (j *Job) holdout(ctx context.Context) (*holdoutSet, float64, error) {
+	clips, err := j.Store.ClipsWithOutcomes(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	train, hold := split(clips)
+	if len(hold) == 0 || len(train) == 0 {
+		return nil, 0, lift.Errorf(lift.Unavailable, "no holdout clips with outcomes to evaluate on (%d clips with outcomes)", len(clips))
+	}
+	return newHoldout(hold), meanCTR(train), nil
+}
+
+// Activate serves version: a rollback or roll-forward. A model never
+// scored on the holdout (imported without data) is scored first; that
+// needs data. The registry changes first, then the served model and the
+// exported file follow.
+func (j *Job) Activate(ctx context.Context, version int64) (mv *lift.ModelVersion, err error) {
+	defer lift.Wrap(&err, "trainer.Activate(%d)", version)
+	mv, err = j.Store.GetModel(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	b, err := gbdt.Load(bytes.NewReader(mv.Model))
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "model version %d does not load: %w", version, err)
+	}
+	if !mv.Evaluated {
+		hold, mean, err := j.holdout(ctx)
+		if err != nil {
+			return nil, lift.Errorf(lift.Conflict, "model version %d has not been evaluated on the holdout and cannot be yet: %v", version, lift.Message(err))
+		}
+		mv.HoldoutRows = len(hold.clips)
+		mv.Metrics, mv.Calibration = score(hold, predictAll(b, hold), mean)
+		if err := j.Store.UpdateModelEvaluation(ctx, version, mv.HoldoutRows, mv.Metrics, mv.Calibration); err != nil {
+			return nil, err
+		}
+		mv.Evaluated = true
+	}
+	if err := j.Store.ActivateModel(ctx, version); err != nil {
+		return nil, err
+	}
+	mv.Active = true
+	if err := j.serve(mv); err != nil {
+		return nil, fmt.Errorf("activated in the registry but not served here: %w", err)
+	}
+	return mv, nil
+}
