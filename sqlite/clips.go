@@ -236,3 +236,11 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), actual).Scan(&p.ID)
 	})
 }
+
+// CountPredictionsWithActual counts a clip's recorded predictions whose
+// actual_ctr has been filled in from outcomes.
+func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n int, err error) {
+	defer lift.Wrap(&err, "PredictionStore.CountPredictionsWithActual(%q)", clipID)
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions WHERE clip_id = ? AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
+	return n, err
+}

@@ -17,12 +17,13 @@ var trainCommand = &command{
 }
 
 func runTrain(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("train", "train [--db sqlite:lift.db] [--preset logistic|seed] [--rounds N] [--max-depth N] [--eta X] [--export PATH]")
+	fs := m.newFlagSet("train", "train [--db sqlite:lift.db] [--preset logistic|seed] [--rounds N] [--max-depth N] [--eta X] [--early-stopping N] [--export PATH]")
 	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
 	preset := fs.String("preset", "logistic", "logistic (binomial likelihood, impression-weighted) or seed (the seed's squared error)")
 	rounds := fs.Int("rounds", 0, "boosting rounds (0: the preset's)")
 	depth := fs.Int("max-depth", 0, "tree depth (0: the preset's)")
 	eta := fs.Float64("eta", 0, "learning rate (0: the preset's)")
+	early := fs.Int("early-stopping", -1, "stop after this many rounds without improvement on the inner validation set (0: off; default: the preset's)")
 	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's")
 	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -37,6 +38,9 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	}
 	if *eta != 0 {
 		params["eta"] = *eta
+	}
+	if *early >= 0 {
+		params["early_stopping"] = float64(*early)
 	}
 	opts, err := trainer.ParseOptions(params)
 	if err != nil {
