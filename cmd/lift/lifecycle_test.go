@@ -165,8 +165,8 @@ func TestModelsImportCorruptFile(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "lift.db")
 	for name, body := range map[string]string{
-		"truncated.json": `{"learner":{"gradient_booster":`,
-		"not-json.json":  "hello",
+		"truncated.json":      `{"learner":{"gradient_booster":`,
+		"not-json.json":       "hello",
 		"wrong-features.json": mustReadFile(t, "../../../shared/data/xgb_reference_model.json"),
 	} {
 		p := writeFile(t, name, body)
