@@ -456,7 +456,7 @@ func igwPMF(mean []float64, gamma float64) []float64 {
 }
 
 // thompsonPMF estimates P(action i has the largest draw) from draws
-// samples of draw(i), counting ties fractionally.
+// samples of draw(i), counting ties fractionally, plus one uniform draw.
 func thompsonPMF(k, draws int, draw func(i int) float64) []float64 {
 	pmf := make([]float64, k)
 	vals := make([]float64, k)
@@ -477,8 +477,12 @@ func thompsonPMF(k, draws int, draw func(i int) float64) []float64 {
 			}
 		}
 	}
+	// One extra draw spread uniformly keeps every action's probability
+	// above zero, as Thompson sampling's true PMF is: a logged action can
+	// then always be weighted, and off-policy estimates from these logs
+	// keep their support.
 	for i := range pmf {
-		pmf[i] /= float64(draws)
+		pmf[i] = (pmf[i] + 1/float64(k)) / float64(draws+1)
 	}
 	return pmf
 }
