@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"lift"
 	"lift/sqlite"
 )
 
@@ -19,9 +20,23 @@ func (m *Main) dbFlag() string {
 	return defaultDB
 }
 
+// Store is everything the commands keep in a database; the sqlite and
+// postgres packages both implement it.
+type Store interface {
+	lift.ClipStore
+	lift.PredictionStore
+	lift.ModelStore
+	lift.Locker
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+var _ Store = (*sqlite.DB)(nil)
+
 // openDB opens the database named by a --db value ("sqlite:PATH", a bare
 // path, or "postgres://...") and closes it at m.Close.
-func (m *Main) openDB(ctx context.Context, dsn string) (*sqlite.DB, error) {
+func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return nil, fmt.Errorf("--db %s: the PostgreSQL store is not in this build yet; use sqlite:PATH", redact(dsn))

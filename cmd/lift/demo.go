@@ -7,7 +7,6 @@ import (
 
 	"lift"
 	"lift/demo"
-	"lift/sqlite"
 )
 
 const defaultDemoClips = 300
@@ -47,7 +46,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 // loadDemo stores n demo clips with their outcomes unless demo clips are
 // already there (so restarts with --demo do not double the outcomes). It
 // returns how many clips it loaded.
-func loadDemo(ctx context.Context, db *sqlite.DB, n int, seed uint64) (int, error) {
+func loadDemo(ctx context.Context, db Store, n int, seed uint64) (int, error) {
 	if _, err := db.GetClip(ctx, "demo-0001"); err == nil {
 		return 0, nil
 	} else if lift.KindOf(err) != lift.NotFound {

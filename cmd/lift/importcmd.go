@@ -15,7 +15,6 @@ import (
 
 	"lift"
 	"lift/dataset"
-	"lift/sqlite"
 )
 
 var importCommand = &command{
@@ -263,7 +262,7 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 	return c, c.Validate()
 }
 
-func outcomesFromRecords(ctx context.Context, db *sqlite.DB, recs []record, reject func(int, error)) ([]*lift.Outcome, error) {
+func outcomesFromRecords(ctx context.Context, db Store, recs []record, reject func(int, error)) ([]*lift.Outcome, error) {
 	known := map[string]bool{}
 	var out []*lift.Outcome
 	for _, rec := range recs {
