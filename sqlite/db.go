@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -33,6 +35,11 @@ type DB struct {
 
 	write *sql.DB
 	read  *sql.DB
+
+	writes     chan *writeReq
+	closed     chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open opens (creating if needed) the database file at path and migrates
@@ -62,7 +69,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, Now: time.Now, write: w, read: r}
+	db := &DB{Path: path, Now: time.Now, write: w, read: r,
+		writes: make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
+	go db.writer()
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -72,6 +81,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database; WAL content is checkpointed by SQLite.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closed) })
+	<-db.writerDone
 	rerr := db.read.Close()
 	if err := db.write.Close(); err != nil {
 		return err
@@ -118,17 +129,94 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 	return nil
 }
 
-// tx runs f in a write transaction, committing when it returns nil.
+// tx runs f in a write transaction and returns once it is committed
+// (or rolled back when f fails). Concurrent calls are group-committed:
+// the writer goroutine runs up to maxBatch of them in one transaction,
+// each inside its own savepoint so that one failing call rolls back
+// alone. One commit then makes a whole batch durable, which is what lets
+// decisions, rewards and predictions be written at thousands per second.
 func (db *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	req := &writeReq{ctx: ctx, f: f, done: make(chan error, 1)}
+	select {
+	case db.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closed:
+		return lift.Errorf(lift.Unavailable, "sqlite: database is closed")
+	}
+	return <-req.done
+}
+
+type writeReq struct {
+	ctx  context.Context
+	f    func(*sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds a group commit.
+const maxBatch = 256
+
+// writer owns the write connection.
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	for {
+		var batch []*writeReq
+		select {
+		case req := <-db.writes:
+			batch = append(batch, req)
+		case <-db.closed:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-db.writes:
+				batch = append(batch, req)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+func (db *DB) commit(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	tx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
-		return err
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
 	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
+			errs[i] = err
+			continue
+		}
+		if errs[i] = r.f(tx); errs[i] != nil {
+			if _, err := tx.Exec(`ROLLBACK TO op`); err != nil {
+				errs[i] = errors.Join(errs[i], err)
+			}
+		}
+		if _, err := tx.Exec(`RELEASE op`); err != nil && errs[i] == nil {
+			errs[i] = err
+		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
 }
 
 func (db *DB) now() string { return formatTime(db.Now()) }
