@@ -94,10 +94,15 @@ func (f *featurizer) base(z []float64, ctx Context, a *Action, register bool) []
 			f.vectorIndex(len(ctx.Vector)-1, true)
 		}
 		for i, v := range ctx.Vector {
-			if v == 0 || i >= len(f.vecIdx) {
+			if v == 0 {
 				continue
 			}
-			j := f.vecIdx[i]
+			var j int
+			if i < len(f.vecIdx) {
+				j = f.vecIdx[i]
+			} else if j = f.lookup("#"+strconv.Itoa(i), false); j < 0 {
+				continue // a position never learnt from
+			}
 			for len(z) <= j {
 				z = append(z, 0)
 			}

@@ -108,7 +108,7 @@ func ParsePolicy(spec string) (Policy, error) {
 	case "linucb":
 		cfg.Explorer, cfg.Alpha = LinUCB, param1(0.3)
 	case "squarecb":
-		cfg.Explorer, cfg.GammaScale = SquareCB, param1(10)
+		cfg.Explorer, cfg.GammaScale, cfg.GammaExponent = SquareCB, param1(10), 0.5
 	default:
 		return nil, fmt.Errorf("unknown policy %q (want default, epsilon-greedy, softmax, thompson, lin-ts, linucb, squarecb or greedy)", name)
 	}
