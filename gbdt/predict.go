@@ -20,28 +20,28 @@ import (
 type flatNode struct {
 	// value is the split threshold; -Inf at a leaf.
 	value float32
-	// feature is the split feature (0 at a leaf); the top bit set means a
-	// missing value goes left.
-	feature uint32
+	// offset is the split feature's byte offset in a row, 4*feature (0 at
+	// a leaf).
+	offset uint32
 	// right is the right child; the left child is right-1. A leaf's right
 	// is itself.
-	right int32
-	_     int32 // pad to 16 bytes: four nodes to a cache line
+	right uint32
+	// defaultLeft is 1 if a missing value goes left, else 0 (0 at a leaf).
+	defaultLeft uint32
 }
 
-const defaultLeftBit = 1 << 31
-
 // group is how many trees one walk interleaves.
-const group = 4
+const group = 8
 
 // forest is the predictor's layout: every reachable node of every tree in
 // one contiguous array, each tree in breadth-first order so the top levels
 // that every row visits share cache lines.
 type forest struct {
 	nodes []flatNode
+	// roots[t] is tree t's root in nodes.
+	roots []uint32
 	// leafValue[i] is node i's leaf value (0 for internal nodes).
 	leafValue []float32
-	roots     []int32
 	// steps[t] is how many steps reach a leaf in tree t from any row
 	// (its depth); groupSteps[g] is the largest over trees g*group.. .
 	steps      []int32
@@ -96,7 +96,7 @@ func (b *Booster) compile() *forest {
 	f := &forest{
 		nodes:     make([]flatNode, 0, total),
 		leafValue: make([]float32, 0, total),
-		roots:     make([]int32, len(b.Trees)),
+		roots:     make([]uint32, len(b.Trees)),
 		steps:     make([]int32, len(b.Trees)),
 		base:      b.baseMargin(),
 		nf:        b.NumFeature,
@@ -110,22 +110,22 @@ func (b *Booster) compile() *forest {
 	var queue, depth []int32 // original node ids in breadth-first order
 	for ti := range b.Trees {
 		t := &b.Trees[ti]
-		start := int32(len(f.nodes))
+		start := uint32(len(f.nodes))
 		f.roots[ti] = start
 		queue = append(queue[:0], 0)
 		depth = append(depth[:0], 0)
 		for qi := 0; qi < len(queue); qi++ {
 			i := queue[qi]
-			self := start + int32(qi)
+			self := start + uint32(qi)
 			n := flatNode{value: float32(math.Inf(-1)), right: self}
 			var leaf float32
 			if t.Left[i] >= 0 {
 				n.value = t.SplitCond[i]
-				n.feature = uint32(t.SplitIndex[i])
+				n.offset = 4 * uint32(t.SplitIndex[i])
 				if t.DefaultLeft[i] {
-					n.feature |= defaultLeftBit
+					n.defaultLeft = 1
 				}
-				n.right = start + int32(len(queue)) + 1
+				n.right = start + uint32(len(queue)) + 1
 				queue = append(queue, t.Left[i], t.Right[i])
 				depth = append(depth, depth[qi]+1, depth[qi]+1)
 				f.steps[ti] = max(f.steps[ti], depth[qi]+1)
@@ -150,12 +150,18 @@ func (b *Booster) compile() *forest {
 // is the cost of tree walking), and the arrays are addressed without bounds
 // checks: compile validated every child index and split feature, and
 // callers pad short rows, so every access is in range.
-func next(nodes unsafe.Pointer, i int32, x unsafe.Pointer) int32 {
+func next(nodes unsafe.Pointer, i uint32, x unsafe.Pointer) uint32 {
 	n := (*flatNode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(flatNode{})))
-	v := *(*float32)(unsafe.Add(x, uintptr(n.feature&^defaultLeftBit)*4))
-	lt := v < n.value
-	nan := v != v
-	return n.right - int32(b2u(lt)|b2u(nan)&(n.feature>>31))
+	v := *(*float32)(unsafe.Add(x, uintptr(n.offset)))
+	return n.right - (b2u(v < n.value) | b2u(v != v)&n.defaultLeft)
+}
+
+// nextDense is next for a row with no missing values: a third fewer
+// instructions per step, which is most of the time a walk takes.
+func nextDense(nodes unsafe.Pointer, i uint32, x unsafe.Pointer) uint32 {
+	n := (*flatNode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(flatNode{})))
+	v := *(*float32)(unsafe.Add(x, uintptr(n.offset)))
+	return n.right - b2u(v < n.value)
 }
 
 // b2u is 1 for true, 0 for false, without a branch.
@@ -164,41 +170,110 @@ func b2u(b bool) uint32 { return uint32(*(*uint8)(unsafe.Pointer(&b))) }
 // margin sums the leaves of every tree for row x into sum, in tree order.
 // x must have at least nf values (see rowMargin for shorter rows).
 func (f *forest) margin(sum float32, x []float32) float32 {
+	xp := f.rowPointer(x)
+	if hasNaN(x[:f.nf]) {
+		for g := range f.groupSteps {
+			sum = f.addGroup(g, xp, sum)
+		}
+	} else {
+		for g := range f.groupSteps {
+			sum = f.addGroupDense(g, xp, sum)
+		}
+	}
+	return f.addRest(xp, sum)
+}
+
+func hasNaN(x []float32) bool {
+	for _, v := range x {
+		if v != v {
+			return true
+		}
+	}
+	return false
+}
+
+// rowPointer returns the address of x's values for next.
+func (f *forest) rowPointer(x []float32) unsafe.Pointer {
+	if len(x) > 0 {
+		return unsafe.Pointer(&x[0])
+	}
+	// Every tree is a single leaf (nf is 0); the walks read x[0] only to
+	// stay put, so give them something to read.
+	return unsafe.Pointer(&zeroRow[0])
+}
+
+var zeroRow [1]float32
+
+// addGroup walks the trees of group g for the row at xp, interleaved so
+// the eight dependent chains of loads overlap, and adds their leaves to
+// sum in tree order. addGroupDense is the same for a row without missing
+// values; the two are written out separately so each inlines its step.
+func (f *forest) addGroup(g int, xp unsafe.Pointer, sum float32) float32 {
+	nodes := unsafe.Pointer(&f.nodes[0])
+	t := g * group
+	r := f.roots[t : t+group : t+group]
+	i0, i1, i2, i3, i4, i5, i6, i7 := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+	for range f.groupSteps[g] {
+		i0 = next(nodes, i0, xp)
+		i1 = next(nodes, i1, xp)
+		i2 = next(nodes, i2, xp)
+		i3 = next(nodes, i3, xp)
+		i4 = next(nodes, i4, xp)
+		i5 = next(nodes, i5, xp)
+		i6 = next(nodes, i6, xp)
+		i7 = next(nodes, i7, xp)
+	}
+	leaf := f.leafValue
+	sum += leaf[i0]
+	sum += leaf[i1]
+	sum += leaf[i2]
+	sum += leaf[i3]
+	sum += leaf[i4]
+	sum += leaf[i5]
+	sum += leaf[i6]
+	sum += leaf[i7]
+	return sum
+}
+
+func (f *forest) addGroupDense(g int, xp unsafe.Pointer, sum float32) float32 {
+	nodes := unsafe.Pointer(&f.nodes[0])
+	t := g * group
+	r := f.roots[t : t+group : t+group]
+	i0, i1, i2, i3, i4, i5, i6, i7 := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+	for range f.groupSteps[g] {
+		i0 = nextDense(nodes, i0, xp)
+		i1 = nextDense(nodes, i1, xp)
+		i2 = nextDense(nodes, i2, xp)
+		i3 = nextDense(nodes, i3, xp)
+		i4 = nextDense(nodes, i4, xp)
+		i5 = nextDense(nodes, i5, xp)
+		i6 = nextDense(nodes, i6, xp)
+		i7 = nextDense(nodes, i7, xp)
+	}
+	leaf := f.leafValue
+	sum += leaf[i0]
+	sum += leaf[i1]
+	sum += leaf[i2]
+	sum += leaf[i3]
+	sum += leaf[i4]
+	sum += leaf[i5]
+	sum += leaf[i6]
+	sum += leaf[i7]
+	return sum
+}
+
+// addRest adds the leaves of the trees after the last full group.
+func (f *forest) addRest(xp unsafe.Pointer, sum float32) float32 {
 	if len(f.nodes) == 0 {
 		return sum
 	}
 	nodes := unsafe.Pointer(&f.nodes[0])
-	var xp unsafe.Pointer
-	if len(x) > 0 {
-		xp = unsafe.Pointer(&x[0])
-	} else {
-		// Every tree is a single leaf (nf is 0); the walks read x[0] only
-		// to stay put, so give them something to read.
-		var zero float32
-		xp = unsafe.Pointer(&zero)
-	}
-	leaf, roots := f.leafValue, f.roots
-	for g, steps := range f.groupSteps {
-		t := g * group
-		r := roots[t : t+group : t+group]
-		i0, i1, i2, i3 := r[0], r[1], r[2], r[3]
-		for range steps {
-			i0 = next(nodes, i0, xp)
-			i1 = next(nodes, i1, xp)
-			i2 = next(nodes, i2, xp)
-			i3 = next(nodes, i3, xp)
-		}
-		sum += leaf[i0]
-		sum += leaf[i1]
-		sum += leaf[i2]
-		sum += leaf[i3]
-	}
-	for t := len(f.groupSteps) * group; t < len(roots); t++ {
-		i := roots[t]
+	for t := len(f.groupSteps) * group; t < len(f.roots); t++ {
+		i := f.roots[t]
 		for range f.steps[t] {
 			i = next(nodes, i, xp)
 		}
-		sum += leaf[i]
+		sum += f.leafValue[i]
 	}
 	return sum
 }
@@ -315,13 +390,14 @@ func (b *Booster) PredictBatch(d *dataset.Dense, margin bool, threads int) []flo
 	return out
 }
 
-// block computes the margins of rows [lo, hi).
+// block computes the margins of rows [lo, hi). (Walking a block of rows
+// group by group of trees, to keep a group's nodes in L1 cache, measured
+// slower than row by row: the whole model of 100 depth-6 trees fits in L2.)
 func (f *forest) block(d *dataset.Dense, lo, hi int, out []float32) {
 	cols := d.Cols
 	var buf []float32
 	for i := lo; i < hi; i++ {
-		x := f.padded(d.X[i*cols:(i+1)*cols], &buf)
-		out[i] = f.margin(f.base, x)
+		out[i] = f.margin(f.base, f.padded(d.X[i*cols:(i+1)*cols], &buf))
 	}
 }
 

@@ -361,7 +361,8 @@ type benchResult struct {
 }
 
 // benchPredict times PredictMargin call by call over the rows in order
-// (cycling) and PredictBatch over all rows, each for at least budget.
+// (cycling) and PredictBatch over all rows, each for at least budget; the
+// batch rate is that of the fastest pass over the rows.
 func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, threads int, budget time.Duration) benchResult {
 	var sink float32
 	for r := 0; r < min(d.Rows, 1000); r++ { // warm up; compiles the predictor
@@ -381,18 +382,21 @@ func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, thread
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Nanoseconds()) }
 
-	rows := 0
+	// The batch figure is the best pass, as bench/gbdt_predict.sh takes
+	// XGBoost's best of three: on a shared machine the best pass is the one
+	// least disturbed by other work.
+	best := time.Duration(math.MaxInt64)
 	start = time.Now()
-	for time.Since(start) < budget && ctx.Err() == nil || rows == 0 {
+	for passes := 0; passes < 3 || time.Since(start) < budget && ctx.Err() == nil; passes++ {
+		t0 := time.Now()
 		sink += b.PredictBatch(d, true, threads)[0]
-		rows += d.Rows
+		best = min(best, time.Since(t0))
 	}
-	elapsed := time.Since(start)
 	_ = sink
 	return benchResult{
 		SingleRowNsP50:   pct(0.50),
 		SingleRowNsP99:   pct(0.99),
-		BatchRowsPerSec:  float64(rows) / elapsed.Seconds(),
+		BatchRowsPerSec:  float64(d.Rows) / best.Seconds(),
 		Threads:          threads,
 		Rows:             d.Rows,
 		Trees:            len(b.Trees),
