@@ -13,7 +13,7 @@ import (
 var policySpecs = []string{
 	"default", "greedy", "epsilon-greedy", "epsilon-greedy:0.2", "softmax", "softmax:20",
 	"thompson", "lin-ts", "linucb", "linucb:1", "squarecb", "squarecb:50",
-	"squarecb,estimator=mtr,clip=0.05", "epsilon-greedy,estimator=ips", "squarecb,estimator=dr",
+	"squarecb,estimator=mtr,clip=0.05", "epsilon-greedy,estimator=ips", "squarecb,estimator=dr,clip=0.2",
 	"greedy,quadratic=true", "lin-ts,floor=0.1,draws=64",
 }
 
