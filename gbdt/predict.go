@@ -26,8 +26,9 @@ type flatNode struct {
 	// right is the right child; the left child is right-1. A leaf's right
 	// is itself.
 	right uint32
-	// defaultLeft is 1 if a missing value goes left, else 0 (0 at a leaf).
-	defaultLeft uint32
+	// leaf is the leaf value (0 for an internal node), kept in the node so
+	// a finished walk reads it from the cache line it is already on.
+	leaf float32
 }
 
 // group is how many trees one walk interleaves.
@@ -38,12 +39,14 @@ const group = 8
 // that every row visits share cache lines.
 type forest struct {
 	nodes []flatNode
-	// roots[t] is tree t's root in nodes.
+	// roots[t] is tree t's root in nodes; padded with a dummy leaf to a
+	// whole number of groups.
 	roots []uint32
-	// leafValue[i] is node i's leaf value (0 for internal nodes).
-	leafValue []float32
+	// defaultLeft[i] is 1 if a missing value goes left at node i (0 at
+	// leaves); only rows with missing values read it.
+	defaultLeft []uint8
 	// steps[t] is how many steps reach a leaf in tree t from any row
-	// (its depth); groupSteps[g] is the largest over trees g*group.. .
+	// (its depth); groupSteps[g] is the largest over the trees of group g.
 	steps      []int32
 	groupSteps []int32
 	// base is the base margin the sum starts from.
@@ -95,7 +98,7 @@ func (b *Booster) compile() *forest {
 	}
 	f := &forest{
 		nodes:     make([]flatNode, 0, total),
-		leafValue: make([]float32, 0, total),
+		defaultLeft: make([]uint8, 0, total),
 		roots:     make([]uint32, len(b.Trees)),
 		steps:     make([]int32, len(b.Trees)),
 		base:      b.baseMargin(),
@@ -118,22 +121,33 @@ func (b *Booster) compile() *forest {
 			i := queue[qi]
 			self := start + uint32(qi)
 			n := flatNode{value: float32(math.Inf(-1)), right: self}
-			var leaf float32
+			var dl uint8
 			if t.Left[i] >= 0 {
 				n.value = t.SplitCond[i]
 				n.offset = 4 * uint32(t.SplitIndex[i])
 				if t.DefaultLeft[i] {
-					n.defaultLeft = 1
+					dl = 1
 				}
 				n.right = start + uint32(len(queue)) + 1
 				queue = append(queue, t.Left[i], t.Right[i])
 				depth = append(depth, depth[qi]+1, depth[qi]+1)
 				f.steps[ti] = max(f.steps[ti], depth[qi]+1)
 			} else {
-				leaf = t.SplitCond[i]
+				n.leaf = t.SplitCond[i]
 			}
 			f.nodes = append(f.nodes, n)
-			f.leafValue = append(f.leafValue, leaf)
+			f.defaultLeft = append(f.defaultLeft, dl)
+		}
+	}
+	// Pad the last group with walks that start and stay at a dummy leaf, so
+	// every group interleaves eight walks; only real trees' leaves are added.
+	if rest := len(f.roots) % group; rest != 0 {
+		dummy := uint32(len(f.nodes))
+		f.nodes = append(f.nodes, flatNode{value: float32(math.Inf(-1)), right: dummy})
+		f.defaultLeft = append(f.defaultLeft, 0)
+		for range group - rest {
+			f.roots = append(f.roots, dummy)
+			f.steps = append(f.steps, 0)
 		}
 	}
 	for g := 0; g+group <= len(f.roots); g += group {
@@ -143,17 +157,17 @@ func (b *Booster) compile() *forest {
 }
 
 // next takes one step from node i for row x, which must hold at least nf
-// values. The comparison is XGBoost's: left iff x < threshold in float32; a
+// values; dl is forest.defaultLeft. The comparison is XGBoost's: left iff x < threshold in float32; a
 // NaN goes the default way. The left child is always right-1; a leaf's
 // threshold is -Inf and it has no default-left bit, so a walk that reaches
 // it stays put. The step has no branches (an unpredictable threshold test
 // is the cost of tree walking), and the arrays are addressed without bounds
 // checks: compile validated every child index and split feature, and
 // callers pad short rows, so every access is in range.
-func next(nodes unsafe.Pointer, i uint32, x unsafe.Pointer) uint32 {
+func next(nodes unsafe.Pointer, dl []uint8, i uint32, x unsafe.Pointer) uint32 {
 	n := (*flatNode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(flatNode{})))
 	v := *(*float32)(unsafe.Add(x, uintptr(n.offset)))
-	return n.right - (b2u(v < n.value) | b2u(v != v)&n.defaultLeft)
+	return n.right - (b2u(v < n.value) | b2u(v != v)&uint32(dl[i]))
 }
 
 // nextDense is next for a row with no missing values: a third fewer
@@ -180,7 +194,7 @@ func (f *forest) margin(sum float32, x []float32) float32 {
 			sum = f.addGroupDense(g, xp, sum)
 		}
 	}
-	return f.addRest(xp, sum)
+	return sum
 }
 
 func hasNaN(x []float32) bool {
@@ -209,30 +223,21 @@ var zeroRow [1]float32
 // sum in tree order. addGroupDense is the same for a row without missing
 // values; the two are written out separately so each inlines its step.
 func (f *forest) addGroup(g int, xp unsafe.Pointer, sum float32) float32 {
-	nodes := unsafe.Pointer(&f.nodes[0])
+	nodes, dl := unsafe.Pointer(&f.nodes[0]), f.defaultLeft
 	t := g * group
 	r := f.roots[t : t+group : t+group]
 	i0, i1, i2, i3, i4, i5, i6, i7 := r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
 	for range f.groupSteps[g] {
-		i0 = next(nodes, i0, xp)
-		i1 = next(nodes, i1, xp)
-		i2 = next(nodes, i2, xp)
-		i3 = next(nodes, i3, xp)
-		i4 = next(nodes, i4, xp)
-		i5 = next(nodes, i5, xp)
-		i6 = next(nodes, i6, xp)
-		i7 = next(nodes, i7, xp)
+		i0 = next(nodes, dl, i0, xp)
+		i1 = next(nodes, dl, i1, xp)
+		i2 = next(nodes, dl, i2, xp)
+		i3 = next(nodes, dl, i3, xp)
+		i4 = next(nodes, dl, i4, xp)
+		i5 = next(nodes, dl, i5, xp)
+		i6 = next(nodes, dl, i6, xp)
+		i7 = next(nodes, dl, i7, xp)
 	}
-	leaf := f.leafValue
-	sum += leaf[i0]
-	sum += leaf[i1]
-	sum += leaf[i2]
-	sum += leaf[i3]
-	sum += leaf[i4]
-	sum += leaf[i5]
-	sum += leaf[i6]
-	sum += leaf[i7]
-	return sum
+	return f.addLeaves(g, sum, [group]uint32{i0, i1, i2, i3, i4, i5, i6, i7})
 }
 
 func (f *forest) addGroupDense(g int, xp unsafe.Pointer, sum float32) float32 {
@@ -250,30 +255,15 @@ func (f *forest) addGroupDense(g int, xp unsafe.Pointer, sum float32) float32 {
 		i6 = nextDense(nodes, i6, xp)
 		i7 = nextDense(nodes, i7, xp)
 	}
-	leaf := f.leafValue
-	sum += leaf[i0]
-	sum += leaf[i1]
-	sum += leaf[i2]
-	sum += leaf[i3]
-	sum += leaf[i4]
-	sum += leaf[i5]
-	sum += leaf[i6]
-	sum += leaf[i7]
-	return sum
+	return f.addLeaves(g, sum, [group]uint32{i0, i1, i2, i3, i4, i5, i6, i7})
 }
 
-// addRest adds the leaves of the trees after the last full group.
-func (f *forest) addRest(xp unsafe.Pointer, sum float32) float32 {
-	if len(f.nodes) == 0 {
-		return sum
-	}
-	nodes := unsafe.Pointer(&f.nodes[0])
-	for t := len(f.groupSteps) * group; t < len(f.roots); t++ {
-		i := f.roots[t]
-		for range f.steps[t] {
-			i = next(nodes, i, xp)
-		}
-		sum += f.leafValue[i]
+// addLeaves adds the leaves the walks of group g reached to sum, in tree
+// order, leaving out the padding walks of the last group.
+func (f *forest) addLeaves(g int, sum float32, at [group]uint32) float32 {
+	n := min(f.ntrees-g*group, group)
+	for _, i := range at[:n] {
+		sum += f.nodes[i].leaf
 	}
 	return sum
 }
