@@ -97,15 +97,15 @@ func (b *Booster) compile() *forest {
 		total += len(b.Trees[i].Left)
 	}
 	f := &forest{
-		nodes:     make([]flatNode, 0, total),
+		nodes:       make([]flatNode, 0, total),
 		defaultLeft: make([]uint8, 0, total),
-		roots:     make([]uint32, len(b.Trees)),
-		steps:     make([]int32, len(b.Trees)),
-		base:      b.baseMargin(),
-		nf:        b.NumFeature,
-		ntrees:    len(b.Trees),
-		baseScore: b.BaseScore,
-		objective: b.Objective,
+		roots:       make([]uint32, len(b.Trees)),
+		steps:       make([]int32, len(b.Trees)),
+		base:        b.baseMargin(),
+		nf:          b.NumFeature,
+		ntrees:      len(b.Trees),
+		baseScore:   b.BaseScore,
+		objective:   b.Objective,
 	}
 	if len(b.Trees) > 0 {
 		f.first = &b.Trees[0]
