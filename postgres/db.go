@@ -1,0 +1,153 @@
+// Package postgres stores Lift's state in PostgreSQL, for several
+// `lift serve` replicas sharing one database. It has the same tables,
+// behaviour and error kinds as package sqlite, with embedded migrations
+// that run at Open.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"lift"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open Lift database on PostgreSQL: a pool of connections that
+// several processes may share.
+type DB struct {
+	// Now is the clock used for timestamps and lease expiry; tests replace
+	// it. Replicas compare leases with their own clocks, so their clocks
+	// should agree to well within a lease's TTL (NTP does that).
+	Now func() time.Time
+
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string; search_path may be set in it) and migrates it to the
+// newest schema. Migration runs under a session advisory lock, so replicas
+// starting together apply each migration exactly once.
+func Open(ctx context.Context, dsn string) (_ *DB, err error) {
+	defer lift.Wrap(&err, "postgres.Open")
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The parse error may quote the DSN, password and all.
+		return nil, lift.Errorf(lift.Invalid, "cannot parse the PostgreSQL connection string")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, classify(err)
+	}
+	db := &DB{Now: time.Now, pool: pool}
+	if err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes every connection of the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer lift.Wrap(&err, "postgres.Ping")
+	return classify(db.pool.Ping(ctx))
+}
+
+// Migrate applies every embedded migration not yet applied, each in its
+// own transaction, in file-name order. It holds a session advisory lock,
+// keyed by the current schema, on a connection of its own: if the process
+// dies mid-way the server ends the session and so releases the lock.
+func (db *DB) Migrate(ctx context.Context) (err error) {
+	defer lift.Wrap(&err, "postgres.Migrate")
+	defer func() { err = classify(err) }()
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext(current_schema() || '.lift.migrate'))`); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = $1`, base).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			// No arguments: pgx sends the file with the simple protocol,
+			// which runs several statements.
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", base, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES ($1, $2)`, base, db.Now())
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	_, err = conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext(current_schema() || '.lift.migrate'))`)
+	return err
+}
+
+// tx runs f in a transaction, committing when it returns nil.
+func (db *DB) tx(ctx context.Context, f func(pgx.Tx) error) error {
+	return classify(pgx.BeginFunc(ctx, db.pool, f))
+}
+
+// classify gives database errors the kind the caller can act on: text
+// PostgreSQL cannot store (a NUL character, invalid UTF-8) is the caller's
+// Invalid input, a database that cannot be reached is Unavailable. Errors
+// that already have a kind keep it.
+func classify(err error) error {
+	if err == nil || lift.KindOf(err) != lift.Internal {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "22P05", "22021": // untranslatable_character, character_not_in_repertoire
+			return lift.Errorf(lift.Invalid, "text PostgreSQL cannot store (NUL character or invalid UTF-8): %s", pe.Message)
+		case "57P01", "57P02", "57P03", "53300": // shutting down, too many connections
+			return &lift.Error{Kind: lift.Unavailable, Err: err}
+		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) {
+		return &lift.Error{Kind: lift.Unavailable, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,207 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lift"
+	"lift/postgres"
+	"lift/storetest"
+)
+
+// MustOpen opens a store on a fresh schema of the test database (see
+// storetest.MustPostgresDSN: skipped without one, failed under CI=true).
+func MustOpen(tb testing.TB) *postgres.DB {
+	tb.Helper()
+	return MustOpenDSN(tb, storetest.MustPostgresDSN(tb))
+}
+
+// MustOpenDSN opens another store (another replica) on dsn.
+func MustOpenDSN(tb testing.TB, dsn string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t) })
+}
+
+// TestLockExpiresWithClock moves the store's clock past a lease's TTL: a
+// crashed holder blocks others for at most the TTL.
+func TestLockExpiresWithClock(t *testing.T) {
+	db := MustOpen(t)
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	ctx := context.Background()
+	steps := []struct {
+		advance time.Duration
+		holder  string
+		want    bool
+	}{
+		{0, "a", true},
+		{59 * time.Second, "b", false},
+		{2 * time.Second, "b", true},
+		{0, "a", false},
+	}
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		ok, err := db.TryLock(ctx, "train", st.holder, time.Minute)
+		if err != nil || ok != st.want {
+			t.Fatalf("step %d: TryLock(%s) = %v, %v; want %v", i, st.holder, ok, err, st.want)
+		}
+	}
+}
+
+// TestConcurrentReplicas starts several stores on one schema at once (the
+// migrations must run once, under the advisory lock), then has them race
+// for the training lease and activate models concurrently: exactly one
+// lease holder, exactly one active model, no errors.
+func TestConcurrentReplicas(t *testing.T) {
+	dsn := storetest.MustPostgresDSN(t)
+	const n = 6
+	dbs := make([]*postgres.DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range dbs {
+		wg.Go(func() {
+			dbs[i], errs[i] = postgres.Open(context.Background(), dsn)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: Open: %v", i, err)
+		}
+		t.Cleanup(func() { dbs[i].Close() })
+	}
+	ctx := context.Background()
+
+	for round := range 5 {
+		name := fmt.Sprintf("train-%d", round)
+		won := make([]bool, n)
+		for i, db := range dbs {
+			wg.Go(func() {
+				won[i], errs[i] = db.TryLock(ctx, name, fmt.Sprintf("replica-%d", i), time.Minute)
+			})
+		}
+		wg.Wait()
+		winners := 0
+		for i := range dbs {
+			if errs[i] != nil {
+				t.Fatalf("round %d replica %d: TryLock: %v", round, i, errs[i])
+			}
+			if won[i] {
+				winners++
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d replicas hold the lease, want 1", round, winners)
+		}
+	}
+
+	var versions []int64
+	for i := range n {
+		versions = append(versions, storetest.MustCreateModel(t, dbs[0], fmt.Sprintf(`{"m":%d}`, i), false).Version)
+	}
+	for round := range 10 {
+		for i, db := range dbs {
+			wg.Go(func() { errs[i] = db.ActivateModel(ctx, versions[(i+round)%n]) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d replica %d: ActivateModel: %v", round, i, err)
+			}
+		}
+		ms, err := dbs[1].ListModels(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, m := range ms {
+			if m.Active {
+				active++
+			}
+		}
+		if active != 1 {
+			t.Fatalf("round %d: %d active models, want 1", round, active)
+		}
+	}
+}
+
+// TestConcurrentOutcomes adds outcome batches naming the same clips in
+// opposite orders from two replicas: no deadlock, every count kept.
+func TestConcurrentOutcomes(t *testing.T) {
+	dsn := storetest.MustPostgresDSN(t)
+	a, b := MustOpenDSN(t, dsn), MustOpenDSN(t, dsn)
+	storetest.MustPutClip(t, a, storetest.NewClip("x", 1))
+	storetest.MustPutClip(t, a, storetest.NewClip("y", 1))
+	const rounds = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*rounds)
+	for range rounds {
+		wg.Go(func() {
+			errs <- a.AddOutcomes(context.Background(), []*lift.Outcome{{ClipID: "x", Impressions: 1, Clicks: 1}, {ClipID: "y", Impressions: 1}})
+		})
+		wg.Go(func() {
+			errs <- b.AddOutcomes(context.Background(), []*lift.Outcome{{ClipID: "y", Impressions: 1, Clicks: 1}, {ClipID: "x", Impressions: 1}})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("AddOutcomes: %v", err)
+		}
+	}
+	for _, id := range []string{"x", "y"} {
+		c := storetest.MustGetClip(t, b, id)
+		if c.Impressions != 2*rounds || c.Clicks != rounds {
+			t.Errorf("%s: impressions/clicks = %d/%d, want %d/%d", id, c.Impressions, c.Clicks, 2*rounds, rounds)
+		}
+	}
+}
+
+// TestTextPostgresCannotStore: a NUL character inside a JSON string is
+// valid JSON that jsonb refuses; that is the caller's bad input, not an
+// internal error, and nothing is written.
+func TestTextPostgresCannotStore(t *testing.T) {
+	db := MustOpen(t)
+	c := storetest.NewClip("nul", 1)
+	c.HookStrength = map[string]any{"strength": 0.5, "text": "a\x00b"}
+	_, err := db.PutClip(context.Background(), c)
+	if lift.KindOf(err) != lift.Invalid {
+		t.Fatalf("PutClip with a NUL in a JSON string: %v, want Invalid", err)
+	}
+	if _, err := db.GetClip(context.Background(), "nul"); lift.KindOf(err) != lift.NotFound {
+		t.Fatalf("GetClip after the rejected put: %v, want NotFound", err)
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	tests := []struct {
+		dsn  string
+		kind lift.Kind
+	}{
+		{"postgres://u:secret@127.0.0.1:bad-port/db", lift.Invalid},
+		{"postgres://u:secret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", lift.Unavailable},
+	}
+	for _, tt := range tests {
+		_, err := postgres.Open(context.Background(), tt.dsn)
+		if lift.KindOf(err) != tt.kind {
+			t.Errorf("Open(%q) = %v, want kind %s", tt.dsn, err, tt.kind)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) error shows the password: %v", tt.dsn, err)
+		}
+	}
+}

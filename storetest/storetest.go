@@ -1,0 +1,641 @@
+// Package storetest is the conformance suite that every Lift store (SQLite,
+// PostgreSQL) must pass, so that the commands and the HTTP API behave the
+// same whichever database holds the state.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"lift"
+)
+
+// Store is what the suite exercises: the four store interfaces the
+// commands use, plus the two helpers both stores have for operators and
+// tests.
+type Store interface {
+	lift.ClipStore
+	lift.PredictionStore
+	lift.ModelStore
+	lift.Locker
+	// ExpireLocks ends every lease now.
+	ExpireLocks(ctx context.Context) error
+	// CountPredictionsWithActual counts a clip's predictions whose
+	// actual_ctr is filled in.
+	CountPredictionsWithActual(ctx context.Context, clipID string) (int, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Run runs the whole suite. open must return a new, empty, migrated store
+// for each call (and close it when the test ends).
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, s Store)
+	}{
+		{"PutClipNewAndReplace", testPutClipNewAndReplace},
+		{"GetClipNotFound", testGetClipNotFound},
+		{"ListClipsPagination", testListClipsPagination},
+		{"InvalidClipsWriteNothing", testInvalidClipsWriteNothing},
+		{"Outcomes", testOutcomes},
+		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
+		{"Predictions", testPredictions},
+		{"ModelRegistry", testModelRegistry},
+		{"ActivateExactlyOne", testActivateExactlyOne},
+		{"Lock", testLock},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if err := s.Ping(context.Background()); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			tt.f(t, s)
+		})
+	}
+}
+
+// NewClip returns a valid clip with the given id and duration and every
+// JSON field set.
+func NewClip(id string, duration float64) *lift.Clip {
+	composite := 0.7
+	return &lift.Clip{
+		ID:              id,
+		PsychologyScore: map[string]any{"composite": 0.6, "curiosity": map[string]any{"gap": 0.25}},
+		HookStrength:    map[string]any{"strength": 0.8, "type": "question"},
+		NoveltyScore:    map[string]any{"composite": 0.4},
+		EmotionData:     map[string]any{"priority_score": 0.9, "has_face": true, "emotions": []any{"joy", "surprise"}},
+		Duration:        duration,
+		CompositeScore:  &composite,
+	}
+}
+
+// MustPutClip stores c and fails the test on an error.
+func MustPutClip(tb testing.TB, s lift.ClipStore, c *lift.Clip) bool {
+	tb.Helper()
+	created, err := s.PutClip(context.Background(), c)
+	if err != nil {
+		tb.Fatalf("PutClip(%q): %v", c.ID, err)
+	}
+	return created
+}
+
+// MustGetClip returns the stored clip and fails the test on an error.
+func MustGetClip(tb testing.TB, s lift.ClipStore, id string) *lift.Clip {
+	tb.Helper()
+	c, err := s.GetClip(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("GetClip(%q): %v", id, err)
+	}
+	return c
+}
+
+// MustAddOutcome records one outcome and fails the test on an error.
+func MustAddOutcome(tb testing.TB, s lift.ClipStore, clipID string, impressions, clicks int64) {
+	tb.Helper()
+	if err := s.AddOutcomes(context.Background(), []*lift.Outcome{{ClipID: clipID, Impressions: impressions, Clicks: clicks}}); err != nil {
+		tb.Fatalf("AddOutcomes(%q, %d, %d): %v", clipID, impressions, clicks, err)
+	}
+}
+
+// MustRecordPrediction records a model prediction for clipID (nil for
+// inline features) and returns it.
+func MustRecordPrediction(tb testing.TB, s lift.PredictionStore, clipID *string) *lift.Prediction {
+	tb.Helper()
+	p := &lift.Prediction{ClipID: clipID, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.6,
+		Interval: [2]float64{0.02, 0.07}, Source: "heuristic"}
+	if err := s.RecordPrediction(context.Background(), p); err != nil {
+		tb.Fatalf("RecordPrediction: %v", err)
+	}
+	return p
+}
+
+// MustCreateModel registers a model whose JSON is body.
+func MustCreateModel(tb testing.TB, s lift.ModelStore, body string, activate bool) *lift.ModelVersion {
+	tb.Helper()
+	m := &lift.ModelVersion{Source: "trained", Objective: "reg:logistic",
+		Params: map[string]any{"eta": 0.1, "max_depth": float64(4)}, TrainingRows: 80, HoldoutRows: 20,
+		Note: "note " + body, Model: []byte(body)}
+	if err := s.CreateModel(context.Background(), m, activate); err != nil {
+		tb.Fatalf("CreateModel: %v", err)
+	}
+	return m
+}
+
+// wantKind fails unless err has the given kind.
+func wantKind(tb testing.TB, what string, err error, kind lift.Kind) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("%s: no error, want %s", what, kind)
+	}
+	if got := lift.KindOf(err); got != kind {
+		tb.Fatalf("%s: error %q has kind %s, want %s", what, err, got, kind)
+	}
+}
+
+func testPutClipNewAndReplace(t *testing.T, s Store) {
+	ctx := context.Background()
+	before := time.Now().Add(-time.Minute)
+	c := NewClip("clip-1", 12.5)
+	if created := MustPutClip(t, s, c); !created {
+		t.Fatal("first PutClip reported replaced, want created")
+	}
+	got := MustGetClip(t, s, "clip-1")
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{
+		{"psychology_score", got.PsychologyScore, c.PsychologyScore},
+		{"hook_strength", got.HookStrength, c.HookStrength},
+		{"novelty_score", got.NoveltyScore, c.NoveltyScore},
+		{"emotion_data", got.EmotionData, c.EmotionData},
+		{"duration", got.Duration, c.Duration},
+		{"composite_score", *got.CompositeScore, *c.CompositeScore},
+		{"features", got.Features(), c.Features()},
+	} {
+		if !reflect.DeepEqual(f.got, f.want) {
+			t.Errorf("%s = %#v, want %#v", f.name, f.got, f.want)
+		}
+	}
+	if got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now().Add(time.Minute)) {
+		t.Errorf("created_at = %v, want about now", got.CreatedAt)
+	}
+	MustAddOutcome(t, s, "clip-1", 100, 7)
+
+	// Replacing keeps the outcomes and created_at, clears absent fields.
+	r := &lift.Clip{ID: "clip-1", Duration: 30, EmotionData: map[string]any{"priority_score": 0.1}}
+	if created := MustPutClip(t, s, r); created {
+		t.Fatal("second PutClip reported created, want replaced")
+	}
+	got2 := MustGetClip(t, s, "clip-1")
+	if got2.Duration != 30 || got2.CompositeScore != nil || got2.PsychologyScore != nil || got2.EmotionData["priority_score"] != 0.1 {
+		t.Errorf("replaced clip = %+v, want duration 30, no composite, no psychology_score, priority 0.1", got2)
+	}
+	if got2.Impressions != 100 || got2.Clicks != 7 {
+		t.Errorf("after replace impressions/clicks = %d/%d, want 100/7 kept", got2.Impressions, got2.Clicks)
+	}
+	if !got2.CreatedAt.Equal(got.CreatedAt) {
+		t.Errorf("created_at changed on replace: %v -> %v", got.CreatedAt, got2.CreatedAt)
+	}
+	if got2.UpdatedAt.Before(got.UpdatedAt) {
+		t.Errorf("updated_at went back on replace: %v -> %v", got.UpdatedAt, got2.UpdatedAt)
+	}
+
+	// PutClips inserts and replaces in one call.
+	if err := s.PutClips(ctx, []*lift.Clip{NewClip("clip-1", 5), NewClip("clip-2", 6)}); err != nil {
+		t.Fatalf("PutClips: %v", err)
+	}
+	if d := MustGetClip(t, s, "clip-1").Duration; d != 5 {
+		t.Errorf("clip-1 duration after PutClips = %g, want 5", d)
+	}
+	if d := MustGetClip(t, s, "clip-2").Duration; d != 6 {
+		t.Errorf("clip-2 duration after PutClips = %g, want 6", d)
+	}
+}
+
+func testGetClipNotFound(t *testing.T, s Store) {
+	MustPutClip(t, s, NewClip("present", 1))
+	for _, id := range []string{"absent", "Present", "present "} {
+		_, err := s.GetClip(context.Background(), id)
+		wantKind(t, fmt.Sprintf("GetClip(%q)", id), err, lift.NotFound)
+	}
+}
+
+func testListClipsPagination(t *testing.T, s Store) {
+	ctx := context.Background()
+	// Byte order, not a locale's: "Z" < "a", "a10" < "a2", "é" after "z".
+	ids := []string{"a2", "Z1", "a10", "b", "a1", "é", "z", "A"}
+	for _, id := range ids {
+		MustPutClip(t, s, NewClip(id, 1))
+	}
+	want := append([]string(nil), ids...)
+	sort.Strings(want)
+
+	for _, limit := range []int{1, 3, len(ids), len(ids) + 5} {
+		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
+			var got []string
+			after := ""
+			for page := 0; ; page++ {
+				if page > len(ids) {
+					t.Fatalf("more than %d pages", len(ids))
+				}
+				cs, next, err := s.ListClips(ctx, after, limit)
+				if err != nil {
+					t.Fatalf("ListClips(%q, %d): %v", after, limit, err)
+				}
+				if len(cs) > limit {
+					t.Fatalf("ListClips(%q, %d) returned %d clips", after, limit, len(cs))
+				}
+				for _, c := range cs {
+					got = append(got, c.ID)
+				}
+				if next == "" {
+					break
+				}
+				if next != cs[len(cs)-1].ID {
+					t.Fatalf("next = %q, want the last id of the page %q", next, cs[len(cs)-1].ID)
+				}
+				after = next
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("pages = %q, want %q", got, want)
+			}
+		})
+	}
+	cs, next, err := s.ListClips(ctx, want[len(want)-1], 10)
+	if err != nil || len(cs) != 0 || next != "" {
+		t.Errorf("ListClips past the end = %d clips, next %q, err %v; want none", len(cs), next, err)
+	}
+}
+
+func testInvalidClipsWriteNothing(t *testing.T, s Store) {
+	ctx := context.Background()
+	bad := func(mutate func(c *lift.Clip)) *lift.Clip {
+		c := NewClip("bad", 1)
+		mutate(c)
+		return c
+	}
+	tests := []struct {
+		name string
+		c    *lift.Clip
+	}{
+		{"empty id", bad(func(c *lift.Clip) { c.ID = "" })},
+		{"control character in id", bad(func(c *lift.Clip) { c.ID = "a\x00b" })},
+		{"negative duration", bad(func(c *lift.Clip) { c.Duration = -1 })},
+		{"NaN duration", bad(func(c *lift.Clip) { c.Duration = math.NaN() })},
+		{"composite above 1", bad(func(c *lift.Clip) { v := 1.5; c.CompositeScore = &v })},
+		{"string hook strength", bad(func(c *lift.Clip) { c.HookStrength = map[string]any{"strength": "high"} })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.PutClip(ctx, tt.c)
+			wantKind(t, "PutClip", err, lift.Invalid)
+			// The same clip in a batch with a valid one: neither is stored.
+			err = s.PutClips(ctx, []*lift.Clip{NewClip("good", 2), tt.c})
+			wantKind(t, "PutClips", err, lift.Invalid)
+			cs, _, err := s.ListClips(ctx, "", 10)
+			if err != nil {
+				t.Fatalf("ListClips: %v", err)
+			}
+			if len(cs) != 0 {
+				t.Fatalf("after rejected writes %d clips are stored, want 0", len(cs))
+			}
+		})
+	}
+}
+
+func testOutcomes(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, id := range []string{"c1", "c2", "c3"} {
+		MustPutClip(t, s, NewClip(id, 10))
+	}
+	if n, err := s.CountClipsWithOutcomes(ctx); err != nil || n != 0 {
+		t.Fatalf("CountClipsWithOutcomes before outcomes = %d, %v; want 0", n, err)
+	}
+	c1 := "c1"
+	early := MustRecordPrediction(t, s, &c1)
+	if n, err := s.CountPredictionsWithActual(ctx, "c1"); err != nil || n != 0 {
+		t.Fatalf("predictions with actual before outcomes = %d, %v; want 0", n, err)
+	}
+
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	os := []*lift.Outcome{
+		{ClipID: "c1", Impressions: 100, Clicks: 5, ObservedAt: at},
+		{ClipID: "c3", Impressions: 40, Clicks: 0},
+		{ClipID: "c1", Impressions: 300, Clicks: 15},
+	}
+	if err := s.AddOutcomes(ctx, os); err != nil {
+		t.Fatalf("AddOutcomes: %v", err)
+	}
+	seen := map[int64]bool{}
+	for i, o := range os {
+		if o.ID == 0 || seen[o.ID] {
+			t.Errorf("outcome %d got id %d, want a new non-zero id", i, o.ID)
+		}
+		seen[o.ID] = true
+		if o.ObservedAt.IsZero() {
+			t.Errorf("outcome %d: observed_at not filled in", i)
+		}
+	}
+	if !os[0].ObservedAt.Equal(at) {
+		t.Errorf("observed_at given by the caller changed to %v", os[0].ObservedAt)
+	}
+
+	tests := []struct {
+		id                  string
+		impressions, clicks int64
+		ctr                 float64
+		hasCTR              bool
+	}{
+		{"c1", 400, 20, 0.05, true},
+		{"c2", 0, 0, 0, false},
+		{"c3", 40, 0, 0, true},
+	}
+	for _, tt := range tests {
+		c := MustGetClip(t, s, tt.id)
+		ctr, ok := c.ActualCTR()
+		if c.Impressions != tt.impressions || c.Clicks != tt.clicks || ok != tt.hasCTR || math.Abs(ctr-tt.ctr) > 1e-12 {
+			t.Errorf("%s: impressions/clicks = %d/%d (ctr %g, %v), want %d/%d (ctr %g, %v)",
+				tt.id, c.Impressions, c.Clicks, ctr, ok, tt.impressions, tt.clicks, tt.ctr, tt.hasCTR)
+		}
+	}
+
+	// The prediction made before the outcomes now has its actual CTR, and
+	// one made after them has it from the start.
+	if n, err := s.CountPredictionsWithActual(ctx, "c1"); err != nil || n != 1 {
+		t.Errorf("predictions of c1 with actual after outcomes = %d, %v; want 1 (prediction %d)", n, err, early.ID)
+	}
+	MustRecordPrediction(t, s, &c1)
+	if n, err := s.CountPredictionsWithActual(ctx, "c1"); err != nil || n != 2 {
+		t.Errorf("predictions of c1 with actual = %d, %v; want 2", n, err)
+	}
+	c2 := "c2"
+	MustRecordPrediction(t, s, &c2)
+	if n, err := s.CountPredictionsWithActual(ctx, "c2"); err != nil || n != 0 {
+		t.Errorf("predictions of c2 (no outcomes) with actual = %d, %v; want 0", n, err)
+	}
+
+	if n, err := s.CountClipsWithOutcomes(ctx); err != nil || n != 2 {
+		t.Errorf("CountClipsWithOutcomes = %d, %v; want 2", n, err)
+	}
+	cs, err := s.ClipsWithOutcomes(ctx)
+	if err != nil {
+		t.Fatalf("ClipsWithOutcomes: %v", err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"c1", "c3"}) {
+		t.Errorf("ClipsWithOutcomes = %q, want [c1 c3]", ids)
+	}
+}
+
+func testOutcomesAllOrNothing(t *testing.T, s Store) {
+	ctx := context.Background()
+	MustPutClip(t, s, NewClip("known", 10))
+	MustAddOutcome(t, s, "known", 10, 1)
+	known := "known"
+	MustRecordPrediction(t, s, &known)
+
+	tests := []struct {
+		name string
+		os   []*lift.Outcome
+		kind lift.Kind
+	}{
+		{"unknown clip after a good outcome", []*lift.Outcome{
+			{ClipID: "known", Impressions: 50, Clicks: 50}, {ClipID: "unknown", Impressions: 1, Clicks: 0}}, lift.NotFound},
+		{"clicks above impressions", []*lift.Outcome{
+			{ClipID: "known", Impressions: 50, Clicks: 50}, {ClipID: "known", Impressions: 1, Clicks: 2}}, lift.Invalid},
+		{"negative clicks", []*lift.Outcome{{ClipID: "known", Impressions: 5, Clicks: -1}}, lift.Invalid},
+		{"zero impressions", []*lift.Outcome{{ClipID: "known", Impressions: 0, Clicks: 0}}, lift.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.AddOutcomes(ctx, tt.os)
+			wantKind(t, "AddOutcomes", err, tt.kind)
+			c := MustGetClip(t, s, "known")
+			if c.Impressions != 10 || c.Clicks != 1 {
+				t.Errorf("after a rejected batch impressions/clicks = %d/%d, want 10/1 unchanged", c.Impressions, c.Clicks)
+			}
+			if n, err := s.CountClipsWithOutcomes(ctx); err != nil || n != 1 {
+				t.Errorf("CountClipsWithOutcomes = %d, %v; want 1", n, err)
+			}
+		})
+	}
+	if _, err := s.GetClip(ctx, "unknown"); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("GetClip(unknown) after rejected outcome: %v, want NotFound", err)
+	}
+}
+
+func testPredictions(t *testing.T, s Store) {
+	ctx := context.Background()
+	MustPutClip(t, s, NewClip("p1", 10))
+	p1 := "p1"
+	a := MustRecordPrediction(t, s, &p1)
+	b := MustRecordPrediction(t, s, nil)
+	if a.ID == 0 || b.ID <= a.ID {
+		t.Errorf("prediction ids %d, %d: want positive and increasing", a.ID, b.ID)
+	}
+	if a.CreatedAt.IsZero() {
+		t.Error("created_at not filled in")
+	}
+	v := int64(7)
+	withModel := &lift.Prediction{ClipID: &p1, PredictedCTR: 0.09, Band: lift.Viral, Confidence: 0.8,
+		Interval: [2]float64{0.05, 0.12}, ModelVersion: &v, Source: "model"}
+	if err := s.RecordPrediction(ctx, withModel); err != nil {
+		t.Fatalf("RecordPrediction with a model version: %v", err)
+	}
+
+	unknown := "no-such-clip"
+	err := s.RecordPrediction(ctx, &lift.Prediction{ClipID: &unknown, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5,
+		Interval: [2]float64{0, 1}, Source: "heuristic"})
+	wantKind(t, "RecordPrediction for an unknown clip", err, lift.NotFound)
+
+	for _, bad := range []float64{math.NaN(), -0.1, 1.1} {
+		err := s.RecordPrediction(ctx, &lift.Prediction{ClipID: &p1, PredictedCTR: bad, Band: lift.Low, Confidence: 0.5,
+			Interval: [2]float64{0, 1}, Source: "model"})
+		if err == nil {
+			t.Errorf("RecordPrediction(predicted_ctr %v) succeeded, want an error", bad)
+		}
+	}
+	// Nothing of the rejected ones was stored: the next id follows on.
+	c := MustRecordPrediction(t, s, nil)
+	if c.ID <= withModel.ID {
+		t.Errorf("prediction id %d after %d", c.ID, withModel.ID)
+	}
+	MustAddOutcome(t, s, "p1", 10, 1)
+	if n, err := s.CountPredictionsWithActual(ctx, "p1"); err != nil || n != 2 {
+		t.Errorf("predictions of p1 with actual = %d, %v; want 2 (the rejected ones must not be stored)", n, err)
+	}
+}
+
+func testModelRegistry(t *testing.T, s Store) {
+	ctx := context.Background()
+	if _, err := s.ActiveModel(ctx); lift.KindOf(err) != lift.NotFound {
+		t.Fatalf("ActiveModel on an empty registry: %v, want NotFound", err)
+	}
+	if v, err := s.ActiveVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("ActiveVersion on an empty registry = %d, %v; want 0", v, err)
+	}
+	if ms, err := s.ListModels(ctx); err != nil || len(ms) != 0 {
+		t.Fatalf("ListModels on an empty registry = %d, %v; want none", len(ms), err)
+	}
+
+	m1 := MustCreateModel(t, s, `{"learner":1}`, false)
+	m2 := MustCreateModel(t, s, `{"learner":2}`, false)
+	if m1.Version == 0 || m2.Version <= m1.Version {
+		t.Fatalf("versions %d, %d: want positive and increasing", m1.Version, m2.Version)
+	}
+	if m1.Active || m2.Active {
+		t.Error("a model created without activate is active")
+	}
+	if v, err := s.ActiveVersion(ctx); err != nil || v != 0 {
+		t.Errorf("ActiveVersion with no active model = %d, %v; want 0", v, err)
+	}
+
+	got, err := s.GetModel(ctx, m1.Version)
+	if err != nil {
+		t.Fatalf("GetModel(%d): %v", m1.Version, err)
+	}
+	if !bytes.Equal(got.Model, m1.Model) || got.Source != "trained" || got.Objective != "reg:logistic" ||
+		got.TrainingRows != 80 || got.HoldoutRows != 20 || got.Note != m1.Note || got.Evaluated || got.Metrics != nil ||
+		got.Active || got.ActivatedAt != nil || !reflect.DeepEqual(got.Params, m1.Params) {
+		t.Errorf("GetModel = %+v, want what was created: %+v", got, m1)
+	}
+	if !got.CreatedAt.Equal(m1.CreatedAt.Truncate(time.Microsecond)) && !got.CreatedAt.Equal(m1.CreatedAt) {
+		t.Errorf("created_at = %v, want %v", got.CreatedAt, m1.CreatedAt)
+	}
+
+	mm := &lift.ModelMetrics{LogLoss: 0.2, AUC: 0.71, RMSE: 0.03, ECE: 0.01,
+		Reliability: []lift.ReliabilityBin{{Lo: 0, Hi: 0.1, Clips: 3, Impressions: 300, PredictedCTR: 0.04, ObservedCTR: 0.05}}}
+	cal := &lift.Calibration{Level: 0.9, Quantile: 1.5, Residuals: []float64{-1, 0.5, 2}}
+	if err := s.UpdateModelEvaluation(ctx, m1.Version, 25, mm, cal); err != nil {
+		t.Fatalf("UpdateModelEvaluation: %v", err)
+	}
+	got, err = s.GetModel(ctx, m1.Version)
+	if err != nil {
+		t.Fatalf("GetModel: %v", err)
+	}
+	if !got.Evaluated || got.HoldoutRows != 25 || !reflect.DeepEqual(got.Metrics, mm) || !reflect.DeepEqual(got.Calibration, cal) {
+		t.Errorf("after evaluation = evaluated %v, holdout %d, metrics %+v, calibration %+v", got.Evaluated, got.HoldoutRows, got.Metrics, got.Calibration)
+	}
+	wantKind(t, "UpdateModelEvaluation(unknown)", s.UpdateModelEvaluation(ctx, 9999, 1, mm, cal), lift.NotFound)
+	_, err = s.GetModel(ctx, 9999)
+	wantKind(t, "GetModel(unknown)", err, lift.NotFound)
+
+	m3 := MustCreateModel(t, s, `{"learner":3}`, true)
+	if !m3.Active || m3.ActivatedAt == nil {
+		t.Errorf("CreateModel(activate) = active %v, activated_at %v", m3.Active, m3.ActivatedAt)
+	}
+	ms, err := s.ListModels(ctx)
+	if err != nil {
+		t.Fatalf("ListModels: %v", err)
+	}
+	var versions []int64
+	for _, m := range ms {
+		versions = append(versions, m.Version)
+		if m.Model != nil {
+			t.Errorf("ListModels returned version %d with its JSON", m.Version)
+		}
+	}
+	if want := []int64{m3.Version, m2.Version, m1.Version}; !reflect.DeepEqual(versions, want) {
+		t.Errorf("ListModels versions = %v, want newest first %v", versions, want)
+	}
+	active, err := s.ActiveModel(ctx)
+	if err != nil {
+		t.Fatalf("ActiveModel: %v", err)
+	}
+	if active.Version != m3.Version || string(active.Model) != `{"learner":3}` || !active.Active || active.ActivatedAt == nil {
+		t.Errorf("ActiveModel = version %d, json %q, active %v", active.Version, active.Model, active.Active)
+	}
+	if v, err := s.ActiveVersion(ctx); err != nil || v != m3.Version {
+		t.Errorf("ActiveVersion = %d, %v; want %d", v, err, m3.Version)
+	}
+}
+
+func testActivateExactlyOne(t *testing.T, s Store) {
+	ctx := context.Background()
+	var vs []int64
+	for i := range 4 {
+		vs = append(vs, MustCreateModel(t, s, fmt.Sprintf(`{"m":%d}`, i), i == 0).Version)
+	}
+	steps := []struct {
+		activate int64
+		kind     lift.Kind // Internal means success here
+		want     int64
+	}{
+		{vs[2], lift.Internal, vs[2]},
+		{vs[1], lift.Internal, vs[1]}, // rollback to an older one
+		{vs[1], lift.Internal, vs[1]}, // again: still exactly one
+		{9999, lift.NotFound, vs[1]},  // unknown: nothing changes
+		{vs[3], lift.Internal, vs[3]}, // forward
+		{-1, lift.NotFound, vs[3]},    // nonsense version
+		{vs[0], lift.Internal, vs[0]}, // the first one again
+	}
+	for i, st := range steps {
+		err := s.ActivateModel(ctx, st.activate)
+		if st.kind == lift.Internal && err != nil {
+			t.Fatalf("step %d: ActivateModel(%d): %v", i, st.activate, err)
+		}
+		if st.kind != lift.Internal {
+			wantKind(t, fmt.Sprintf("step %d: ActivateModel(%d)", i, st.activate), err, st.kind)
+		}
+		ms, err := s.ListModels(ctx)
+		if err != nil {
+			t.Fatalf("ListModels: %v", err)
+		}
+		var active []int64
+		for _, m := range ms {
+			if m.Active {
+				active = append(active, m.Version)
+				if m.ActivatedAt == nil {
+					t.Errorf("step %d: active version %d has no activated_at", i, m.Version)
+				}
+			}
+		}
+		if !reflect.DeepEqual(active, []int64{st.want}) {
+			t.Fatalf("step %d: active versions = %v, want exactly [%d]", i, active, st.want)
+		}
+		if v, err := s.ActiveVersion(ctx); err != nil || v != st.want {
+			t.Fatalf("step %d: ActiveVersion = %d, %v; want %d", i, v, err, st.want)
+		}
+	}
+}
+
+func testLock(t *testing.T, s Store) {
+	ctx := context.Background()
+	const name = "train"
+	steps := []struct {
+		do     string // "lock", "unlock", "expire"
+		holder string
+		ttl    time.Duration
+		want   bool
+	}{
+		{"lock", "a", time.Hour, true},
+		{"lock", "b", time.Hour, false},   // a holds it
+		{"lock", "a", time.Hour, true},    // the holder renews
+		{"unlock", "b", 0, false},         // not b's to release
+		{"lock", "b", time.Hour, false},   // still a's
+		{"unlock", "a", 0, false},         // released
+		{"lock", "b", time.Hour, true},    // free: b takes it
+		{"lock", "a", time.Hour, false},   // b holds it
+		{"expire", "", 0, false},          // as if b crashed and its TTL passed
+		{"lock", "a", time.Hour, true},    // expired lease taken over
+		{"lock", "b", time.Hour, false},   // b lost it
+		{"unlock", "a", 0, false},         //
+		{"lock", "c", -time.Second, true}, // a lease that is already over...
+		{"lock", "d", time.Hour, true},    // ...is taken over without ExpireLocks
+	}
+	for i, st := range steps {
+		switch st.do {
+		case "lock":
+			ok, err := s.TryLock(ctx, name, st.holder, st.ttl)
+			if err != nil {
+				t.Fatalf("step %d: TryLock(%s): %v", i, st.holder, err)
+			}
+			if ok != st.want {
+				t.Fatalf("step %d: TryLock(%s) = %v, want %v", i, st.holder, ok, st.want)
+			}
+		case "unlock":
+			if err := s.Unlock(ctx, name, st.holder); err != nil {
+				t.Fatalf("step %d: Unlock(%s): %v", i, st.holder, err)
+			}
+		case "expire":
+			if err := s.ExpireLocks(ctx); err != nil {
+				t.Fatalf("step %d: ExpireLocks: %v", i, err)
+			}
+		}
+	}
+	// Leases are per name.
+	if ok, err := s.TryLock(ctx, "other", "x", time.Hour); err != nil || !ok {
+		t.Errorf("TryLock on another name = %v, %v; want true", ok, err)
+	}
+}
