@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"lift/dataset"
 )
@@ -22,17 +21,6 @@ type cuts struct {
 }
 
 func (c *cuts) nbins(f int) int { return c.ptr[f+1] - c.ptr[f] }
-
-// bin returns the bin of x for feature f (x not NaN): the first cut above
-// x, clamped to the last bin as XGBoost's SearchBin does.
-func (c *cuts) bin(f int, x float32) int {
-	v := c.vals[c.ptr[f]:c.ptr[f+1]]
-	b := sort.Search(len(v), func(i int) bool { return v[i] > x })
-	if b == len(v) {
-		b--
-	}
-	return b
-}
 
 // summaryEntry is one entry of XGBoost's weighted quantile summary
 // (WQSummary): the rank range of value and its own weight. XGBoost keeps
@@ -114,6 +102,45 @@ type wqSketch struct {
 	limit  int
 	queue  []uint64 // orderedBits(value)<<32 | weight bits, so a plain sort orders by value
 	levels [][]summaryEntry
+	scratch []uint64
+}
+
+// radixSortHigh sorts keys by their high 32 bits (an LSD radix sort, 8
+// bits a pass, skipping bytes every key shares); the low bits, a weight,
+// may end in any order. It returns the scratch buffer for reuse.
+func radixSortHigh(keys, scratch []uint64) []uint64 {
+	if len(keys) < 64 {
+		slices.Sort(keys)
+		return scratch
+	}
+	if cap(scratch) < len(keys) {
+		scratch = make([]uint64, len(keys))
+	}
+	src, dst := keys, scratch[:len(keys)]
+	for shift := 32; shift < 64; shift += 8 {
+		var count [256]int
+		for _, k := range src {
+			count[byte(k>>shift)]++
+		}
+		if count[byte(src[0]>>shift)] == len(src) {
+			continue
+		}
+		pos := 0
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for _, k := range src {
+			b := byte(k >> shift)
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+	return scratch
 }
 
 // kFactor is XGBoost's ratio of sketch entries to bins.
@@ -155,7 +182,7 @@ func (s *wqSketch) push(x, w float32) {
 // summarise turns the queue into an exact summary of its values.
 func (s *wqSketch) summarise() []summaryEntry {
 	q := s.queue
-	slices.Sort(q)
+	s.scratch = radixSortHigh(q, s.scratch)
 	out := make([]summaryEntry, 0, len(q))
 	var wsum float32
 	for i := 0; i < len(q); {
@@ -345,11 +372,30 @@ func buildCuts(d *dataset.Dense, maxBin, threads int) (*cuts, error) {
 type binIndex interface{ ~uint8 | ~uint16 }
 
 // binMatrix is the training data quantised to bins, row-major: row r's
-// bins are bins[r*cols : (r+1)*cols]. A missing value has bin nbins(f),
-// one past the feature's last real bin, so it gets its own histogram slot.
+// bins are bins[r*cols : (r+1)*cols], so building a histogram reads one
+// cache line per row. A missing value has bin nbins(f), one past the
+// feature's last real bin, so it gets its own histogram slot.
 type binMatrix[B binIndex] struct {
 	rows, cols int
 	bins       []B
+}
+
+// upperBin returns the index of the first cut above x, clamped to the last
+// bin, without data-dependent branches (the comparison becomes a
+// conditional move).
+func upperBin(v []float32, x float32) int {
+	lo, n := 0, len(v)
+	for n > 1 {
+		half := n >> 1
+		if v[lo+half-1] <= x {
+			lo += half
+		}
+		n -= half
+	}
+	if v[lo] <= x && lo < len(v)-1 {
+		lo++
+	}
+	return lo
 }
 
 // quantise maps every value of d to its bin.
@@ -357,25 +403,15 @@ func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] 
 	m := &binMatrix[B]{rows: d.Rows, cols: d.Cols, bins: make([]B, d.Rows*d.Cols)}
 	const chunk = 4096
 	parallelFor((d.Rows+chunk-1)/chunk, threads, func(t, _ int) {
-		lo, hi := t*chunk, min((t+1)*chunk, d.Rows)
-		for i := lo * d.Cols; i < hi*d.Cols; i++ {
-			f := i % d.Cols
-			x := d.X[i]
-			if x != x {
-				m.bins[i] = B(c.nbins(f))
-				continue
-			}
-			v := c.vals[c.ptr[f]:c.ptr[f+1]]
-			// The first cut above x, clamped to the last bin.
-			lo, hi := 0, len(v)-1
-			for lo < hi {
-				if mid := int(uint(lo+hi) >> 1); v[mid] > x {
-					hi = mid
-				} else {
-					lo = mid + 1
+		for r := t * chunk; r < min((t+1)*chunk, d.Rows); r++ {
+			x, out := d.Row(r), m.bins[r*d.Cols:(r+1)*d.Cols]
+			for f, v := range x {
+				if v != v {
+					out[f] = B(c.nbins(f))
+					continue
 				}
+				out[f] = B(upperBin(c.vals[c.ptr[f]:c.ptr[f+1]], v))
 			}
-			m.bins[i] = B(lo)
 		}
 	})
 	return m

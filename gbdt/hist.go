@@ -45,19 +45,21 @@ func (l histLayout) maxSlots() int {
 	return m
 }
 
-// buildHist adds the rows' gradients into hist for features [f0, f1). The
-// bin matrix is row-major so that one row's bins share a cache line; the
-// gradients gh are aligned with rows (they were partitioned together), so
-// they are read sequentially. Each (node, feature) histogram is built by
-// one goroutine in row order, which makes the sums, and so the model,
-// independent of the number of threads.
-func buildHist[B binIndex](hist []histBin, m *binMatrix[B], off []int, rows []uint32, gh []gradPair, f0, f1 int) {
-	cols := m.cols
+// buildHist adds the gradients gh of a node's rows into hist for features
+// [f0, f1). The rows' bins are either bins[k*cols:] for the k-th row
+// (rows == nil: the node's own contiguous copy, read sequentially) or
+// bins[rows[k]*cols:] (the quantised matrix, for the root). Each (node,
+// feature) histogram is summed in row order by one goroutine, or in fixed
+// row chunks, so the sums do not depend on the number of threads.
+func buildHist[B binIndex](hist []histBin, bins []B, cols int, rows []uint32, gh []gradPair, off []int, f0, f1 int) {
 	offs := off[f0:f1]
-	gh = gh[:len(rows)]
-	for k, r := range rows {
+	for k := range gh {
+		r := k
+		if rows != nil {
+			r = int(rows[k])
+		}
 		g, h := float64(gh[k].g), float64(gh[k].h)
-		row := m.bins[int(r)*cols+f0 : int(r)*cols+f1]
+		row := bins[r*cols+f0 : r*cols+f1]
 		row = row[:len(offs)]
 		for j, b := range row {
 			s := &hist[offs[j]+int(b)]

@@ -16,6 +16,16 @@ type growNode struct {
 
 func (n *growNode) rows() int { return n.end - n.begin }
 
+// nodeBins returns the bins of nd's rows and the row indices to read them
+// by: the quantised matrix and the row ids for the root, the node's own
+// contiguous copy (nil indices) below it.
+func (g *grower[B]) nodeBins(nd *growNode, lo, hi int) ([]B, []uint32) {
+	if nd.id == 0 {
+		return g.m.bins, g.rows[nd.buf][lo:hi]
+	}
+	return g.part[nd.buf][lo*g.m.cols : hi*g.m.cols], nil
+}
+
 // binSplit is a split in bin space, used to route training rows.
 type binSplit struct {
 	feature     int32
@@ -33,10 +43,13 @@ type grower[B binIndex] struct {
 	threads  int
 	pool     histPool
 
-	// rows and gh are ping-pong buffers: a level's partition reads one and
-	// writes the other, so no segment is copied back.
+	// rows, gh and part are ping-pong buffers: a level's partition reads
+	// one and writes the other, so no segment is copied back. part holds
+	// each row's bins in node order, so that below the root a histogram
+	// reads its rows' bins sequentially instead of gathering them.
 	rows    [2][]uint32
 	gh      [2][]gradPair
+	part    [2][]B
 	goLeft  []bool
 	feats   []int // features this tree may split on, ascending
 	splits  []binSplit
@@ -57,6 +70,7 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], threads int) *gro
 		pool:     histPool{size: l.total},
 		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
 		gh:       [2][]gradPair{make([]gradPair, m.rows), make([]gradPair, m.rows)},
+		part:     [2][]B{make([]B, len(m.bins)), make([]B, len(m.bins))},
 		goLeft:   make([]bool, m.rows),
 	}
 }
@@ -172,31 +186,78 @@ func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
 // chunkRows is the unit of parallel work over rows.
 const chunkRows = 16384
 
+// histChunkRows is the row chunk of a big node's histogram: chunks are
+// built into their own histograms in parallel, each row's cache line read
+// once, and summed in chunk order. Chunking depends only on the node's
+// size, so the sums are the same for any number of threads.
+const histChunkRows = 32768
+
 // buildHists builds the histograms of nodes (already allocated) in
-// parallel. Big nodes are split by feature blocks, never by rows, so that
-// no two goroutines add into the same slot.
+// parallel. A small node is split by feature blocks, each feature summed
+// in row order by one goroutine; a big node by row chunks.
 func (g *grower[B]) buildHists(nodes []*growNode) {
 	type task struct {
 		nd     *growNode
+		lo, hi int // rows, relative to the node
 		f0, f1 int
+		dst    []histBin
 	}
 	var tasks []task
 	F := g.m.cols
+	var chunked []int // first task of each chunked node
 	for _, nd := range nodes {
+		n := nd.rows()
+		if n >= 2*histChunkRows {
+			chunked = append(chunked, len(tasks))
+			for lo := 0; lo < n; lo += histChunkRows {
+				tasks = append(tasks, task{nd, lo, min(lo+histChunkRows, n), 0, F, g.pool.get()})
+			}
+			continue
+		}
 		clear(nd.hist)
 		blocks := 1
-		if nd.rows()*F >= 1<<15 {
+		if n*F >= 1<<15 {
 			blocks = min(F, 2*g.threads)
 		}
 		for b := range blocks {
-			tasks = append(tasks, task{nd, b * F / blocks, (b + 1) * F / blocks})
+			tasks = append(tasks, task{nd, 0, n, b * F / blocks, (b + 1) * F / blocks, nd.hist})
 		}
 	}
 	parallelFor(len(tasks), g.threads, func(i, _ int) {
 		t := tasks[i]
 		nd := t.nd
-		buildHist(nd.hist, g.m, g.layout.off, g.rows[nd.buf][nd.begin:nd.end], g.gh[nd.buf][nd.begin:nd.end], t.f0, t.f1)
+		if t.dst != nil && &t.dst[0] != &nd.hist[0] {
+			clear(t.dst)
+		}
+		lo, hi := nd.begin+t.lo, nd.begin+t.hi
+		bins, rows := g.nodeBins(nd, lo, hi)
+		buildHist(t.dst, bins, g.m.cols, rows, g.gh[nd.buf][lo:hi], g.layout.off, t.f0, t.f1)
 	})
+	// Sum each chunked node's chunks in order, in parallel over slots.
+	for _, first := range chunked {
+		nd := tasks[first].nd
+		last := first
+		for last < len(tasks) && tasks[last].nd == nd {
+			last++
+		}
+		parts := tasks[first:last]
+		const span = 2048
+		parallelFor((len(nd.hist)+span-1)/span, g.threads, func(s, _ int) {
+			lo, hi := s*span, min((s+1)*span, len(nd.hist))
+			dst := nd.hist[lo:hi]
+			copy(dst, parts[0].dst[lo:hi])
+			for _, p := range parts[1:] {
+				src := p.dst[lo:hi]
+				for i := range dst {
+					dst[i].g += src[i].g
+					dst[i].h += src[i].h
+				}
+			}
+		})
+		for _, p := range parts {
+			g.pool.put(p.dst)
+		}
+	}
 }
 
 // evalSplits finds every node's best split over the tree's features.
@@ -228,6 +289,8 @@ func (g *grower[B]) evalSplits(nodes []*growNode) {
 // are cut into chunks: a first pass decides each row's side, a second
 // scatters at offsets known from the per-chunk counts.
 func (g *grower[B]) partition(expand, next []*growNode) {
+	// Children at max_depth are leaves: they need their rows but no bins.
+	withBins := expand[0].depth+1 < g.maxDepth
 	type task struct {
 		nd     int
 		lo, hi int
@@ -242,7 +305,6 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		g.partCnt = make([]int, len(tasks))
 	}
 	cnt := g.partCnt[:len(tasks)]
-	cols := g.m.cols
 	parallelFor(len(tasks), g.threads, func(i, _ int) {
 		t := tasks[i]
 		nd := expand[t.nd]
@@ -251,10 +313,15 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		missing := B(g.c.nbins(f))
 		hasMissing := g.c.missing[f]
 		leftBin := int(s.leftBin)
-		src := g.rows[nd.buf]
+		bins, rows := g.nodeBins(nd, t.lo, t.hi)
+		cols := g.m.cols
 		c := 0
 		for k := t.lo; k < t.hi; k++ {
-			b := g.m.bins[int(src[k])*cols+f]
+			i := k - t.lo
+			if rows != nil {
+				i = int(rows[i])
+			}
+			b := bins[i*cols+f]
 			var left bool
 			if hasMissing && b == missing {
 				left = s.defaultLeft
@@ -296,13 +363,28 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		srcR, srcG := g.rows[nd.buf], g.gh[nd.buf]
 		dstR, dstG := g.rows[1-nd.buf], g.gh[1-nd.buf]
 		l, r := leftOff[i], rightOff[i]
+		var bins []B
+		var rows []uint32
+		if withBins {
+			bins, rows = g.nodeBins(nd, t.lo, t.hi)
+		}
+		dstB := g.part[1-nd.buf]
+		cols := g.m.cols
 		for k := t.lo; k < t.hi; k++ {
+			d := r
 			if g.goLeft[k] {
-				dstR[l], dstG[l] = srcR[k], srcG[k]
+				d = l
 				l++
 			} else {
-				dstR[r], dstG[r] = srcR[k], srcG[k]
 				r++
+			}
+			dstR[d], dstG[d] = srcR[k], srcG[k]
+			if withBins {
+				s := k - t.lo
+				if rows != nil {
+					s = int(rows[s])
+				}
+				copy(dstB[d*cols:(d+1)*cols], bins[s*cols:(s+1)*cols])
 			}
 		}
 	})

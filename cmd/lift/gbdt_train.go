@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,7 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	evalMetric := fs.String("eval-metric", "", "comma-separated metrics: auc, logloss, rmse, error (default: rmse, or logloss for binary:logistic)")
 	threads := fs.Int("threads", 0, "worker threads (0: all CPUs)")
 	seed := fs.Uint64("seed", 0, "seed for --subsample and --colsample-bytree")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of training to this file")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +103,17 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "training on %s: %d rows x %d features\n", df.data, train.Rows, train.Cols)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	b, res, err := gbdt.Train(ctx, p, train, evals, m.Stderr)
 	if err != nil {
