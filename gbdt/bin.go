@@ -99,9 +99,9 @@ func featureCuts(sum []summaryEntry, columnSize, maxBin int) (vals []float32, mi
 // row order into a queue of 2*limit entries; a full queue is summarised
 // and merged into a hierarchy of pruned summaries (levels).
 type wqSketch struct {
-	limit  int
-	queue  []uint64 // orderedBits(value)<<32 | weight bits, so a plain sort orders by value
-	levels [][]summaryEntry
+	limit   int
+	queue   []uint64 // orderedBits(value)<<32 | weight bits, so a plain sort orders by value
+	levels  [][]summaryEntry
 	scratch []uint64
 }
 
