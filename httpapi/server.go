@@ -31,6 +31,8 @@ type Server struct {
 	// Models is the registry; Activator switches the served version.
 	Models    lift.ModelStore
 	Activator Activator
+	// Experiments runs A/B/n tests; nil disables the endpoints.
+	Experiments Experiments
 	// Ready reports whether dependencies are usable (for /readyz).
 	Ready func(ctx context.Context) error
 	// Token, when non-empty, is required as a bearer token on every
@@ -65,7 +67,7 @@ type route struct {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET /healthz", true, s.healthz},
 		{"GET /readyz", true, s.readyz},
 		{"PUT /clips/{id}", false, s.putClip},
@@ -78,6 +80,19 @@ func (s *Server) routes() []route {
 		{"GET /models/{version}", false, s.getModel},
 		{"POST /models/{version}/activate", false, s.activateModel},
 	}
+	if s.Experiments != nil {
+		rs = append(rs, []route{
+			{"POST /experiments", false, s.createExperiment},
+			{"GET /experiments/{id}", false, s.getExperiment},
+			{"POST /experiments/{id}/decide", false, s.decide},
+			{"POST /experiments/{id}/rewards", false, s.reward},
+			{"GET /experiments/{id}/stats", false, s.experimentStats},
+			{"GET /experiments/{id}/log.dsjson", false, s.experimentLog},
+			{"POST /experiments/{id}/variants", false, s.addVariant},
+			{"DELETE /experiments/{id}/variants/{variant}", false, s.retireVariant},
+		}...)
+	}
+	return rs
 }
 
 // wrap adds authentication, panic recovery and error rendering.

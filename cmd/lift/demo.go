@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"lift"
 	"lift/demo"
+	"lift/experiment"
 )
 
 const defaultDemoClips = 300
@@ -32,7 +34,11 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	loaded, err := loadDemo(ctx, db, *n, *seed)
+	var svc *experiment.Service
+	if es, ok := db.(lift.ExperimentStore); ok {
+		svc = &experiment.Service{Store: es, Clips: db, Predictor: lift.Heuristic{Bands: lift.DefaultBands}, Seed: experimentSeed}
+	}
+	loaded, err := loadDemo(ctx, db, svc, *n, *seed)
 	if err != nil {
 		return err
 	}
@@ -43,10 +49,11 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	return writeJSON(m.Stdout, out)
 }
 
-// loadDemo stores n demo clips with their outcomes unless demo clips are
+// loadDemo stores n demo clips with their outcomes, and (when svc is
+// set) one experiment with simulated traffic, unless demo clips are
 // already there (so restarts with --demo do not double the outcomes). It
 // returns how many clips it loaded.
-func loadDemo(ctx context.Context, db Store, n int, seed uint64) (int, error) {
+func loadDemo(ctx context.Context, db Store, svc *experiment.Service, n int, seed uint64) (int, error) {
 	if _, err := db.GetClip(ctx, "demo-0001"); err == nil {
 		return 0, nil
 	} else if lift.KindOf(err) != lift.NotFound {
@@ -59,7 +66,53 @@ func loadDemo(ctx context.Context, db Store, n int, seed uint64) (int, error) {
 	if err := db.AddOutcomes(ctx, d.Outcomes); err != nil {
 		return 0, err
 	}
+	if svc != nil {
+		if err := demoExperiment(ctx, svc, d, seed); err != nil {
+			return 0, err
+		}
+	}
 	return len(d.Clips), nil
+}
+
+// DemoExperimentID names the demo's experiment.
+const DemoExperimentID = "demo-thumbnails"
+
+// demoTraffic is how many simulated visitors the demo experiment sees.
+const demoTraffic = 3000
+
+// demoExperiment runs a thumbnail test over three demo clips: each
+// visitor's click is drawn from the clip's hidden true CTR, so the stats
+// page shows a real leader emerging.
+func demoExperiment(ctx context.Context, svc *experiment.Service, d *demo.Data, seed uint64) error {
+	clips := d.Clips[:min(3, len(d.Clips))]
+	if len(clips) < 2 {
+		return nil
+	}
+	e := &lift.Experiment{ID: DemoExperimentID, RewardWait: lift.Duration{Duration: time.Hour}}
+	truth := map[string]float64{}
+	for i, c := range clips {
+		id := string(rune('A'+i)) + "-" + c.ID
+		e.Variants = append(e.Variants, lift.Variant{ID: id, ClipID: c.ID})
+		truth[id] = demo.TrueCTR(c.Features())
+	}
+	if _, err := svc.Create(ctx, e); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xd3))
+	for i := range demoTraffic {
+		dec, err := svc.Decide(ctx, DemoExperimentID, experiment.DecideRequest{EventID: fmt.Sprintf("demo-%05d", i)})
+		if err != nil {
+			return err
+		}
+		reward := 0.0
+		if rng.Float64() < truth[dec.Variant] {
+			reward = 1
+		}
+		if _, err := svc.Reward(ctx, DemoExperimentID, dec.EventID, reward); err != nil {
+			return err
+		}
+	}
+	return svc.SnapshotAll(ctx)
 }
 
 var migrateCommand = &command{

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"lift"
+	"lift/experiment"
 	"lift/httpapi"
 	"lift/trainer"
 )
@@ -54,13 +56,6 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *withDemo {
-		n, err := loadDemo(ctx, db, defaultDemoClips, 1)
-		if err != nil {
-			return err
-		}
-		logger.Info("demo data", "clips_loaded", n)
-	}
 	serving := &trainer.Serving{Bands: lift.DefaultBands, Explain: explainTop}
 	if err := serving.Refresh(ctx, db); err != nil {
 		logger.Error("the active model does not load; serving the heuristic", "err", err)
@@ -76,6 +71,33 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		Ready:       db.Ping,
 		Token:       token,
 		Logger:      logger,
+	}
+	var experiments *experiment.Service
+	if es, ok := db.(lift.ExperimentStore); ok {
+		experiments = &experiment.Service{Store: es, Clips: db, Predictor: serving, Logger: logger, Seed: experimentSeed}
+		srv.Experiments = experiments
+	} else {
+		logger.Warn("this database has no experiment store; /experiments is disabled")
+	}
+	if *withDemo {
+		n, err := loadDemo(ctx, db, experiments, defaultDemoClips, 1)
+		if err != nil {
+			return err
+		}
+		logger.Info("demo data", "clips_loaded", n)
+	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait() // policy snapshots finish before the database closes
+	}()
+	if experiments != nil {
+		background.Add(1)
+		go func() {
+			defer background.Done()
+			experiments.Run(bgCtx)
+		}()
 	}
 	go pollRegistry(ctx, serving, db, *refresh, logger)
 	if sched.Enabled() {
@@ -115,6 +137,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	return nil
 }
+
+// experimentSeed makes every server's decisions reproducible from event ids.
+const experimentSeed = 0x11f7
 
 // explainTop is how many SHAP contributions a prediction carries.
 const explainTop = 3

@@ -1,0 +1,180 @@
+package lift
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Experiment is an A/B/n test of creative variants run by a bandit policy.
+type Experiment struct {
+	ID       string     `json:"id"`
+	Variants []Variant  `json:"variants"`
+	Policy   PolicySpec `json:"policy"`
+	// RewardWait is how long a decision waits for its reward before
+	// DefaultReward is applied.
+	RewardWait    Duration `json:"reward_wait"`
+	DefaultReward float64  `json:"default_reward"`
+	// RewardRange bounds accepted rewards (default [0,1]).
+	RewardRange [2]float64 `json:"reward_range"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// Variant is one arm. Features describe it for contextual policies; a
+// ClipID links it to a clip whose predicted CTR seeds its prior.
+type Variant struct {
+	ID       string             `json:"id"`
+	Features map[string]float64 `json:"features,omitempty"`
+	ClipID   string             `json:"clip_id,omitempty"`
+	// Retired variants are no longer chosen; what was learnt is kept.
+	Retired bool `json:"retired,omitempty"`
+	// PriorCTR is the cold-start prior's centre, from the CTR model.
+	PriorCTR *float64 `json:"prior_ctr,omitempty"`
+}
+
+// PolicySpec names a bandit policy and its parameters.
+type PolicySpec struct {
+	Name   string             `json:"name"`
+	Params map[string]float64 `json:"params,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as "24h".
+type Duration struct{ time.Duration }
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"24h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"24h\" or \"90s\"", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Validate checks an experiment's definition.
+func (e *Experiment) Validate() error {
+	if err := ValidateClipID(e.ID); err != nil {
+		return Errorf(Invalid, "experiment id: %v", Message(err))
+	}
+	if len(e.Variants) < 2 {
+		return Errorf(Invalid, "an experiment needs at least 2 variants, got %d", len(e.Variants))
+	}
+	if len(e.Variants) > 1000 {
+		return Errorf(Invalid, "an experiment has at most 1000 variants, got %d", len(e.Variants))
+	}
+	seen := map[string]bool{}
+	for i, v := range e.Variants {
+		if err := ValidateClipID(v.ID); err != nil {
+			return Errorf(Invalid, "variants[%d].id: %v", i, Message(err))
+		}
+		if seen[v.ID] {
+			return Errorf(Invalid, "variant id %q appears twice", v.ID)
+		}
+		seen[v.ID] = true
+		for k, x := range v.Features {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return Errorf(Invalid, "variants[%d].features.%s must be a finite number", i, k)
+			}
+		}
+	}
+	if e.RewardWait.Duration < 0 {
+		return Errorf(Invalid, "reward_wait must not be negative")
+	}
+	lo, hi := e.RewardRange[0], e.RewardRange[1]
+	if !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return Errorf(Invalid, "reward_range must be [lo, hi] with lo < hi, got %v", e.RewardRange)
+	}
+	if !(e.DefaultReward >= lo && e.DefaultReward <= hi) {
+		return Errorf(Invalid, "default_reward %v must lie in reward_range %v", e.DefaultReward, e.RewardRange)
+	}
+	return nil
+}
+
+// Ranked is one variant's probability in a decision.
+type Ranked struct {
+	Variant     string  `json:"variant"`
+	Probability float64 `json:"probability"`
+}
+
+// Decision is a logged choice: what was known, the full PMF, what was
+// played and with which probability.
+type Decision struct {
+	// Seq orders decisions in the store (a cursor for Log).
+	Seq          int64              `json:"-"`
+	ExperimentID string             `json:"experiment_id"`
+	EventID      string             `json:"event_id"`
+	Context      map[string]float64 `json:"context"`
+	// Variants are the candidate ids in PMF order.
+	Variants    []string  `json:"variants"`
+	PMF         []float64 `json:"pmf"`
+	Chosen      int       `json:"chosen"`
+	Probability float64   `json:"probability"`
+	// PolicyVersion counts the rewards the policy had learnt when deciding.
+	PolicyVersion int64     `json:"policy_version"`
+	CreatedAt     time.Time `json:"created_at"`
+	Deadline      time.Time `json:"deadline"`
+}
+
+// Reward is the outcome joined to a decision.
+type Reward struct {
+	Seq          int64   `json:"seq"`
+	ExperimentID string  `json:"experiment_id"`
+	EventID      string  `json:"event_id"`
+	Value        float64 `json:"reward"`
+	// Default is true when reward_wait expired and default_reward was used.
+	Default   bool      `json:"default"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Joined is a decision with its reward, if any.
+type Joined struct {
+	Decision
+	Reward *Reward `json:"reward"`
+}
+
+// VariantTotals are a variant's resolved trials and reward sum.
+type VariantTotals struct {
+	Trials    int64
+	RewardSum float64
+}
+
+// ExperimentStore keeps experiments, decisions and rewards.
+type ExperimentStore interface {
+	// CreateExperiment stores e; Conflict if the id exists.
+	CreateExperiment(ctx context.Context, e *Experiment) error
+	// UpdateExperiment replaces e's variants and policy state is kept.
+	UpdateExperiment(ctx context.Context, e *Experiment) error
+	GetExperiment(ctx context.Context, id string) (*Experiment, error)
+	ListExperiments(ctx context.Context) ([]*Experiment, error)
+	// SaveDecision stores d; Conflict if its event id exists in the experiment.
+	SaveDecision(ctx context.Context, d *Decision) error
+	// GetDecision returns a decision with its reward, NotFound if absent.
+	GetDecision(ctx context.Context, experimentID, eventID string) (*Joined, error)
+	// SaveReward stores r for its decision and sets r.Seq. If a reward is
+	// already stored, it returns that one and stored=false: equal values
+	// are the caller's retry, different ones its conflict to report.
+	SaveReward(ctx context.Context, r *Reward) (existing *Reward, err error)
+	// ExpiredDecisions returns up to limit decisions past their deadline
+	// without a reward.
+	ExpiredDecisions(ctx context.Context, now time.Time, limit int) ([]*Decision, error)
+	// RewardedSince returns decisions with rewards whose seq > after, in seq order.
+	RewardedSince(ctx context.Context, experimentID string, after int64, limit int) ([]*Joined, error)
+	// Log returns up to limit of the experiment's decisions with Seq >
+	// after, with their rewards, oldest first.
+	Log(ctx context.Context, experimentID string, after int64, limit int) ([]*Joined, error)
+	// Totals sums resolved rewards by chosen variant.
+	Totals(ctx context.Context, experimentID string) (map[string]VariantTotals, error)
+	// SaveSnapshot stores the policy state that has learnt rewards up to seq.
+	SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) error
+	// Snapshot returns the latest state and its seq (nil, 0 if none).
+	Snapshot(ctx context.Context, experimentID string) ([]byte, int64, error)
+}

@@ -1,0 +1,576 @@
+// Package experiment runs A/B/n tests of creative variants with bandit
+// policies: decide -> reward with the logged probability of every
+// decision, default rewards after the wait, statistics and off-policy
+// estimates, and policy state that survives restarts (snapshot + replay).
+package experiment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"lift"
+	"lift/bandit"
+)
+
+// PriorStrength is the cold-start prior's weight in pseudo-impressions:
+// modest, so a few hundred real trials outweigh the CTR model's guess.
+const PriorStrength = 20
+
+// snapshotEvery is how many learnt rewards trigger a policy snapshot.
+const snapshotEvery = 500
+
+// Service is the experiments engine. Set the fields, then call Start.
+type Service struct {
+	Store lift.ExperimentStore
+	// Clips and Predictor, when set, seed variants that carry a clip_id
+	// with a prior centred on the clip's predicted CTR.
+	Clips     lift.ClipStore
+	Predictor lift.Predictor
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// Seed makes decisions reproducible: the action is drawn from the PMF
+	// with randomness derived from (Seed, event id).
+	Seed uint64
+	// SweepEvery is how often decisions past reward_wait get their
+	// default reward (default 1s).
+	SweepEvery time.Duration
+
+	mu   sync.Mutex
+	live map[string]*live
+}
+
+// live is an experiment's in-memory state.
+type live struct {
+	mu      sync.Mutex // serialises rewards (store then learn) and snapshots
+	exp     *lift.Experiment
+	policy  bandit.Policy
+	seq     int64 // highest reward seq learnt
+	learnt  int64
+	pending int // learnt since the last snapshot
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s.Logger
+}
+
+// Run sweeps expired decisions until ctx ends, then snapshots every
+// loaded policy.
+func (s *Service) Run(ctx context.Context) {
+	every := s.SweepEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := s.SnapshotAll(context.WithoutCancel(ctx)); err != nil {
+				s.logger().Error("saving policy snapshots", "err", err)
+			}
+			return
+		case <-t.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.logger().Warn("reward sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+// policySpecString turns {name, params} into ParsePolicy's syntax.
+func policySpecString(p lift.PolicySpec) (string, error) {
+	main := map[string]string{"epsilon-greedy": "epsilon", "softmax": "lambda", "linucb": "alpha", "squarecb": "gamma", "lin-ts": "v"}
+	spec := p.Name
+	keys := make([]string, 0, len(p.Params))
+	for k := range p.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var opts []string
+	for _, k := range keys {
+		v := strconv.FormatFloat(p.Params[k], 'g', -1, 64)
+		if k == main[p.Name] {
+			spec += ":" + v
+		} else {
+			opts = append(opts, k+"="+v)
+		}
+	}
+	for _, o := range opts {
+		spec += "," + o
+	}
+	return spec, nil
+}
+
+// newPolicy builds the experiment's policy from its spec with the cold
+// start priors of variants linked to clips.
+func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
+	spec, err := policySpecString(e.Policy)
+	if err != nil {
+		return nil, err
+	}
+	p, err := bandit.ParsePolicy(spec)
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
+	}
+	addPriors(p, e.Variants)
+	return p, nil
+}
+
+// addPriors gives Thompson sampling a Beta prior of PriorStrength
+// pseudo-trials centred on each variant's PriorCTR. Pseudo-trials are
+// what a Beta prior is, and they are additive like the real counts.
+func addPriors(p bandit.Policy, vs []lift.Variant) {
+	th, ok := p.(*bandit.Thompson)
+	if !ok {
+		return
+	}
+	delta := map[string]bandit.BetaStats{}
+	for _, v := range vs {
+		if v.PriorCTR != nil {
+			delta[v.ID] = bandit.BetaStats{Trials: PriorStrength, RewardSum: PriorStrength * *v.PriorCTR}
+		}
+	}
+	th.Merge(delta)
+}
+
+// Create validates and stores a new experiment and starts its policy.
+// Without a policy name it picks Beta-Bernoulli Thompson sampling for
+// plain A/B/n (no variant features) and the contextual default otherwise.
+func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experiment, error) {
+	if e.RewardRange == [2]float64{} {
+		e.RewardRange = [2]float64{0, 1}
+	}
+	if e.RewardWait.Duration == 0 {
+		e.RewardWait.Duration = 24 * time.Hour
+	}
+	if e.Policy.Name == "" {
+		e.Policy.Name = "thompson"
+		for _, v := range e.Variants {
+			if len(v.Features) > 0 {
+				e.Policy.Name = "default"
+			}
+		}
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if e.Policy.Name == "thompson" && (e.RewardRange[0] < 0 || e.RewardRange[1] > 1) {
+		return nil, lift.Errorf(lift.Invalid, "thompson sampling needs rewards in [0,1]; reward_range is %v", e.RewardRange)
+	}
+	for i := range e.Variants {
+		if err := s.seedPrior(ctx, &e.Variants[i]); err != nil {
+			return nil, err
+		}
+	}
+	p, err := newPolicy(e)
+	if err != nil {
+		return nil, err
+	}
+	e.CreatedAt = s.now()
+	if err := s.Store.CreateExperiment(ctx, e); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.live == nil {
+		s.live = map[string]*live{}
+	}
+	s.live[e.ID] = &live{exp: e, policy: p}
+	s.mu.Unlock()
+	return e, nil
+}
+
+// seedPrior sets a clip-linked variant's prior from the CTR model.
+func (s *Service) seedPrior(ctx context.Context, v *lift.Variant) error {
+	if v.ClipID == "" || s.Clips == nil || s.Predictor == nil {
+		return nil
+	}
+	c, err := s.Clips.GetClip(ctx, v.ClipID)
+	if err != nil {
+		if lift.KindOf(err) == lift.NotFound {
+			return lift.Errorf(lift.Invalid, "variant %q: clip %q not found", v.ID, v.ClipID)
+		}
+		return err
+	}
+	p, err := s.Predictor.Predict(c.Features())
+	if err != nil {
+		return err
+	}
+	ctr := p.PredictedCTR
+	v.PriorCTR = &ctr
+	return nil
+}
+
+// get returns the live experiment, loading it (snapshot + replay) on
+// first use.
+func (s *Service) get(ctx context.Context, id string) (*live, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.live[id]; ok {
+		return l, nil
+	}
+	e, err := s.Store.GetExperiment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.restore(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if s.live == nil {
+		s.live = map[string]*live{}
+	}
+	s.live[id] = l
+	return l, nil
+}
+
+// restore rebuilds an experiment's policy: the latest snapshot, then
+// every reward stored after it, learnt in order.
+func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error) {
+	p, err := newPolicy(e)
+	if err != nil {
+		return nil, err
+	}
+	l := &live{exp: e, policy: p}
+	state, seq, err := s.Store.Snapshot(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	if state != nil {
+		if err := p.Restore(state); err != nil {
+			return nil, fmt.Errorf("experiment %q: restoring the policy snapshot: %w", e.ID, err)
+		}
+		l.seq = seq
+	}
+	for {
+		js, err := s.Store.RewardedSince(ctx, e.ID, l.seq, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range js {
+			if err := l.learn(&j.Decision, j.Reward); err != nil {
+				s.logger().Warn("replaying a reward", "experiment", e.ID, "event", j.EventID, "err", err)
+			}
+		}
+		if len(js) < 1000 {
+			return l, nil
+		}
+	}
+}
+
+// learn teaches the policy one (decision, reward) pair with the logged
+// probability. Callers hold l.mu or own l exclusively.
+func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
+	ev := bandit.Event{
+		Context:     bandit.Context{Features: d.Context},
+		Actions:     l.actions(d.Variants),
+		Chosen:      d.Chosen,
+		Reward:      r.Value,
+		Probability: d.Probability,
+	}
+	l.seq = max(l.seq, r.Seq)
+	l.learnt++
+	l.pending++
+	return l.policy.Learn(ev)
+}
+
+// actions maps variant ids to bandit actions with their current features.
+func (l *live) actions(ids []string) []bandit.Action {
+	feats := map[string]map[string]float64{}
+	for _, v := range l.exp.Variants {
+		feats[v.ID] = v.Features
+	}
+	out := make([]bandit.Action, len(ids))
+	for i, id := range ids {
+		out[i] = bandit.Action{ID: id, Features: feats[id]}
+	}
+	return out
+}
+
+// DecideRequest is the body of POST /experiments/{id}/decide.
+type DecideRequest struct {
+	EventID string             `json:"event_id"`
+	Context map[string]float64 `json:"context"`
+	Exclude []string           `json:"exclude"`
+}
+
+// DecideResponse is its answer.
+type DecideResponse struct {
+	EventID     string        `json:"event_id"`
+	Variant     string        `json:"variant"`
+	Probability float64       `json:"probability"`
+	Ranking     []lift.Ranked `json:"ranking"`
+}
+
+// Decide chooses a variant. The decision (context, PMF, chosen variant,
+// its probability) is stored before it is returned; repeating an event id
+// returns the stored decision.
+func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (*DecideResponse, error) {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	if req.EventID == "" {
+		req.EventID = newEventID()
+	} else if err := lift.ValidateClipID(req.EventID); err != nil {
+		return nil, lift.Errorf(lift.Invalid, "event_id: %s", lift.Message(err))
+	}
+	for k, v := range req.Context {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, lift.Errorf(lift.Invalid, "context.%s must be a finite number", k)
+		}
+	}
+	excluded := map[string]bool{}
+	for _, id := range req.Exclude {
+		excluded[id] = true
+	}
+	l.mu.Lock()
+	e := l.exp
+	l.mu.Unlock()
+	var ids []string
+	for _, v := range e.Variants {
+		if !v.Retired && !excluded[v.ID] {
+			ids = append(ids, v.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
+	}
+	version := l.version()
+	dec, err := bandit.Decide(l.policy, req.EventID, bandit.Context{Features: req.Context}, l.actions(ids), s.Seed)
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "%v", err)
+	}
+	now := s.now()
+	d := &lift.Decision{
+		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: dec.PMF,
+		Chosen: dec.Index, Probability: dec.Probability, PolicyVersion: version,
+		CreatedAt: now, Deadline: now.Add(e.RewardWait.Duration),
+	}
+	if d.Context == nil {
+		d.Context = map[string]float64{}
+	}
+	if err := s.Store.SaveDecision(ctx, d); err != nil {
+		if lift.KindOf(err) != lift.Conflict {
+			return nil, err
+		}
+		j, gerr := s.Store.GetDecision(ctx, expID, req.EventID)
+		if gerr != nil {
+			return nil, gerr
+		}
+		d = &j.Decision
+	}
+	return response(d), nil
+}
+
+func (l *live) version() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.learnt
+}
+
+func response(d *lift.Decision) *DecideResponse {
+	r := &DecideResponse{EventID: d.EventID, Variant: d.Variants[d.Chosen], Probability: d.Probability}
+	for i, id := range d.Variants {
+		r.Ranking = append(r.Ranking, lift.Ranked{Variant: id, Probability: d.PMF[i]})
+	}
+	sort.SliceStable(r.Ranking, func(i, j int) bool { return r.Ranking[i].Probability > r.Ranking[j].Probability })
+	return r
+}
+
+// newEventID returns 128 random bits in hex. Ids only need to be unique;
+// the decision's randomness is derived from the id and the seed.
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Reward joins a reward to its decision: stored once, learnt once. The
+// same value again is accepted and counted once; a different value, or a
+// reward after the default was applied, is Conflict; an unknown event is
+// NotFound; a value outside the reward range is Invalid.
+func (s *Service) Reward(ctx context.Context, expID, eventID string, value float64) (*lift.Reward, error) {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := l.exp.RewardRange[0], l.exp.RewardRange[1]
+	if math.IsNaN(value) || value < lo || value > hi {
+		return nil, lift.Errorf(lift.Invalid, "reward %v is outside the experiment's range [%v, %v]", value, lo, hi)
+	}
+	return s.reward(ctx, l, &lift.Reward{ExperimentID: expID, EventID: eventID, Value: value})
+}
+
+func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.CreatedAt = s.now()
+	existing, err := s.Store.SaveReward(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		switch {
+		case existing.Default && !r.Default:
+			return nil, lift.Errorf(lift.Conflict, "event %q waited past reward_wait; the default reward %v was applied", r.EventID, existing.Value)
+		case existing.Value != r.Value:
+			return nil, lift.Errorf(lift.Conflict, "event %q already has reward %v; refusing %v", r.EventID, existing.Value, r.Value)
+		}
+		return existing, nil
+	}
+	j, err := s.Store.GetDecision(ctx, r.ExperimentID, r.EventID)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.learn(&j.Decision, r); err != nil {
+		s.logger().Warn("policy refused a reward", "experiment", r.ExperimentID, "event", r.EventID, "err", err)
+	}
+	if l.pending >= snapshotEvery {
+		if err := s.snapshot(ctx, l); err != nil {
+			s.logger().Warn("policy snapshot failed", "experiment", r.ExperimentID, "err", err)
+		}
+	}
+	return r, nil
+}
+
+// Sweep applies default_reward to decisions whose reward_wait expired.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ds, err := s.Store.ExpiredDecisions(ctx, s.now(), 500)
+		if err != nil {
+			return n, err
+		}
+		for _, d := range ds {
+			l, err := s.get(ctx, d.ExperimentID)
+			if err != nil {
+				return n, err
+			}
+			if _, err := s.reward(ctx, l, &lift.Reward{ExperimentID: d.ExperimentID, EventID: d.EventID, Value: l.exp.DefaultReward, Default: true}); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(ds) < 500 {
+			return n, nil
+		}
+	}
+}
+
+func (s *Service) snapshot(ctx context.Context, l *live) error {
+	state, err := l.policy.Snapshot()
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SaveSnapshot(ctx, l.exp.ID, state, l.seq); err != nil {
+		return err
+	}
+	l.pending = 0
+	return nil
+}
+
+// SnapshotAll saves every loaded policy's state (at shutdown).
+func (s *Service) SnapshotAll(ctx context.Context) error {
+	s.mu.Lock()
+	ls := make([]*live, 0, len(s.live))
+	for _, l := range s.live {
+		ls = append(ls, l)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.mu.Lock()
+		err := s.snapshot(ctx, l)
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddVariant adds a variant to a running experiment; what was learnt
+// about the others is kept (policy state is keyed by variant id).
+func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) (*lift.Experiment, error) {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.seedPrior(ctx, &v); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := *l.exp
+	e.Variants = append(append([]lift.Variant(nil), l.exp.Variants...), v)
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Store.UpdateExperiment(ctx, &e); err != nil {
+		return nil, err
+	}
+	addPriors(l.policy, []lift.Variant{v})
+	l.exp = &e
+	return &e, nil
+}
+
+// RetireVariant stops choosing a variant; its statistics stay.
+func (s *Service) RetireVariant(ctx context.Context, expID, variantID string) (*lift.Experiment, error) {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := *l.exp
+	e.Variants = append([]lift.Variant(nil), l.exp.Variants...)
+	found, active := false, 0
+	for i := range e.Variants {
+		if e.Variants[i].ID == variantID {
+			e.Variants[i].Retired, found = true, true
+		}
+		if !e.Variants[i].Retired {
+			active++
+		}
+	}
+	if !found {
+		return nil, lift.Errorf(lift.NotFound, "variant %q not found in experiment %q", variantID, expID)
+	}
+	if active == 0 {
+		return nil, lift.Errorf(lift.Invalid, "cannot retire the last active variant")
+	}
+	if err := s.Store.UpdateExperiment(ctx, &e); err != nil {
+		return nil, err
+	}
+	l.exp = &e
+	return &e, nil
+}
+
+// Get returns an experiment's definition.
+func (s *Service) Get(ctx context.Context, id string) (*lift.Experiment, error) {
+	l, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.exp, nil
+}

@@ -1,0 +1,198 @@
+package experiment
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"lift/bandit"
+)
+
+// VariantStats are one variant's results.
+type VariantStats struct {
+	ID        string  `json:"id"`
+	Retired   bool    `json:"retired,omitempty"`
+	Trials    int64   `json:"trials"`
+	RewardSum float64 `json:"reward_sum"`
+	// Mean is RewardSum/Trials (0 without trials).
+	Mean float64 `json:"mean"`
+	// CI95 is the central 95% credible interval of the mean reward under
+	// a Beta posterior (uniform prior, plus the cold-start prior if any).
+	CI95 [2]float64 `json:"ci95"`
+	// PBest is the posterior probability that this variant is the best.
+	PBest float64 `json:"p_best"`
+}
+
+// Stats is the answer of GET /experiments/{id}/stats.
+type Stats struct {
+	ExperimentID string         `json:"experiment_id"`
+	Policy       string         `json:"policy"`
+	Decisions    int64          `json:"decisions_rewarded"`
+	Variants     []VariantStats `json:"variants"`
+	BestVariant  string         `json:"best_variant"`
+	// OffPolicy estimates, from this experiment's own logs, the mean
+	// reward of the current policy and of uniform random choice.
+	OffPolicy *OffPolicy `json:"off_policy"`
+}
+
+// OffPolicy compares the current policy with uniform play.
+type OffPolicy struct {
+	Events  int                      `json:"events"`
+	Policy  bandit.OffPolicyEstimate `json:"policy"`
+	Uniform bandit.OffPolicyEstimate `json:"uniform"`
+}
+
+// pBestDraws is the number of posterior draws behind p_best.
+const pBestDraws = 4000
+
+// opeWindow bounds the decisions the off-policy estimate reads.
+const opeWindow = 20000
+
+// Stats summarises an experiment. Posterior draws are seeded by the
+// experiment's state, so the same data always gives the same numbers.
+func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	e := l.exp
+	l.mu.Unlock()
+	totals, err := s.Store.Totals(ctx, expID)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := e.RewardRange[0], e.RewardRange[1]
+	// p_best is Thompson sampling's PMF over every posterior: the share
+	// of joint posterior draws in which each variant is the largest.
+	post := bandit.NewThompson(s.Seed ^ 0x5eed)
+	post.Draws = pBestDraws
+	st := &Stats{ExperimentID: expID, Policy: l.policy.Name()}
+	delta := map[string]bandit.BetaStats{}
+	var actions []bandit.Action
+	for _, v := range e.Variants {
+		t := totals[v.ID]
+		st.Decisions += t.Trials
+		vs := VariantStats{ID: v.ID, Retired: v.Retired, Trials: t.Trials, RewardSum: t.RewardSum}
+		if t.Trials > 0 {
+			vs.Mean = t.RewardSum / float64(t.Trials)
+		}
+		// The Beta posterior of the reward scaled to [0,1].
+		succ := (t.RewardSum - lo*float64(t.Trials)) / (hi - lo)
+		b := bandit.BetaStats{Trials: float64(t.Trials), RewardSum: succ}
+		if v.PriorCTR != nil {
+			b.Trials += PriorStrength
+			b.RewardSum += PriorStrength * *v.PriorCTR
+		}
+		b.RewardSum = min(max(b.RewardSum, 0), b.Trials)
+		a, bb := 1+b.RewardSum, 1+b.Trials-b.RewardSum
+		vs.CI95 = [2]float64{lo + (hi-lo)*betaQuantile(a, bb, 0.025), lo + (hi-lo)*betaQuantile(a, bb, 0.975)}
+		delta[v.ID] = b
+		actions = append(actions, bandit.Action{ID: v.ID})
+		st.Variants = append(st.Variants, vs)
+	}
+	post.Merge(delta)
+	pmf, err := post.PMF(bandit.Context{}, actions)
+	if err != nil {
+		return nil, err
+	}
+	best := -1
+	for i := range st.Variants {
+		st.Variants[i].PBest = pmf[i]
+		if !st.Variants[i].Retired && (best < 0 || pmf[i] > pmf[best]) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		st.BestVariant = st.Variants[best].ID
+	}
+	if st.OffPolicy, err = s.offPolicy(ctx, l); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// offPolicy estimates the current policy's and uniform play's value on
+// the experiment's most recent rewarded decisions.
+func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
+	logs, err := s.loggedEvents(ctx, l, opeWindow)
+	if err != nil {
+		return nil, err
+	}
+	var rewarded []bandit.LoggedEvent
+	for _, ev := range logs {
+		if ev.Rewarded {
+			rewarded = append(rewarded, ev)
+		}
+	}
+	if len(rewarded) == 0 {
+		return nil, nil
+	}
+	cur, err := bandit.Evaluate(rewarded, l.policy)
+	if err != nil {
+		return nil, err
+	}
+	uniform, err := bandit.ParsePolicy("epsilon-greedy:1")
+	if err != nil {
+		return nil, err
+	}
+	uni, err := bandit.Evaluate(rewarded, uniform)
+	if err != nil {
+		return nil, err
+	}
+	return &OffPolicy{Events: len(rewarded), Policy: cur, Uniform: uni}, nil
+}
+
+// loggedEvents reads up to limit of the most recent decisions as bandit
+// log events (all of them when limit <= 0).
+func (s *Service) loggedEvents(ctx context.Context, l *live, limit int) ([]bandit.LoggedEvent, error) {
+	var out []bandit.LoggedEvent
+	var after int64
+	for {
+		js, err := s.Store.Log(ctx, l.exp.ID, after, 5000)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range js {
+			ev := bandit.LoggedEvent{
+				EventID:   j.EventID,
+				Timestamp: j.CreatedAt.UTC().Format(time.RFC3339Nano),
+				Event: bandit.Event{
+					Context: bandit.Context{Features: j.Context}, Actions: l.actions(j.Variants),
+					Chosen: j.Chosen, Probability: j.Probability,
+				},
+				PMF: j.PMF,
+			}
+			if j.Reward != nil {
+				ev.Reward, ev.Rewarded = j.Reward.Value, true
+			}
+			out = append(out, ev)
+			after = j.Seq
+		}
+		if limit > 0 && len(out) > limit {
+			out = out[len(out)-limit:]
+		}
+		if len(js) < 5000 {
+			return out, nil
+		}
+	}
+}
+
+// WriteDSJSON writes the experiment's joined decision/reward log in
+// Vowpal Wabbit's DSJSON (cost = -reward), oldest first.
+func (s *Service) WriteDSJSON(ctx context.Context, expID string, w io.Writer) error {
+	l, err := s.get(ctx, expID)
+	if err != nil {
+		return err
+	}
+	logs, err := s.loggedEvents(ctx, l, 0)
+	if err != nil {
+		return err
+	}
+	for _, ev := range logs {
+		if err := bandit.WriteDSJSON(w, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"lift"
+)
+
+var _ lift.ExperimentStore = (*DB)(nil)
+
+// CreateExperiment implements lift.ExperimentStore.
+func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.CreateExperiment(%q)", e.ID)
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = db.Now()
+	}
+	def, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO experiments(id, definition, created_at) VALUES (?,?,?)`, e.ID, def, formatTime(e.CreatedAt))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return lift.Errorf(lift.Conflict, "experiment %q already exists", e.ID)
+		}
+		return err
+	})
+}
+
+// UpdateExperiment implements lift.ExperimentStore.
+func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.UpdateExperiment(%q)", e.ID)
+	def, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE experiments SET definition = ? WHERE id = ?`, def, e.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return lift.Errorf(lift.NotFound, "experiment %q not found", e.ID)
+		}
+		return nil
+	})
+}
+
+// GetExperiment implements lift.ExperimentStore.
+func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
+	var def string
+	err = db.read.QueryRowContext(ctx, `SELECT definition FROM experiments WHERE id = ?`, id).Scan(&def)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e lift.Experiment
+	return &e, json.Unmarshal([]byte(def), &e)
+}
+
+// ListExperiments implements lift.ExperimentStore.
+func (db *DB) ListExperiments(ctx context.Context) (_ []*lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ListExperiments")
+	rows, err := db.read.QueryContext(ctx, `SELECT definition FROM experiments ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*lift.Experiment
+	for rows.Next() {
+		var def string
+		if err := rows.Scan(&def); err != nil {
+			return nil, err
+		}
+		var e lift.Experiment
+		if err := json.Unmarshal([]byte(def), &e); err != nil {
+			return nil, err
+		}
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}
+
+// SaveDecision implements lift.ExperimentStore.
+func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveDecision(%q)", d.EventID)
+	c, _ := json.Marshal(d.Context)
+	v, _ := json.Marshal(d.Variants)
+	p, _ := json.Marshal(d.PMF)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+			policy_version, created_at, deadline) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, formatTime(d.CreatedAt), formatTime(d.Deadline))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
+		}
+		return err
+	})
+}
+
+const joinedColumns = `d.rowid, d.experiment_id, d.event_id, d.context, d.variants, d.pmf, d.chosen, d.probability, d.policy_version,
+	d.created_at, d.deadline, r.seq, r.value, r.is_default, r.created_at`
+
+func scanJoined(s scanner) (*lift.Joined, error) {
+	var (
+		j                          lift.Joined
+		c, v, p, created, deadline string
+		seq                        sql.NullInt64
+		value                      sql.NullFloat64
+		isDefault                  sql.NullBool
+		rcreated                   sql.NullString
+	)
+	if err := s.Scan(&j.Seq, &j.ExperimentID, &j.EventID, &c, &v, &p, &j.Chosen, &j.Probability, &j.PolicyVersion,
+		&created, &deadline, &seq, &value, &isDefault, &rcreated); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(json.Unmarshal([]byte(c), &j.Context), json.Unmarshal([]byte(v), &j.Variants),
+		json.Unmarshal([]byte(p), &j.PMF)); err != nil {
+		return nil, err
+	}
+	j.CreatedAt, j.Deadline = parseTime(created), parseTime(deadline)
+	if seq.Valid {
+		j.Reward = &lift.Reward{Seq: seq.Int64, ExperimentID: j.ExperimentID, EventID: j.EventID,
+			Value: value.Float64, Default: isDefault.Bool, CreatedAt: parseTime(rcreated.String)}
+	}
+	return &j, nil
+}
+
+// GetDecision implements lift.ExperimentStore.
+func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ *lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.GetDecision(%q)", eventID)
+	j, err := scanJoined(db.read.QueryRowContext(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = ? AND d.event_id = ?`, experimentID, eventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lift.Errorf(lift.NotFound, "event %q not found in experiment %q", eventID, experimentID)
+	}
+	return j, err
+}
+
+// SaveReward implements lift.ExperimentStore.
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = db.Now()
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		existing = nil
+		var (
+			seq       int64
+			value     float64
+			isDefault bool
+			created   string
+		)
+		err := tx.QueryRowContext(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = ? AND event_id = ?`,
+			r.ExperimentID, r.EventID).Scan(&seq, &value, &isDefault, &created)
+		if err == nil {
+			existing = &lift.Reward{Seq: seq, ExperimentID: r.ExperimentID, EventID: r.EventID, Value: value, Default: isDefault, CreatedAt: parseTime(created)}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE decisions SET rewarded = 1 WHERE experiment_id = ? AND event_id = ?`, r.ExperimentID, r.EventID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES (?,?,?,?,?) RETURNING seq`,
+			r.ExperimentID, r.EventID, r.Value, r.Default, formatTime(r.CreatedAt)).Scan(&r.Seq)
+	})
+	return existing, err
+}
+
+// ExpiredDecisions implements lift.ExperimentStore.
+func (db *DB) ExpiredDecisions(ctx context.Context, now time.Time, limit int) (_ []*lift.Decision, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ExpiredDecisions")
+	rows, err := db.read.QueryContext(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON 0 WHERE d.rewarded = 0 AND d.deadline < ? ORDER BY d.deadline LIMIT ?`, formatTime(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	js, err := collectJoined(rows)
+	out := make([]*lift.Decision, len(js))
+	for i, j := range js {
+		out[i] = &j.Decision
+	}
+	return out, err
+}
+
+func collectJoined(rows *sql.Rows) ([]*lift.Joined, error) {
+	defer rows.Close()
+	var out []*lift.Joined
+	for rows.Next() {
+		j, err := scanJoined(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// RewardedSince implements lift.ExperimentStore.
+func (db *DB) RewardedSince(ctx context.Context, experimentID string, after int64, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.RewardedSince(%q)", experimentID)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+joinedColumns+` FROM rewards r
+		JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE r.experiment_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?`, experimentID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectJoined(rows)
+}
+
+// Log implements lift.ExperimentStore.
+func (db *DB) Log(ctx context.Context, experimentID string, after int64, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Log(%q)", experimentID)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = ? AND d.rowid > ? ORDER BY d.rowid LIMIT ?`, experimentID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectJoined(rows)
+}
+
+// Totals implements lift.ExperimentStore.
+func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lift.VariantTotals, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)
+	rows, err := db.read.QueryContext(ctx, `SELECT json_extract(d.variants, '$[' || d.chosen || ']'), COUNT(*), SUM(r.value)
+		FROM rewards r JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE r.experiment_id = ? GROUP BY 1`, experimentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]lift.VariantTotals{}
+	for rows.Next() {
+		var id string
+		var t lift.VariantTotals
+		if err := rows.Scan(&id, &t.Trials, &t.RewardSum); err != nil {
+			return nil, err
+		}
+		out[id] = t
+	}
+	return out, rows.Err()
+}
+
+// SaveSnapshot implements lift.ExperimentStore.
+func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveSnapshot(%q)", experimentID)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE experiments SET snapshot = ?, snapshot_seq = ? WHERE id = ? AND snapshot_seq <= ?`,
+			state, seq, experimentID, seq)
+		return err
+	})
+}
+
+// Snapshot implements lift.ExperimentStore.
+func (db *DB) Snapshot(ctx context.Context, experimentID string) (state []byte, seq int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Snapshot(%q)", experimentID)
+	err = db.read.QueryRowContext(ctx, `SELECT snapshot, snapshot_seq FROM experiments WHERE id = ?`, experimentID).Scan(&state, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	return state, seq, err
+}
