@@ -328,6 +328,7 @@ func runGBDTBench(ctx context.Context, m *Main, args []string) error {
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
 	threads := fs.Int("threads", 1, "threads for the batch measurement")
 	seconds := fs.Float64("seconds", 1, "minimum time for each of the two measurements")
+	singleRows := fs.Int("single-rows", 20000, "time single-row calls on the first N rows, cycling (bench/gbdt_predict.sh times XGBoost on the same 20000)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -345,7 +346,10 @@ func runGBDTBench(ctx context.Context, m *Main, args []string) error {
 		return errors.New("no rows to time")
 	}
 	budget := time.Duration(*seconds * float64(time.Second))
-	res := benchPredict(ctx, b, d, *threads, budget)
+	if *singleRows < 1 {
+		return usagef("--single-rows must be at least 1")
+	}
+	res := benchPredict(ctx, b, d, *threads, budget, min(*singleRows, d.Rows))
 	return writeJSON(m.Stdout, res)
 }
 
@@ -360,10 +364,10 @@ type benchResult struct {
 	SingleRowSamples int     `json:"single_row_samples"`
 }
 
-// benchPredict times PredictMargin call by call over the rows in order
-// (cycling) and PredictBatch over all rows, each for at least budget; the
+// benchPredict times PredictMargin call by call over the first singleRows
+// rows in order (cycling) and PredictBatch over all rows, each for at least budget; the
 // batch rate is that of the fastest pass over the rows.
-func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, threads int, budget time.Duration) benchResult {
+func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, threads int, budget time.Duration, singleRows int) benchResult {
 	var sink float32
 	for r := 0; r < min(d.Rows, 1000); r++ { // warm up; compiles the predictor
 		sink += b.PredictMargin(d.Row(r))
@@ -371,8 +375,8 @@ func benchPredict(ctx context.Context, b *gbdt.Booster, d *dataset.Dense, thread
 	const maxSamples = 1 << 20
 	lat := make([]time.Duration, 0, 1<<16)
 	start := time.Now()
-	for r := 0; len(lat) < maxSamples; r = (r + 1) % d.Rows {
-		if len(lat)%4096 == 0 && (time.Since(start) >= budget || ctx.Err() != nil) && len(lat) >= min(d.Rows, 10000) {
+	for r := 0; len(lat) < maxSamples; r = (r + 1) % singleRows {
+		if len(lat)%4096 == 0 && (time.Since(start) >= budget || ctx.Err() != nil) && len(lat) >= singleRows {
 			break
 		}
 		t0 := time.Now()
