@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"lift"
+	"lift/postgres"
 	"lift/sqlite"
 )
 
@@ -32,14 +33,22 @@ type Store interface {
 	Close() error
 }
 
-var _ Store = (*sqlite.DB)(nil)
+var (
+	_ Store = (*sqlite.DB)(nil)
+	_ Store = (*postgres.DB)(nil)
+)
 
 // openDB opens the database named by a --db value ("sqlite:PATH", a bare
 // path, or "postgres://...") and closes it at m.Close.
 func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("--db %s: the PostgreSQL store is not in this build yet; use sqlite:PATH", redact(dsn))
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", redact(dsn), err)
+		}
+		m.onClose(db.Close)
+		return db, nil
 	}
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	path = strings.TrimPrefix(path, "//")

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"lift/storetest"
+)
+
+// TestServeOnPostgres drives `lift serve --db postgres://...` through the
+// seed's calls: put a clip, predict, record an outcome, read it back
+// after a restart.
+func TestServeOnPostgres(t *testing.T) {
+	db := storetest.MustPostgresDSN(t)
+	s := MustStartServer(t, nil, "--db", db)
+
+	if code, _ := s.Do("GET", "/readyz", nil); code != 200 {
+		t.Fatalf("readyz = %d", code)
+	}
+	if code, body := s.Do("PUT", "/clips/c1", clipBody(22)); code != 201 || body["clip_id"] != "c1" {
+		t.Fatalf("PUT new clip = %d %v", code, body)
+	}
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(23)); code != 200 {
+		t.Fatalf("PUT existing clip = %d, want 200", code)
+	}
+	code, body := s.Do("POST", "/predict/ctr?clip_id=c1", nil)
+	if code != 200 || body["clip_id"] != "c1" || body["prediction_id"] == nil {
+		t.Fatalf("predict = %d %v", code, body)
+	}
+	// Heuristic: 0.7*0.05 + 0.5*0.02 = 0.045, medium.
+	if ctr, _ := body["predicted_ctr"].(float64); ctr < 0.0449 || ctr > 0.0451 || body["predicted_band"] != "medium" {
+		t.Errorf("heuristic prediction = %v", body)
+	}
+	if code, body := s.Do("POST", "/predict/ctr?clip_id=nope", nil); code != 404 || body["detail"] != "Clip not found" {
+		t.Errorf("predict unknown clip = %d %v", code, body)
+	}
+	if code, body := s.Do("POST", "/clips/c1/outcomes", map[string]any{"impressions": 1000, "clicks": 40}); code != 201 || body["actual_ctr"] != 0.04 {
+		t.Errorf("outcome = %d %v", code, body)
+	}
+	if code, body := s.Do("POST", "/clips/nope/outcomes", map[string]any{"impressions": 10, "clicks": 1}); code != 404 {
+		t.Errorf("outcome for an unknown clip = %d %v", code, body)
+	}
+	if code, body := s.Do("POST", "/clips/c1/outcomes", map[string]any{"impressions": 10, "clicks": 11}); code != 400 {
+		t.Errorf("outcome with clicks > impressions = %d %v", code, body)
+	}
+
+	s.Stop()
+	s = MustStartServer(t, nil, "--db", db)
+	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["duration"] != 23.0 || body["impressions"] != 1000.0 || body["actual_ctr"] != 0.04 {
+		t.Errorf("after restart GET /clips/c1 = %d %v", code, body)
+	}
+}
+
+// TestPostgresReplicas runs two servers on one database: a model trained
+// through replica A is served by replica B once B polls the registry.
+func TestPostgresReplicas(t *testing.T) {
+	db := storetest.MustPostgresDSN(t)
+	if code, out, stderr := run(t, "demo", "--db", db, "--clips", "800"); code != 0 {
+		t.Fatalf("demo: %d %s %s", code, out, stderr)
+	}
+	a := MustStartServer(t, nil, "--db", db, "--export", "", "--refresh", "200ms")
+	b := MustStartServer(t, nil, "--db", db, "--export", "", "--refresh", "200ms")
+
+	if _, p := b.Do("POST", "/predict/ctr?clip_id=demo-0001", nil); p["model_version"] != nil {
+		t.Fatalf("before training replica B serves %v, want the heuristic", p)
+	}
+	code, sum := a.Do("POST", "/train/ctr-model", nil)
+	if code != 200 || sum["success"] != true || sum["promoted"] != true || sum["model_version"] == nil {
+		t.Fatalf("train on replica A = %d %v", code, sum)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, p := b.Do("POST", "/predict/ctr?clip_id=demo-0001", nil)
+		if p["model_version"] == sum["model_version"] {
+			if p["source"] != "model" {
+				t.Errorf("replica B answers %v, want source model", p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica B still serves %v, want %v", p["model_version"], sum["model_version"])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Both replicas see the same registry.
+	_, la := a.Do("GET", "/models", nil)
+	_, lb := b.Do("GET", "/models", nil)
+	if ms, _ := la["models"].([]any); len(ms) != 1 || !reflect.DeepEqual(la, lb) {
+		t.Errorf("replicas list different registries:\nA %v\nB %v", la, lb)
+	}
+}
