@@ -12,11 +12,12 @@ run: build
 	./$(BIN) serve --demo
 
 # Installs what the tests need where it can (XGBoost for the interop
-# tests), then runs every test, then each fuzz target briefly.
+# tests, PostgreSQL), then runs every test, then each fuzz target briefly.
+# scripts/test.sh runs go test ./..., the -race run and the fuzz targets
+# with a throwaway PostgreSQL cluster up (LIFT_TEST_POSTGRES), and stops the
+# cluster afterwards even when a test fails.
 test: test-deps vet
-	$(GO) test -count=1 -timeout 30m ./...
-	CGO_ENABLED=1 $(GO) test -count=1 -race -run 'Concurrent' ./trainer
-	./scripts/fuzz.sh $(FUZZTIME)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/test.sh
 
 test-deps:
 	./scripts/test-deps.sh

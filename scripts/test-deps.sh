@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the real programs Lift's tests run against, from Debian's
-# packages: XGBoost (python3-xgboost) for the model interop tests.
+# packages: XGBoost (python3-xgboost) for the model interop tests and
+# PostgreSQL (postgresql) for the PostgreSQL store's tests, which run on a
+# throwaway cluster that scripts/test.sh starts.
 # Without root it only reports what is missing; the tests that need it
 # skip locally, but under CI=true they fail instead of skipping.
 set -euo pipefail
 
 need=()
 /usr/bin/python3 -c 'import xgboost' >/dev/null 2>&1 || need+=(python3-xgboost)
+# Debian keeps the server binaries off PATH, under /usr/lib/postgresql/VERSION/bin.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
