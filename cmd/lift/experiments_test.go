@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestExperimentsOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "lift.db")
+	s := MustStartServer(t, nil, "--db", db, "--export", "")
+	body := map[string]any{
+		"id":          "thumbs",
+		"variants":    []map[string]any{{"id": "red"}, {"id": "blue"}, {"id": "green"}},
+		"reward_wait": "24h", "default_reward": 0,
+	}
+	if code, e := s.Do("POST", "/experiments", body); code != 201 || e["policy"].(map[string]any)["name"] != "thompson" {
+		t.Fatalf("create = %d %v", code, e)
+	}
+	if code, _ := s.Do("POST", "/experiments", body); code != 409 {
+		t.Errorf("duplicate create = %d, want 409", code)
+	}
+	code, d := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"context": map[string]any{"hour": 9}})
+	if code != 200 || d["event_id"] == "" || d["variant"] == nil || len(d["ranking"].([]any)) != 3 {
+		t.Fatalf("decide = %d %v", code, d)
+	}
+	var psum float64
+	for _, r := range d["ranking"].([]any) {
+		r := r.(map[string]any)
+		psum += r["probability"].(float64)
+		if r["variant"] == d["variant"] && r["probability"] != d["probability"] {
+			t.Errorf("logged probability %v differs from the ranking's %v", d["probability"], r["probability"])
+		}
+	}
+	if psum < 0.999 || psum > 1.001 {
+		t.Errorf("ranking probabilities sum to %v", psum)
+	}
+	ev := d["event_id"].(string)
+	for i, tc := range []struct {
+		body   map[string]any
+		status int
+	}{
+		{map[string]any{"event_id": ev, "reward": 1}, 200},
+		{map[string]any{"event_id": ev, "reward": 1}, 200},
+		{map[string]any{"event_id": ev, "reward": 0}, 409},
+		{map[string]any{"event_id": "nope", "reward": 1}, 404},
+		{map[string]any{"event_id": ev, "reward": 7}, 400},
+		{map[string]any{"event_id": ev}, 400},
+	} {
+		if code, b := s.Do("POST", "/experiments/thumbs/rewards", tc.body); code != tc.status {
+			t.Errorf("reward case %d = %d %v, want %d", i, code, b, tc.status)
+		}
+	}
+	if code, _ := s.Do("POST", "/experiments/none/decide", map[string]any{}); code != 404 {
+		t.Errorf("decide on unknown experiment = %d", code)
+	}
+	if code, _ := s.Do("POST", "/experiments/thumbs/decide", `{"context": {"x": "high"}}`); code != 400 {
+		t.Errorf("string context = %d, want 400", code)
+	}
+	if code, d := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"exclude": []string{"red", "blue"}}); code != 200 || d["variant"] != "green" {
+		t.Errorf("exclude = %d %v", code, d)
+	}
+	for i := 0; i < 40; i++ {
+		_, d := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"event_id": fmt.Sprint("e", i)})
+		r := 0
+		if d["variant"] == "blue" {
+			r = 1
+		}
+		s.Do("POST", "/experiments/thumbs/rewards", map[string]any{"event_id": d["event_id"], "reward": r})
+	}
+	code, st := s.Do("GET", "/experiments/thumbs/stats", nil)
+	if code != 200 || st["best_variant"] != "blue" || len(st["variants"].([]any)) != 3 {
+		t.Fatalf("stats = %d %v", code, st)
+	}
+	for _, v := range st["variants"].([]any) {
+		v := v.(map[string]any)
+		for _, k := range []string{"id", "trials", "reward_sum", "mean", "ci95", "p_best"} {
+			if _, ok := v[k]; !ok {
+				t.Errorf("variant stats lack %q: %v", k, v)
+			}
+		}
+	}
+
+	// The DSJSON log replays in lift bandit evaluate.
+	resp, err := http.Get(s.URL + "/experiments/thumbs/log.dsjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logData, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(logData), "\n"); resp.StatusCode != 200 || n != 42 {
+		t.Fatalf("log.dsjson: %d with %d lines, want 42", resp.StatusCode, n)
+	}
+	logFile := writeFile(t, "log.dsjson", string(logData))
+	code2, out, stderr := run(t, "bandit", "evaluate", "--log", logFile, "--policy", "thompson")
+	var est map[string]any
+	if code2 != 0 || json.Unmarshal([]byte(out), &est) != nil || est["n"] != 41.0 {
+		t.Errorf("lift bandit evaluate on the export: %d %q %q", code2, out, stderr)
+	}
+
+	// A restart keeps the experiment and what it learnt.
+	s.Stop()
+	s = MustStartServer(t, nil, "--db", db, "--export", "")
+	code, st2 := s.Do("GET", "/experiments/thumbs/stats", nil)
+	if code != 200 || fmt.Sprint(st2["variants"]) != fmt.Sprint(st["variants"]) {
+		t.Errorf("stats after restart differ:\n%v\n%v", st2["variants"], st["variants"])
+	}
+	if code, _ := s.Do("POST", "/experiments/thumbs/rewards", map[string]any{"event_id": ev, "reward": 1}); code != 200 {
+		t.Errorf("repeated reward after restart = %d", code)
+	}
+}
+
+// TestKill9LosesNoAcknowledgedWrite runs lift serve as a child process,
+// records every decision and reward it acknowledges, kills it with
+// SIGKILL mid-traffic and checks every acknowledged write is stored.
+func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "lift.db")
+	cmd := liftProcess(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--export", "")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addr := ""
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if i := strings.Index(sc.Text(), "addr=http://"); i >= 0 {
+			addr = strings.Fields(sc.Text()[i+len("addr="):])[0]
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	if addr == "" {
+		t.Fatal("child server did not report its address")
+	}
+	post := func(path, body string) (int, map[string]any) {
+		resp, err := http.Post(addr+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, _ := post("/experiments", `{"id":"k","variants":[{"id":"a"},{"id":"b"}]}`); code != 201 {
+		t.Fatalf("create = %d", code)
+	}
+	type ack struct {
+		event   string
+		variant string
+		reward  bool
+	}
+	acks := make(chan ack, 100000)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ev := fmt.Sprintf("w%d-%d", w, i)
+				code, d := post("/experiments/k/decide", `{"event_id":"`+ev+`"}`)
+				if code != 200 {
+					return
+				}
+				acks <- ack{ev, d["variant"].(string), false}
+				if code, _ := post("/experiments/k/rewards", `{"event_id":"`+ev+`","reward":1}`); code != 200 {
+					return
+				}
+				acks <- ack{ev, "", true}
+			}
+		}(w)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	close(stop)
+	for w := 0; w < 4; w++ {
+		<-done
+	}
+	close(acks)
+
+	s := MustStartServer(t, nil, "--db", db, "--export", "")
+	resp, err := http.Get(s.URL + "/experiments/k/log.dsjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stored := map[string]string{}
+	rewarded := map[string]bool{}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var line struct {
+			EventID string   `json:"EventId"`
+			Cost    *float64 `json:"_label_cost"`
+			A       []int    `json:"a"`
+			C       struct {
+				Multi []struct {
+					Tag string `json:"_tag"`
+				} `json:"_multi"`
+			} `json:"c"`
+		}
+		if err := dec.Decode(&line); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		stored[line.EventID] = line.C.Multi[line.A[0]-1].Tag
+		rewarded[line.EventID] = line.Cost != nil
+	}
+	n := 0
+	for a := range acks {
+		n++
+		switch {
+		case a.reward && !rewarded[a.event]:
+			t.Errorf("acknowledged reward of %s lost", a.event)
+		case !a.reward && stored[a.event] != a.variant:
+			t.Errorf("acknowledged decision %s -> %s stored as %q", a.event, a.variant, stored[a.event])
+		}
+	}
+	t.Logf("%d acknowledged writes, all stored", n)
+	if n < 10 {
+		t.Errorf("only %d writes were acknowledged before the kill: the test did not exercise anything", n)
+	}
+}
