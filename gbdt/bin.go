@@ -380,6 +380,43 @@ type binMatrix[B binIndex] struct {
 	bins       []B
 }
 
+func binOrMissing[B binIndex](b int, x float32, missing B) B {
+	if x != x {
+		return missing
+	}
+	return B(b)
+}
+
+// upperBin4 is upperBin for four values at once, on order-preserving
+// integer keys (orderedBits) of the cuts and values. Each step is
+// arithmetic (a sign mask), not a branch that would mispredict half the
+// time, and the four independent searches overlap in the CPU.
+func upperBin4(v []uint32, x0, x1, x2, x3 uint32) (int, int, int, int) {
+	l0, l1, l2, l3, n := 0, 0, 0, 0, len(v)
+	for n > 1 {
+		half := n >> 1
+		l0 += half &^ int((int64(x0)-int64(v[l0+half-1]))>>63)
+		l1 += half &^ int((int64(x1)-int64(v[l1+half-1]))>>63)
+		l2 += half &^ int((int64(x2)-int64(v[l2+half-1]))>>63)
+		l3 += half &^ int((int64(x3)-int64(v[l3+half-1]))>>63)
+		n -= half
+	}
+	last := len(v) - 1
+	if v[l0] <= x0 && l0 < last {
+		l0++
+	}
+	if v[l1] <= x1 && l1 < last {
+		l1++
+	}
+	if v[l2] <= x2 && l2 < last {
+		l2++
+	}
+	if v[l3] <= x3 && l3 < last {
+		l3++
+	}
+	return l0, l1, l2, l3
+}
+
 // upperBin returns the index of the first cut above x, clamped to the last
 // bin, without data-dependent branches (the comparison becomes a
 // conditional move).
@@ -402,15 +439,30 @@ func upperBin(v []float32, x float32) int {
 func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] {
 	m := &binMatrix[B]{rows: d.Rows, cols: d.Cols, bins: make([]B, d.Rows*d.Cols)}
 	const chunk = 4096
+	keys := make([]uint32, len(c.vals))
+	for i, v := range c.vals {
+		keys[i] = orderedBits(v)
+	}
 	parallelFor((d.Rows+chunk-1)/chunk, threads, func(t, _ int) {
-		for r := t * chunk; r < min((t+1)*chunk, d.Rows); r++ {
-			x, out := d.Row(r), m.bins[r*d.Cols:(r+1)*d.Cols]
-			for f, v := range x {
-				if v != v {
-					out[f] = B(c.nbins(f))
-					continue
-				}
-				out[f] = B(upperBin(c.vals[c.ptr[f]:c.ptr[f+1]], v))
+		lo, hi := t*chunk, min((t+1)*chunk, d.Rows)
+		for f := range d.Cols {
+			v := c.vals[c.ptr[f]:c.ptr[f+1]]
+			vk := keys[c.ptr[f]:c.ptr[f+1]]
+			missing := B(c.nbins(f))
+			r := lo
+			// Four searches in lockstep: each is a chain of dependent
+			// loads, so interleaving them lets the CPU overlap the chains.
+			for ; r+4 <= hi; r += 4 {
+				x0, x1, x2, x3 := d.X[r*d.Cols+f], d.X[(r+1)*d.Cols+f], d.X[(r+2)*d.Cols+f], d.X[(r+3)*d.Cols+f]
+				b0, b1, b2, b3 := upperBin4(vk, orderedBits(x0), orderedBits(x1), orderedBits(x2), orderedBits(x3))
+				m.bins[r*d.Cols+f] = binOrMissing(b0, x0, missing)
+				m.bins[(r+1)*d.Cols+f] = binOrMissing(b1, x1, missing)
+				m.bins[(r+2)*d.Cols+f] = binOrMissing(b2, x2, missing)
+				m.bins[(r+3)*d.Cols+f] = binOrMissing(b3, x3, missing)
+			}
+			for ; r < hi; r++ {
+				x := d.X[r*d.Cols+f]
+				m.bins[r*d.Cols+f] = binOrMissing(upperBin(v, x), x, missing)
 			}
 		}
 	})
