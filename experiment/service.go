@@ -14,7 +14,9 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lift"
@@ -56,6 +58,17 @@ type live struct {
 	seq     int64 // highest reward seq learnt
 	learnt  int64
 	pending int // learnt since the last snapshot
+
+	// pmfCache holds the last context-free PMF (Thompson sampling's
+	// depends only on the learnt state and the variant set, and costs
+	// thousands of posterior draws), keyed by learnt count and variants.
+	pmfCache atomic.Pointer[cachedPMF]
+}
+
+type cachedPMF struct {
+	learnt int64
+	ids    string
+	pmf    []float64
 }
 
 func (s *Service) now() time.Time {
@@ -355,14 +368,15 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
 	}
 	version := l.version()
-	dec, err := bandit.Decide(l.policy, req.EventID, bandit.Context{Features: req.Context}, l.actions(ids), s.Seed)
+	pmf, err := l.pmf(version, req.Context, ids)
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
+	chosen := bandit.SampleIndex(pmf, bandit.EventUniform(s.Seed, req.EventID))
 	now := s.now()
 	d := &lift.Decision{
-		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: dec.PMF,
-		Chosen: dec.Index, Probability: dec.Probability, PolicyVersion: version,
+		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: pmf,
+		Chosen: chosen, Probability: pmf[chosen], PolicyVersion: version,
 		CreatedAt: now, Deadline: now.Add(e.RewardWait.Duration),
 	}
 	if d.Context == nil {
@@ -379,6 +393,21 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		d = &j.Decision
 	}
 	return response(d), nil
+}
+
+// pmf is the policy's distribution over ids, from the cache when the
+// policy ignores the context and nothing was learnt since.
+func (l *live) pmf(version int64, ctx map[string]float64, ids []string) ([]float64, error) {
+	_, contextFree := l.policy.(*bandit.Thompson)
+	key := strings.Join(ids, "\x00")
+	if c := l.pmfCache.Load(); contextFree && c != nil && c.learnt == version && c.ids == key {
+		return c.pmf, nil
+	}
+	pmf, err := l.policy.PMF(bandit.Context{Features: ctx}, l.actions(ids))
+	if err == nil && contextFree {
+		l.pmfCache.Store(&cachedPMF{learnt: version, ids: key, pmf: pmf})
+	}
+	return pmf, err
 }
 
 func (l *live) version() int64 {
