@@ -195,3 +195,67 @@ func mustFloatsHaveDecimalPoint(tb testing.TB, model []byte) {
 		tb.Error("no floats found in the saved model")
 	}
 }
+
+// TestLoadNewerLayouts rewrites a 1.7 reference model the way XGBoost 2.x
+// and 3.x lay their files out (iteration_indptr, multi_strategy, base_score
+// as "[5E-1]", boolean default_left from other writers, extra fields) and
+// checks that it loads and predicts the same bits.
+func TestLoadNewerLayouts(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(sharedData, "xgb_reference_model_higgs_sqerr.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := MustLoadFile(t, filepath.Join(sharedData, "xgb_reference_model_higgs_sqerr.json"))
+	cases := MustReadReference(t, filepath.Join(sharedData, "xgb_reference_predictions_higgs_sqerr.csv"))
+	edits := []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"2.x", func(m map[string]any) {
+			l := m["learner"].(map[string]any)
+			gb := l["gradient_booster"].(map[string]any)["model"].(map[string]any)
+			gb["iteration_indptr"] = []int{0, 1, 2, 3, 4, 5}
+			l["learner_model_param"].(map[string]any)["multi_strategy"] = "one_output_per_tree"
+			m["version"] = []int{2, 1, 3}
+		}},
+		{"3.x", func(m map[string]any) {
+			l := m["learner"].(map[string]any)
+			l["learner_model_param"].(map[string]any)["base_score"] = "[5E-1]"
+			l["learner_model_param"].(map[string]any)["boost_from_average"] = "1"
+			for _, tr := range l["gradient_booster"].(map[string]any)["model"].(map[string]any)["trees"].([]any) {
+				tm := tr.(map[string]any)
+				var dl []bool
+				for _, v := range tm["default_left"].([]any) {
+					dl = append(dl, v.(float64) != 0)
+				}
+				tm["default_left"] = dl
+			}
+			m["version"] = []int{3, 0, 2}
+		}},
+	}
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			e.edit(m)
+			edited, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Load(bytes.NewReader(edited))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.BaseScore != want.BaseScore || len(b.Trees) != len(want.Trees) {
+				t.Fatalf("base score %v, %d trees; want %v, %d", b.BaseScore, len(b.Trees), want.BaseScore, len(want.Trees))
+			}
+			for i, c := range cases {
+				if got := b.PredictMargin(c.x); math.Float32bits(got) != math.Float32bits(c.margin) {
+					t.Errorf("row %d: margin %v, XGBoost %v", i, got, c.margin)
+				}
+			}
+		})
+	}
+}
