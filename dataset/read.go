@@ -204,6 +204,9 @@ func parseValue(b []byte) (float32, bool) {
 	if len(b) == 0 {
 		return float32(math.NaN()), true
 	}
+	if v, ok := parseSimple(b); ok {
+		return float32(v), true
+	}
 	// The string aliases b only for the call: strconv copies the text into
 	// any error it returns.
 	v, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
@@ -215,6 +218,55 @@ func parseValue(b []byte) (float32, bool) {
 		return 0, false
 	}
 	return float32(v), true
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseSimple parses the common case of a data file's number, an optional
+// sign, digits and an optional fraction, when its digits fit in 2^53:
+// then mantissa / 10^k is one correctly rounded division of two exact
+// float64s, so the result is ParseFloat's to the bit, at a fraction of its
+// cost (parsing dominates reading a large CSV file). Anything else (an
+// exponent, more digits, "NaN") reports false for ParseFloat to handle.
+func parseSimple(b []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if digits > 15 {
+				return 0, false
+			}
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	v := float64(mant)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // isNumberOrEmpty reports whether a header-candidate field reads as data.

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -201,4 +203,40 @@ func FuzzReadLibSVM(f *testing.F) {
 			t.Fatalf("inconsistent matrix: %d x %d, %d values, %d labels", d.Rows, d.Cols, len(d.X), len(d.Label))
 		}
 	})
+}
+
+// TestParseSimpleMatchesParseFloat checks the fast number parser against
+// strconv on edge cases and on seeded random decimals, bit for bit.
+func TestParseSimpleMatchesParseFloat(t *testing.T) {
+	inputs := []string{"0", "-0", "+1", "1.", ".5", "-.5", "0.1", "0.869293213", "123456789012345",
+		"1234567890123456", "0.000000000000001", "9007199254740993", "3.4028235e38", "1e5", "nan", "-", ".", "1.2.3", "0x10"}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 20000 {
+		digits := 1 + rng.IntN(16)
+		var b strings.Builder
+		if rng.IntN(2) == 0 {
+			b.WriteByte('-')
+		}
+		dot := rng.IntN(digits + 1)
+		for i := range digits {
+			if i == dot {
+				b.WriteByte('.')
+			}
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		inputs = append(inputs, b.String())
+	}
+	for _, in := range inputs {
+		want, werr := strconv.ParseFloat(in, 64)
+		got, ok := parseSimple([]byte(in))
+		if !ok {
+			continue
+		}
+		if werr != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("parseSimple(%q) = %v, ParseFloat %v (%v)", in, got, want, werr)
+		}
+	}
+	if _, ok := parseSimple([]byte("0.5")); !ok {
+		t.Error("parseSimple refused 0.5")
+	}
 }
