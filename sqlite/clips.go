@@ -120,6 +120,9 @@ func (db *DB) GetClip(ctx context.Context, id string) (_ *lift.Clip, err error) 
 // ListClips implements lift.ClipStore.
 func (db *DB) ListClips(ctx context.Context, after string, limit int) (_ []*lift.Clip, next string, err error) {
 	defer lift.Wrap(&err, "ClipStore.ListClips")
+	if limit < 1 {
+		return nil, "", lift.Errorf(lift.Invalid, "limit must be at least 1, got %d", limit)
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+clipColumns+` FROM clips WHERE id > ? ORDER BY id LIMIT ?`, after, limit+1)
 	if err != nil {
 		return nil, "", err

@@ -70,6 +70,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		Activator:   job,
 		Ready:       db.Ping,
 		Token:       token,
+		Metrics:     httpapi.NewMetrics(),
 		Logger:      logger,
 	}
 	var experiments *experiment.Service
@@ -181,6 +182,8 @@ func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, logg
 		}
 		sum, err := job.Run(ctx, trainer.DefaultOptions())
 		switch {
+		case lift.KindOf(err) == lift.Conflict:
+			logger.Info("scheduled training skipped: another replica is training", "err", err)
 		case err != nil:
 			logger.Error("scheduled training failed", "err", err)
 		default:
