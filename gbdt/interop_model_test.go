@@ -1,8 +1,10 @@
 package gbdt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -137,6 +139,43 @@ func TestXGBoostInterop(t *testing.T) {
 			if math.Abs(float64(margin[i]-xm[i])) > 1e-6 || math.Abs(float64(pred[i]-xp[i])) > 1e-6 {
 				t.Fatalf("%s row %d: lift %v %v, XGBoost on lift's file %v %v", name, i, margin[i], pred[i], xm[i], xp[i])
 			}
+		}
+	}
+}
+
+// TestXGBoostLibSVMParity reads a libsvm file with dataset.ReadLibSVM and
+// with XGBoost's own reader and checks both give the same margins: indices
+// as written, absent entries missing.
+func TestXGBoostLibSVMParity(t *testing.T) {
+	MustHaveXGBoost(t)
+	dir := t.TempDir()
+	f, err := dataset.Open(filepath.Join(sharedData, "agaricus.txt.test.libsvm.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "agaricus.test")
+	if err := os.WriteFile(plain, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(sharedData, "xgb_reference_model.json")
+	MustRunPython(t, "libsvm", model, plain, filepath.Join(dir, "margin.f32"))
+	want := MustReadF32(t, filepath.Join(dir, "margin.f32"))
+	d, err := dataset.ReadLibSVM(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := MustLoadFile(t, model).PredictBatch(d, true, 1)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, XGBoost %d", len(got), len(want))
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("row %d: margin %v, XGBoost reading the same file %v", i, got[i], want[i])
 		}
 	}
 }

@@ -6,6 +6,10 @@
   interop.py predict DIR  load DIR/CASE.lift.json (saved by lift) and write
                           DIR/CASE.lift_margin.f32 and DIR/CASE.lift_pred.f32
 
+  interop.py libsvm MODEL DATA OUT
+                          XGBoost's own libsvm reader on DATA (gzip-decompressed by
+                          the caller), margins of MODEL written to OUT
+
 Arrays are raw little-endian float32 files (rows x columns, row-major).
 """
 import json
@@ -70,5 +74,14 @@ def predict(out):
         bst.predict(dt).astype(np.float32).tofile(os.path.join(out, name + ".lift_pred.f32"))
 
 
+def libsvm(model, data, out):
+    bst = xgb.Booster()
+    bst.load_model(model)
+    bst.predict(xgb.DMatrix(data + "?format=libsvm"), output_margin=True).astype(np.float32).tofile(out)
+
+
 if __name__ == "__main__":
-    {"train": train, "predict": predict}[sys.argv[1]](sys.argv[2])
+    if sys.argv[1] == "libsvm":
+        libsvm(*sys.argv[2:5])
+    else:
+        {"train": train, "predict": predict}[sys.argv[1]](sys.argv[2])
