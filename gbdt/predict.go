@@ -302,7 +302,10 @@ func (f *forest) rowMargin(x []float32) float32 {
 // each tree's leaf value, summed in float32 in tree order, bit for bit what
 // XGBoost computes. x holds NumFeature values; a NaN, or a feature past the
 // end of a shorter x, is missing. It is safe for concurrent use and does not
-// allocate once the predictor is compiled (on the first call).
+// allocate once the predictor is compiled (on the first call). The
+// compiled form is rebuilt when the trees slice, base score, objective or
+// feature count change, but not when a tree's arrays are edited in place:
+// do not edit trees after predicting with them.
 func (b *Booster) PredictMargin(x []float32) float32 {
 	return b.compiled().rowMargin(x)
 }
