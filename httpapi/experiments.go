@@ -76,6 +76,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.Metrics.observeDecision(r.PathValue("id"), out)
 	return writeJSON(w, http.StatusOK, out)
 }
 
@@ -99,6 +100,7 @@ func (s *Server) reward(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.Metrics.observeReward(r.PathValue("id"), rw.Value)
 	return writeJSON(w, http.StatusOK, rw)
 }
 

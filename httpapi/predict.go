@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"time"
 
 	"lift"
 )
@@ -57,6 +58,7 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Predictions.RecordPrediction(r.Context(), &p); err != nil {
 		return err
 	}
+	s.Metrics.observePrediction(&p)
 	return writeJSON(w, http.StatusOK, p)
 }
 
@@ -116,7 +118,9 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 		}
 		return lift.Errorf(lift.Unavailable, "no trainer is configured on this server")
 	}
+	start := time.Now()
 	sum, err := s.Trainer.TrainCTR(r.Context(), params)
+	s.Metrics.observeTraining(sum, err, time.Since(start))
 	if err != nil {
 		return err
 	}

@@ -37,9 +37,12 @@ type Server struct {
 	Ready func(ctx context.Context) error
 	// Token, when non-empty, is required as a bearer token on every
 	// endpoint but the probes.
-	Token  string
-	Logger *slog.Logger
-	Now    func() time.Time
+	Token string
+	// Metrics, when set, records request latencies and domain counters
+	// and is served at GET /metrics.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Handler returns the routed, authenticated handler.
@@ -49,6 +52,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.Metrics != nil {
+		s.Metrics.follow(s.Predictor)
 	}
 	mux := http.NewServeMux()
 	for _, r := range s.routes() {
@@ -70,6 +76,8 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{"GET /healthz", true, s.healthz},
 		{"GET /readyz", true, s.readyz},
+		{"GET /openapi.json", true, s.openAPI},
+		{"GET /docs", true, s.docs},
 		{"PUT /clips/{id}", false, s.putClip},
 		{"GET /clips/{id}", false, s.getClip},
 		{"GET /clips", false, s.listClips},
@@ -79,6 +87,9 @@ func (s *Server) routes() []route {
 		{"GET /models", false, s.listModels},
 		{"GET /models/{version}", false, s.getModel},
 		{"POST /models/{version}/activate", false, s.activateModel},
+	}
+	if s.Metrics != nil {
+		rs = append(rs, route{"GET /metrics", true, s.metrics})
 	}
 	if s.Experiments != nil {
 		rs = append(rs, []route{
@@ -95,9 +106,16 @@ func (s *Server) routes() []route {
 	return rs
 }
 
-// wrap adds authentication, panic recovery and error rendering.
+// wrap adds metrics, authentication, panic recovery and error rendering.
 func (s *Server) wrap(public bool, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Metrics != nil {
+			// Deferred before the recover below, so it runs after it and
+			// sees the 500 a panic turns into.
+			rec, start := &statusRecorder{ResponseWriter: w}, time.Now()
+			defer func() { s.Metrics.observeRequest(r.Pattern, rec.code(), time.Since(start)) }()
+			w = rec
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				s.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))

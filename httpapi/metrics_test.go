@@ -1,0 +1,279 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"lift"
+	"lift/demo"
+	"lift/experiment"
+	"lift/sqlite"
+	"lift/trainer"
+)
+
+// newTestServer is a Server with every optional dependency set, on a
+// temporary SQLite database holding nClips demo clips with outcomes.
+func newTestServer(t *testing.T, nClips int) *Server {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lift.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := demo.Generate(rand.New(rand.NewPCG(1, 2)), nClips, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err := db.PutClips(ctx, d.Clips); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddOutcomes(ctx, d.Outcomes); err != nil {
+		t.Fatal(err)
+	}
+	serving := &trainer.Serving{Bands: lift.DefaultBands}
+	job := &trainer.Job{Store: db, Serving: serving, Bands: lift.DefaultBands, Progress: io.Discard}
+	return &Server{
+		Clips: db, Predictions: db, Predictor: serving, Trainer: job,
+		Models: db, Activator: job, Ready: db.Ping,
+		Experiments: &experiment.Service{Store: db, Clips: db, Predictor: serving, Seed: 7},
+		Token:       "secret",
+		Metrics:     NewMetrics(),
+	}
+}
+
+// call sends one request with the bearer token and returns the status
+// and body.
+func call(t *testing.T, h http.Handler, method, target, body string) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer secret")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w.Code, w.Body.Bytes()
+}
+
+func TestMetrics(t *testing.T) {
+	s := newTestServer(t, 60)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	h := ts.Config.Handler
+
+	// One request of each kind the metrics count; the statuses are checked
+	// so a broken setup fails here rather than as a missing series.
+	steps := []struct {
+		method, target, body string
+		want                 int
+	}{
+		{"GET", "/healthz", "", 200},
+		{"GET", "/healthz", "", 200},
+		{"GET", "/clips/nope", "", 404},
+		{"POST", "/predict/ctr?clip_id=demo-0001", "", 200}, // heuristic
+		{"POST", "/train/ctr-model", "", 200},
+		{"POST", "/predict/ctr?clip_id=demo-0002", "", 200}, // model 1
+		{"POST", "/predict/ctr?clip_id=demo-0003", "", 200},
+		{"POST", "/experiments", `{"id":"thumbs","variants":[{"id":"a"},{"id":"b"}]}`, 201},
+		{"GET", "/no/such/route", "", 404},
+	}
+	for _, st := range steps {
+		if code, body := call(t, h, st.method, st.target, st.body); code != st.want {
+			t.Fatalf("%s %s = %d %s, want %d", st.method, st.target, code, body, st.want)
+		}
+	}
+	for i := range 3 {
+		code, body := call(t, h, "POST", "/experiments/thumbs/decide", "")
+		if code != 200 {
+			t.Fatalf("decide = %d %s", code, body)
+		}
+		var d experiment.DecideResponse
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		reward := `{"event_id":"` + d.EventID + `","reward":` + []string{"1", "0", "1"}[i] + `}`
+		if code, body := call(t, h, "POST", "/experiments/thumbs/rewards", reward); code != 200 {
+			t.Fatalf("reward = %d %s", code, body)
+		}
+	}
+
+	// No token: /metrics is public, like the probes.
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics = %d", resp.StatusCode)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v\n%s", err, raw)
+	}
+
+	// sumOf adds the counter values (or histogram sample counts) of the
+	// series in fam whose labels include want.
+	sumOf := func(fam string, want map[string]string) float64 {
+		t.Helper()
+		f, ok := fams[fam]
+		if !ok {
+			t.Fatalf("no metric family %s in:\n%s", fam, raw)
+		}
+		var total float64
+	series:
+		for _, m := range f.Metric {
+			labels := map[string]string{}
+			for _, l := range m.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue series
+				}
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				total += m.GetCounter().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				total += float64(m.GetHistogram().GetSampleCount())
+			case dto.MetricType_GAUGE:
+				total += m.GetGauge().GetValue()
+			}
+		}
+		return total
+	}
+	checks := []struct {
+		fam    string
+		labels map[string]string
+		want   float64
+	}{
+		{"lift_http_request_duration_seconds", map[string]string{"route": "GET /healthz", "status": "200"}, 2},
+		{"lift_http_request_duration_seconds", map[string]string{"route": "GET /clips/{id}", "status": "404"}, 1},
+		{"lift_http_request_duration_seconds", map[string]string{"route": "POST /predict/ctr", "status": "200"}, 3},
+		{"lift_http_request_duration_seconds", map[string]string{"route": "POST /experiments/{id}/decide", "status": "200"}, 3},
+		{"lift_http_request_duration_seconds", map[string]string{"route": "unmatched", "status": "404"}, 1},
+		{"lift_predictions_total", map[string]string{"model_version": "heuristic"}, 1},
+		{"lift_predictions_total", map[string]string{"model_version": "1"}, 2},
+		{"lift_predictions_total", nil, 3},
+		{"lift_experiment_decisions_total", map[string]string{"experiment": "thumbs"}, 3},
+		{"lift_experiment_rewards_total", map[string]string{"experiment": "thumbs"}, 3},
+		{"lift_experiment_reward_sum", map[string]string{"experiment": "thumbs"}, 2},
+		{"lift_training_runs_total", map[string]string{"result": "success", "promoted": "true"}, 1},
+		{"lift_training_duration_seconds", map[string]string{"result": "success"}, 1},
+		{"lift_active_model_version", nil, 1},
+	}
+	for _, c := range checks {
+		if got := sumOf(c.fam, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.fam, c.labels, got, c.want)
+		}
+	}
+	// Every prediction series names a real band.
+	for _, m := range fams["lift_predictions_total"].Metric {
+		for _, l := range m.Label {
+			if l.GetName() == "band" && !strings.Contains("viral high medium low", l.GetValue()) {
+				t.Errorf("prediction band label %q", l.GetValue())
+			}
+		}
+	}
+	if _, ok := fams["go_goroutines"]; !ok {
+		t.Error("the Go runtime collector is not registered")
+	}
+}
+
+func TestMetricsTrainingOutcomes(t *testing.T) {
+	s := newTestServer(t, 5) // below lift.MinTrainingClips
+	h := s.Handler()
+	if code, body := call(t, h, "POST", "/train/ctr-model", ""); code != 200 {
+		t.Fatalf("train = %d %s", code, body)
+	}
+	if code, body := call(t, h, "POST", "/train/ctr-model", `{"rounds":"many"}`); code != 400 {
+		t.Fatalf("train with a bad parameter = %d %s, want 400", code, body)
+	}
+	mfs, err := s.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]float64{}
+	for _, f := range mfs {
+		if f.GetName() != "lift_training_runs_total" {
+			continue
+		}
+		for _, m := range f.Metric {
+			var key []string
+			for _, l := range m.Label {
+				key = append(key, l.GetName()+"="+l.GetValue())
+			}
+			runs[strings.Join(key, ",")] += m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"promoted=false,result=not_enough_data": 1,
+		"promoted=false,result=error":           1,
+	}
+	for k, v := range want {
+		if runs[k] != v {
+			t.Errorf("lift_training_runs_total{%s} = %v, want %v (all: %v)", k, runs[k], v, runs)
+		}
+	}
+	if len(runs) != len(want) {
+		t.Errorf("training series %v, want exactly %v", runs, want)
+	}
+}
+
+// A server without Metrics has no /metrics route and still answers.
+func TestNoMetrics(t *testing.T) {
+	s := newTestServer(t, 1)
+	s.Metrics = nil
+	h := s.Handler()
+	if code, _ := call(t, h, "GET", "/healthz", ""); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	if code, _ := call(t, h, "GET", "/metrics", ""); code != 404 {
+		t.Fatalf("GET /metrics without Metrics = %d, want 404", code)
+	}
+}
+
+func TestStatusRecorderPanic(t *testing.T) {
+	s := &Server{Metrics: NewMetrics()}
+	s.Handler()
+	h := s.wrap(true, func(http.ResponseWriter, *http.Request) error { panic("boom") })
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Pattern = "GET /x"
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 500 {
+		t.Fatalf("status %d, want 500", w.Code)
+	}
+	var body bytes.Buffer
+	if err := expfmt.NewEncoder(&body, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(gather(t, s.Metrics, "lift_http_request_duration_seconds")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body.String(), `lift_http_request_duration_seconds_count{route="GET /x",status="500"} 1`) {
+		t.Errorf("panic not counted as 500:\n%s", body.String())
+	}
+}
+
+func gather(t *testing.T, m *Metrics, name string) *dto.MetricFamily {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range mfs {
+		if f.GetName() == name {
+			return f
+		}
+	}
+	t.Fatalf("no family %s", name)
+	return nil
+}
