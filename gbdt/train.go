@@ -53,6 +53,15 @@ func Train(ctx context.Context, p Params, train *dataset.Dense, evals []EvalSet,
 	if err := checkData("training data", train, obj); err != nil {
 		return nil, nil, err
 	}
+	if train.Weight != nil {
+		var sum float64
+		for _, w := range train.Weight {
+			sum += float64(w)
+		}
+		if !(sum > 0) {
+			return nil, nil, errors.New("training data: every weight is 0; at least one row needs a positive weight")
+		}
+	}
 	for _, e := range evals {
 		if e.Data == train {
 			continue
