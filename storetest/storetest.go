@@ -24,6 +24,7 @@ type Store interface {
 	lift.PredictionStore
 	lift.ModelStore
 	lift.Locker
+	lift.ExperimentStore
 	// ExpireLocks ends every lease now.
 	ExpireLocks(ctx context.Context) error
 	// CountPredictionsWithActual counts a clip's predictions whose
@@ -50,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ModelRegistry", testModelRegistry},
 		{"ActivateExactlyOne", testActivateExactlyOne},
 		{"Lock", testLock},
+		{"Experiments", runExperiments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -638,4 +640,264 @@ func testLock(t *testing.T, s Store) {
 	if ok, err := s.TryLock(ctx, "other", "x", time.Hour); err != nil || !ok {
 		t.Errorf("TryLock on another name = %v, %v; want true", ok, err)
 	}
+}
+
+// newExperiment returns a valid experiment with variants a and b.
+func newExperiment(id string, created time.Time) *lift.Experiment {
+	return &lift.Experiment{
+		ID:            id,
+		Variants:      []lift.Variant{{ID: "a", Features: map[string]float64{"x": 1}}, {ID: "b", ClipID: "clip-b"}},
+		Policy:        lift.PolicySpec{Name: "thompson", Params: map[string]float64{"alpha": 1}},
+		RewardWait:    lift.Duration{Duration: time.Hour},
+		DefaultReward: 0,
+		RewardRange:   [2]float64{0, 1},
+		CreatedAt:     created,
+	}
+}
+
+// newDecision returns a decision between a and b that played chosen.
+func newDecision(experimentID, eventID string, chosen int, created, deadline time.Time) *lift.Decision {
+	pmf := []float64{0.25, 0.75}
+	return &lift.Decision{ExperimentID: experimentID, EventID: eventID, Context: map[string]float64{"hour": 12},
+		Variants: []string{"a", "b"}, PMF: pmf, Chosen: chosen, Probability: pmf[chosen], PolicyVersion: 3,
+		CreatedAt: created, Deadline: deadline}
+}
+
+func joinedEvents(js []*lift.Joined) []string {
+	out := []string{}
+	for _, j := range js {
+		out = append(out, j.ExperimentID+"/"+j.EventID)
+	}
+	return out
+}
+
+func runExperiments(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := time.Date(2025, 4, 1, 12, 0, 0, 0, time.UTC)
+
+	// Create, duplicate, get, list, update.
+	for _, id := range []string{"exp-b", "exp-a"} {
+		if err := s.CreateExperiment(ctx, newExperiment(id, t0)); err != nil {
+			t.Fatalf("CreateExperiment(%s): %v", id, err)
+		}
+	}
+	wantKind(t, "CreateExperiment(duplicate)", s.CreateExperiment(ctx, newExperiment("exp-a", t0)), lift.Conflict)
+	want := newExperiment("exp-a", t0)
+	got, err := s.GetExperiment(ctx, "exp-a")
+	if err != nil {
+		t.Fatalf("GetExperiment: %v", err)
+	}
+	if !got.CreatedAt.Equal(t0) {
+		t.Errorf("created_at = %v, want %v", got.CreatedAt, t0)
+	}
+	got.CreatedAt = want.CreatedAt
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GetExperiment = %+v, want %+v", got, want)
+	}
+	_, err = s.GetExperiment(ctx, "no-such")
+	wantKind(t, "GetExperiment(unknown)", err, lift.NotFound)
+	es, err := s.ListExperiments(ctx)
+	if err != nil {
+		t.Fatalf("ListExperiments: %v", err)
+	}
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, e.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"exp-a", "exp-b"}) {
+		t.Errorf("ListExperiments ids = %q, want [exp-a exp-b]", ids)
+	}
+	upd := newExperiment("exp-a", t0)
+	upd.Variants = append(upd.Variants, lift.Variant{ID: "c", Retired: true})
+	if err := s.UpdateExperiment(ctx, upd); err != nil {
+		t.Fatalf("UpdateExperiment: %v", err)
+	}
+	if got, err := s.GetExperiment(ctx, "exp-a"); err != nil || len(got.Variants) != 3 || !got.Variants[2].Retired {
+		t.Errorf("after UpdateExperiment = %+v, %v; want 3 variants, c retired", got, err)
+	}
+	wantKind(t, "UpdateExperiment(unknown)", s.UpdateExperiment(ctx, newExperiment("no-such", t0)), lift.NotFound)
+
+	// Decisions.
+	decisions := []*lift.Decision{
+		newDecision("exp-a", "ev1", 0, t0, t0.Add(time.Hour)),
+		newDecision("exp-a", "ev2", 1, t0, t0.Add(2*time.Hour)),
+		newDecision("exp-a", "ev3", 0, t0, t0.Add(3*time.Hour)),
+		// The same event id in another experiment is another decision.
+		newDecision("exp-b", "ev1", 1, t0, t0.Add(30*time.Minute)),
+	}
+	for _, d := range decisions {
+		if err := s.SaveDecision(ctx, d); err != nil {
+			t.Fatalf("SaveDecision(%s/%s): %v", d.ExperimentID, d.EventID, err)
+		}
+	}
+	wantKind(t, "SaveDecision(duplicate)", s.SaveDecision(ctx, newDecision("exp-a", "ev1", 1, t0, t0)), lift.Conflict)
+	j, err := s.GetDecision(ctx, "exp-a", "ev1")
+	if err != nil {
+		t.Fatalf("GetDecision: %v", err)
+	}
+	if j.Reward != nil || j.Seq <= 0 || !j.CreatedAt.Equal(t0) || !j.Deadline.Equal(t0.Add(time.Hour)) {
+		t.Errorf("GetDecision = seq %d, reward %v, created %v, deadline %v", j.Seq, j.Reward, j.CreatedAt, j.Deadline)
+	}
+	wd := *decisions[0]
+	wd.Seq, wd.CreatedAt, wd.Deadline = j.Seq, j.CreatedAt, j.Deadline
+	if !reflect.DeepEqual(j.Decision, wd) {
+		t.Errorf("GetDecision = %+v, want %+v (the duplicate must not have replaced it)", j.Decision, wd)
+	}
+	_, err = s.GetDecision(ctx, "exp-a", "no-such")
+	wantKind(t, "GetDecision(unknown)", err, lift.NotFound)
+	_, err = s.GetDecision(ctx, "no-such", "ev1")
+	wantKind(t, "GetDecision(unknown experiment)", err, lift.NotFound)
+
+	// Log pages by decision seq.
+	log, err := s.Log(ctx, "exp-a", 0, 10)
+	if err != nil {
+		t.Fatalf("Log: %v", err)
+	}
+	if got := joinedEvents(log); !reflect.DeepEqual(got, []string{"exp-a/ev1", "exp-a/ev2", "exp-a/ev3"}) {
+		t.Fatalf("Log = %q, want exp-a's ev1 ev2 ev3", got)
+	}
+	if !(log[0].Seq < log[1].Seq && log[1].Seq < log[2].Seq) {
+		t.Errorf("Log seqs %d %d %d, want increasing", log[0].Seq, log[1].Seq, log[2].Seq)
+	}
+	if page, err := s.Log(ctx, "exp-a", 0, 1); err != nil || !reflect.DeepEqual(joinedEvents(page), []string{"exp-a/ev1"}) {
+		t.Errorf("Log(limit 1) = %q, %v; want [exp-a/ev1]", joinedEvents(page), err)
+	}
+	if page, err := s.Log(ctx, "exp-a", log[0].Seq, 10); err != nil || !reflect.DeepEqual(joinedEvents(page), []string{"exp-a/ev2", "exp-a/ev3"}) {
+		t.Errorf("Log(after ev1) = %q, %v; want [exp-a/ev2 exp-a/ev3]", joinedEvents(page), err)
+	}
+	if page, err := s.Log(ctx, "exp-a", log[2].Seq, 10); err != nil || len(page) != 0 {
+		t.Errorf("Log(after the last) = %q, %v; want none", joinedEvents(page), err)
+	}
+
+	// Expired decisions: past the deadline (strictly) and not rewarded, by deadline.
+	expired := func(now time.Time, limit int) []string {
+		t.Helper()
+		ds, err := s.ExpiredDecisions(ctx, now, limit)
+		if err != nil {
+			t.Fatalf("ExpiredDecisions: %v", err)
+		}
+		out := []string{}
+		for _, d := range ds {
+			out = append(out, d.ExperimentID+"/"+d.EventID)
+		}
+		return out
+	}
+	if got := expired(t0.Add(time.Hour), 10); !reflect.DeepEqual(got, []string{"exp-b/ev1"}) {
+		t.Errorf("ExpiredDecisions(at ev1's deadline) = %q, want [exp-b/ev1]", got)
+	}
+	if got := expired(t0.Add(150*time.Minute), 10); !reflect.DeepEqual(got, []string{"exp-b/ev1", "exp-a/ev1", "exp-a/ev2"}) {
+		t.Errorf("ExpiredDecisions = %q, want [exp-b/ev1 exp-a/ev1 exp-a/ev2]", got)
+	}
+	if got := expired(t0.Add(150*time.Minute), 2); !reflect.DeepEqual(got, []string{"exp-b/ev1", "exp-a/ev1"}) {
+		t.Errorf("ExpiredDecisions(limit 2) = %q, want [exp-b/ev1 exp-a/ev1]", got)
+	}
+
+	// Rewards: new, existing returned, unknown.
+	r1 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 1, CreatedAt: t0.Add(time.Minute)}
+	existing, err := s.SaveReward(ctx, r1)
+	if err != nil || existing != nil || r1.Seq <= 0 {
+		t.Fatalf("SaveReward(new) = existing %v, %v, seq %d; want nil, nil, positive", existing, err, r1.Seq)
+	}
+	existing, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 0.5})
+	if err != nil || existing == nil {
+		t.Fatalf("SaveReward(again) = existing %v, %v; want the stored reward", existing, err)
+	}
+	if existing.Seq != r1.Seq || existing.Value != 1 || existing.Default || existing.ExperimentID != "exp-a" ||
+		existing.EventID != "ev1" || !existing.CreatedAt.Equal(r1.CreatedAt) {
+		t.Errorf("SaveReward(again) returned %+v, want the first %+v", existing, r1)
+	}
+	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "no-such", Value: 1})
+	wantKind(t, "SaveReward(unknown event)", err, lift.NotFound)
+	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "no-such", EventID: "ev1", Value: 1})
+	wantKind(t, "SaveReward(unknown experiment)", err, lift.NotFound)
+	j, err = s.GetDecision(ctx, "exp-a", "ev1")
+	if err != nil {
+		t.Fatalf("GetDecision: %v", err)
+	}
+	if j.Reward == nil || j.Reward.Seq != r1.Seq || j.Reward.Value != 1 || j.Reward.Default || !j.Reward.CreatedAt.Equal(r1.CreatedAt) {
+		t.Errorf("GetDecision after reward: reward %+v, want %+v", j.Reward, r1)
+	}
+	if got := expired(t0.Add(150*time.Minute), 10); !reflect.DeepEqual(got, []string{"exp-b/ev1", "exp-a/ev2"}) {
+		t.Errorf("ExpiredDecisions after rewarding exp-a/ev1 = %q, want [exp-b/ev1 exp-a/ev2]", got)
+	}
+
+	// Rewarded out of decision order: RewardedSince follows reward seq.
+	r3 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev3", Value: 0, Default: true}
+	rb := &lift.Reward{ExperimentID: "exp-b", EventID: "ev1", Value: 1}
+	r2 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev2", Value: 1}
+	for _, r := range []*lift.Reward{r3, rb, r2} {
+		if existing, err := s.SaveReward(ctx, r); err != nil || existing != nil {
+			t.Fatalf("SaveReward(%s/%s) = %v, %v", r.ExperimentID, r.EventID, existing, err)
+		}
+	}
+	if !(r1.Seq < r3.Seq && r3.Seq < rb.Seq && rb.Seq < r2.Seq) {
+		t.Errorf("reward seqs %d %d %d %d, want increasing", r1.Seq, r3.Seq, rb.Seq, r2.Seq)
+	}
+	rs, err := s.RewardedSince(ctx, "exp-a", 0, 10)
+	if err != nil {
+		t.Fatalf("RewardedSince: %v", err)
+	}
+	if got := joinedEvents(rs); !reflect.DeepEqual(got, []string{"exp-a/ev1", "exp-a/ev3", "exp-a/ev2"}) {
+		t.Fatalf("RewardedSince = %q, want [exp-a/ev1 exp-a/ev3 exp-a/ev2] (reward order)", got)
+	}
+	for i, r := range []*lift.Reward{r1, r3, r2} {
+		if rs[i].Reward == nil || rs[i].Reward.Seq != r.Seq || rs[i].Reward.Value != r.Value || rs[i].Reward.Default != r.Default {
+			t.Errorf("RewardedSince[%d].Reward = %+v, want %+v", i, rs[i].Reward, r)
+		}
+	}
+	if page, err := s.RewardedSince(ctx, "exp-a", r3.Seq, 10); err != nil || !reflect.DeepEqual(joinedEvents(page), []string{"exp-a/ev2"}) {
+		t.Errorf("RewardedSince(after ev3's reward) = %q, %v; want [exp-a/ev2]", joinedEvents(page), err)
+	}
+	if page, err := s.RewardedSince(ctx, "exp-a", 0, 2); err != nil || !reflect.DeepEqual(joinedEvents(page), []string{"exp-a/ev1", "exp-a/ev3"}) {
+		t.Errorf("RewardedSince(limit 2) = %q, %v; want [exp-a/ev1 exp-a/ev3]", joinedEvents(page), err)
+	}
+	if got := expired(t0.Add(24*time.Hour), 10); len(got) != 0 {
+		t.Errorf("ExpiredDecisions with every decision rewarded = %q, want none", got)
+	}
+	// The Log carries the rewards too.
+	if log, err := s.Log(ctx, "exp-a", 0, 10); err != nil || len(log) != 3 || log[1].Reward == nil || log[1].Reward.Seq != r2.Seq {
+		t.Errorf("Log after rewards = %q, %v; want ev2 with its reward", joinedEvents(log), err)
+	}
+
+	// Totals by chosen variant.
+	totals, err := s.Totals(ctx, "exp-a")
+	if err != nil {
+		t.Fatalf("Totals: %v", err)
+	}
+	if want := map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}, "b": {Trials: 1, RewardSum: 1}}; !reflect.DeepEqual(totals, want) {
+		t.Errorf("Totals(exp-a) = %+v, want %+v", totals, want)
+	}
+	if totals, err := s.Totals(ctx, "exp-b"); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"b": {Trials: 1, RewardSum: 1}}) {
+		t.Errorf("Totals(exp-b) = %+v, %v; want b: 1 trial, sum 1", totals, err)
+	}
+
+	// Snapshots: none at first; an older seq does not replace a newer one.
+	if state, seq, err := s.Snapshot(ctx, "exp-a"); err != nil || state != nil || seq != 0 {
+		t.Errorf("Snapshot before any = %q, %d, %v; want nil, 0", state, seq, err)
+	}
+	steps := []struct {
+		state     string
+		seq       int64
+		wantState string
+		wantSeq   int64
+	}{
+		{"s5", 5, "s5", 5},
+		{"s3", 3, "s5", 5}, // older: ignored
+		{"s5b", 5, "s5b", 5},
+		{"s7", 7, "s7", 7},
+	}
+	for i, st := range steps {
+		if err := s.SaveSnapshot(ctx, "exp-a", []byte(st.state), st.seq); err != nil {
+			t.Fatalf("step %d: SaveSnapshot: %v", i, err)
+		}
+		state, seq, err := s.Snapshot(ctx, "exp-a")
+		if err != nil || !bytes.Equal(state, []byte(st.wantState)) || seq != st.wantSeq {
+			t.Errorf("step %d: Snapshot = %q, %d, %v; want %q, %d", i, state, seq, err, st.wantState, st.wantSeq)
+		}
+	}
+	if state, seq, err := s.Snapshot(ctx, "exp-b"); err != nil || state != nil || seq != 0 {
+		t.Errorf("Snapshot of the other experiment = %q, %d, %v; want nil, 0", state, seq, err)
+	}
+	_, _, err = s.Snapshot(ctx, "no-such")
+	wantKind(t, "Snapshot(unknown)", err, lift.NotFound)
 }

@@ -1,0 +1,328 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"lift"
+)
+
+var _ lift.ExperimentStore = (*DB)(nil)
+
+// pgCode returns the SQLSTATE of a PostgreSQL error, or "".
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+)
+
+// sqlLimit turns a negative limit into no limit (NULL), as SQLite's LIMIT -1.
+func sqlLimit(limit int) *int {
+	if limit < 0 {
+		return nil
+	}
+	return &limit
+}
+
+// CreateExperiment implements lift.ExperimentStore.
+func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.CreateExperiment(%q)", e.ID)
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = db.Now()
+	}
+	def, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO experiments(id, definition, created_at) VALUES ($1,$2,$3)`, e.ID, def, e.CreatedAt)
+		if pgCode(err) == uniqueViolation {
+			return lift.Errorf(lift.Conflict, "experiment %q already exists", e.ID)
+		}
+		return err
+	})
+}
+
+// UpdateExperiment implements lift.ExperimentStore.
+func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.UpdateExperiment(%q)", e.ID)
+	def, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE experiments SET definition = $1 WHERE id = $2`, def, e.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return lift.Errorf(lift.NotFound, "experiment %q not found", e.ID)
+		}
+		return nil
+	})
+}
+
+// GetExperiment implements lift.ExperimentStore.
+func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
+	var def []byte
+	err = db.pool.QueryRow(ctx, `SELECT definition FROM experiments WHERE id = $1`, id).Scan(&def)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	var e lift.Experiment
+	return &e, json.Unmarshal(def, &e)
+}
+
+// ListExperiments implements lift.ExperimentStore.
+func (db *DB) ListExperiments(ctx context.Context) (_ []*lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ListExperiments")
+	rows, err := db.pool.Query(ctx, `SELECT definition FROM experiments ORDER BY id`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []*lift.Experiment
+	for rows.Next() {
+		var def []byte
+		if err := rows.Scan(&def); err != nil {
+			return nil, classify(err)
+		}
+		var e lift.Experiment
+		if err := json.Unmarshal(def, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, &e)
+	}
+	return out, classify(rows.Err())
+}
+
+// SaveDecision implements lift.ExperimentStore.
+func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveDecision(%q)", d.EventID)
+	c, err := json.Marshal(d.Context)
+	if err != nil {
+		return lift.Errorf(lift.Invalid, "decision context: %v", err)
+	}
+	v, _ := json.Marshal(d.Variants)
+	p, err := json.Marshal(d.PMF)
+	if err != nil {
+		return lift.Errorf(lift.Invalid, "decision pmf: %v", err)
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+			policy_version, created_at, deadline) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq`,
+			d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, d.CreatedAt, d.Deadline).Scan(&d.Seq)
+		switch pgCode(err) {
+		case uniqueViolation:
+			return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
+		case foreignKeyViolation:
+			return lift.Errorf(lift.NotFound, "experiment %q not found", d.ExperimentID)
+		}
+		return err
+	})
+}
+
+const joinedColumns = `d.seq, d.experiment_id, d.event_id, d.context, d.variants, d.pmf, d.chosen, d.probability, d.policy_version,
+	d.created_at, d.deadline, r.seq, r.value, r.is_default, r.created_at`
+
+func scanJoined(s pgx.Row) (*lift.Joined, error) {
+	var (
+		j         lift.Joined
+		c, v, p   []byte
+		seq       *int64
+		value     *float64
+		isDefault *bool
+		rcreated  *time.Time
+	)
+	if err := s.Scan(&j.Seq, &j.ExperimentID, &j.EventID, &c, &v, &p, &j.Chosen, &j.Probability, &j.PolicyVersion,
+		&j.CreatedAt, &j.Deadline, &seq, &value, &isDefault, &rcreated); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(json.Unmarshal(c, &j.Context), json.Unmarshal(v, &j.Variants), json.Unmarshal(p, &j.PMF)); err != nil {
+		return nil, err
+	}
+	j.CreatedAt, j.Deadline = j.CreatedAt.UTC(), j.Deadline.UTC()
+	if seq != nil {
+		j.Reward = &lift.Reward{Seq: *seq, ExperimentID: j.ExperimentID, EventID: j.EventID}
+		if value != nil {
+			j.Reward.Value = *value
+		}
+		if isDefault != nil {
+			j.Reward.Default = *isDefault
+		}
+		if rcreated != nil {
+			j.Reward.CreatedAt = rcreated.UTC()
+		}
+	}
+	return &j, nil
+}
+
+func collectJoined(rows pgx.Rows) ([]*lift.Joined, error) {
+	defer rows.Close()
+	var out []*lift.Joined
+	for rows.Next() {
+		j, err := scanJoined(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, j)
+	}
+	return out, classify(rows.Err())
+}
+
+// GetDecision implements lift.ExperimentStore.
+func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ *lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.GetDecision(%q)", eventID)
+	j, err := scanJoined(db.pool.QueryRow(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = $1 AND d.event_id = $2`, experimentID, eventID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, lift.Errorf(lift.NotFound, "event %q not found in experiment %q", eventID, experimentID)
+	}
+	return j, classify(err)
+}
+
+// SaveReward implements lift.ExperimentStore. The decision row is locked
+// first (SELECT ... FOR UPDATE), so two replicas rewarding the same event
+// at once serialise: the second sees the first one's reward and returns it.
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = db.Now()
+	}
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		existing = nil
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM decisions WHERE experiment_id = $1 AND event_id = $2 FOR UPDATE`,
+			r.ExperimentID, r.EventID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+		}
+		if err != nil {
+			return err
+		}
+		var e lift.Reward
+		err = tx.QueryRow(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = $1 AND event_id = $2`,
+			r.ExperimentID, r.EventID).Scan(&e.Seq, &e.Value, &e.Default, &e.CreatedAt)
+		if err == nil {
+			e.ExperimentID, e.EventID, e.CreatedAt = r.ExperimentID, r.EventID, e.CreatedAt.UTC()
+			existing = &e
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE decisions SET rewarded = true WHERE experiment_id = $1 AND event_id = $2`,
+			r.ExperimentID, r.EventID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq`,
+			r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&r.Seq)
+	})
+	return existing, err
+}
+
+// ExpiredDecisions implements lift.ExperimentStore.
+func (db *DB) ExpiredDecisions(ctx context.Context, now time.Time, limit int) (_ []*lift.Decision, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ExpiredDecisions")
+	rows, err := db.pool.Query(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON false WHERE NOT d.rewarded AND d.deadline < $1 ORDER BY d.deadline, d.seq LIMIT $2`, now, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	js, err := collectJoined(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*lift.Decision, len(js))
+	for i, j := range js {
+		out[i] = &j.Decision
+	}
+	return out, nil
+}
+
+// RewardedSince implements lift.ExperimentStore.
+func (db *DB) RewardedSince(ctx context.Context, experimentID string, after int64, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.RewardedSince(%q)", experimentID)
+	rows, err := db.pool.Query(ctx, `SELECT `+joinedColumns+` FROM rewards r
+		JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE r.experiment_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`, experimentID, after, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return collectJoined(rows)
+}
+
+// Log implements lift.ExperimentStore.
+func (db *DB) Log(ctx context.Context, experimentID string, after int64, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Log(%q)", experimentID)
+	rows, err := db.pool.Query(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3`, experimentID, after, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return collectJoined(rows)
+}
+
+// Totals implements lift.ExperimentStore.
+func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lift.VariantTotals, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)
+	rows, err := db.pool.Query(ctx, `SELECT d.variants->>d.chosen, COUNT(*), SUM(r.value)
+		FROM rewards r JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE r.experiment_id = $1 GROUP BY 1`, experimentID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	out := map[string]lift.VariantTotals{}
+	for rows.Next() {
+		var id *string
+		var t lift.VariantTotals
+		if err := rows.Scan(&id, &t.Trials, &t.RewardSum); err != nil {
+			return nil, classify(err)
+		}
+		if id == nil {
+			continue // chosen outside variants: no variant to credit
+		}
+		out[*id] = t
+	}
+	return out, classify(rows.Err())
+}
+
+// SaveSnapshot implements lift.ExperimentStore. A snapshot older than the
+// stored one (a lower seq, from a slower replica) does not replace it.
+func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) (err error) {
+	defer lift.Wrap(&err, "ExperimentStore.SaveSnapshot(%q)", experimentID)
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE experiments SET snapshot = $1, snapshot_seq = $2 WHERE id = $3 AND snapshot_seq <= $2`,
+			state, seq, experimentID)
+		return err
+	})
+}
+
+// Snapshot implements lift.ExperimentStore.
+func (db *DB) Snapshot(ctx context.Context, experimentID string) (state []byte, seq int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.Snapshot(%q)", experimentID)
+	err = db.pool.QueryRow(ctx, `SELECT snapshot, snapshot_seq FROM experiments WHERE id = $1`, experimentID).Scan(&state, &seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	return state, seq, classify(err)
+}
