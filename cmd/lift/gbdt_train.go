@@ -101,7 +101,6 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 		}
 		evals = append(evals, gbdt.EvalSet{Name: "valid", Data: v})
 	}
-	fmt.Fprintf(m.Stderr, "training on %s: %d rows x %d features\n", df.data, train.Rows, train.Cols)
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
