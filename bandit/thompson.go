@@ -34,9 +34,9 @@ type Thompson struct {
 }
 
 // NewThompson returns Beta-Bernoulli Thompson sampling with a uniform
-// Beta(1, 1) prior and 1000 draws per PMF.
+// Beta(1, 1) prior and 256 draws per PMF (probabilities in steps of about 0.004).
 func NewThompson(seed uint64) *Thompson {
-	return &Thompson{PriorAlpha: 1, PriorBeta: 1, Draws: 1000, Seed: seed, stats: map[string]BetaStats{}}
+	return &Thompson{PriorAlpha: 1, PriorBeta: 1, Draws: 256, Seed: seed, stats: map[string]BetaStats{}}
 }
 
 // Name reports "thompson".
