@@ -1,0 +1,66 @@
+#!/bin/sh
+# HTTP load benchmark: `lift serve --demo` on a throwaway SQLite database,
+# driven by bench/loadgen (keep-alive workers, fixed duration) on three
+# scenarios, with the ratios against GET /healthz measured in the same run.
+#
+#   bench/http.sh [SECONDS] [WORKERS]      (default 10 s, 32 workers; run from anywhere)
+#
+# Targets: predict >= 50% of healthz requests/s with p99 < 10 ms and no
+# errors; >= 5,000 decide+reward pairs/s with p99 < 20 ms and no errors.
+# The load generator runs on the same machine and takes CPU from the
+# server; on few cores that matters (see docs/BENCHMARKS-http.md).
+set -eu
+SECS=${1:-10}
+WORKERS=${2:-32}
+ADDR=127.0.0.1:18089
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+echo "building bin/lift and loadgen" >&2
+(cd "$ROOT" && CGO_ENABLED=0 go build -o bin/lift ./cmd/lift && CGO_ENABLED=0 go build -o "$TMP/loadgen" ./bench/loadgen)
+
+echo "starting lift serve --demo on $ADDR" >&2
+env -u LIFT_API_TOKEN "$ROOT/bin/lift" serve --demo --addr "$ADDR" --db "sqlite:$TMP/lift.db" --export "" 2> "$TMP/serve.log" &
+PID=$!
+i=0
+until curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$PID" 2>/dev/null; then
+		echo "lift serve did not come up:" >&2
+		cat "$TMP/serve.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+echo "training a model" >&2
+curl -fsS -X POST "http://$ADDR/train/ctr-model" > "$TMP/train.json"
+cat "$TMP/train.json" >&2
+
+run() {
+	echo "loadgen $1 for ${SECS}s with $WORKERS workers" >&2
+	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$WORKERS" -d "${SECS}s" | tee "$TMP/$1.json"
+}
+run healthz
+run predict
+run experiment
+
+python3 - "$TMP" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+h, p, e = (json.load(open(f"{d}/{n}.json")) for n in ("healthz", "predict", "experiment"))
+ratio = p["requests_per_s"] / h["requests_per_s"]
+ok1 = ratio >= 0.5 and p["p99_ms"] < 10 and p["errors"] == 0
+ok2 = e["ops_per_s"] >= 5000 and e["p99_ms"] < 20 and e["errors"] == 0
+print(f"healthz     {h['requests_per_s']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms  errors {h['errors']}")
+print(f"predict     {p['requests_per_s']:9.0f} req/s  p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  errors {p['errors']}")
+print(f"predict/healthz = {ratio:.2f}  (target >= 0.50, p99 < 10 ms, 0 errors: {'met' if ok1 else 'MISSED'})")
+print(f"experiment  {e['ops_per_s']:9.0f} decide+reward/s ({e['requests_per_s']:.0f} req/s)  p50 {e['p50_ms']:.2f} ms  p99 {e['p99_ms']:.2f} ms  errors {e['errors']}")
+print(f"decisions/s = {e['ops_per_s']:.0f}  (target >= 5000, p99 < 20 ms, 0 errors: {'met' if ok2 else 'MISSED'})")
+PYEOF
