@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ import (
 
 // newTestServer is a Server with every optional dependency set, on a
 // temporary SQLite database holding nClips demo clips with outcomes.
-func newTestServer(t *testing.T, nClips int) *Server {
+func newTestServer(t testing.TB, nClips int) *Server {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lift.db"))
@@ -54,7 +56,7 @@ func newTestServer(t *testing.T, nClips int) *Server {
 
 // call sends one request with the bearer token and returns the status
 // and body.
-func call(t *testing.T, h http.Handler, method, target, body string) (int, []byte) {
+func call(t testing.TB, h http.Handler, method, target, body string) (int, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer secret")
@@ -276,4 +278,70 @@ func gather(t *testing.T, m *Metrics, name string) *dto.MetricFamily {
 	}
 	t.Fatalf("no family %s", name)
 	return nil
+}
+
+// benchServer is newTestServer with 300 demo clips, a trained model and a
+// three-variant experiment, as bench/http.sh runs it.
+func benchServer(b *testing.B) http.Handler {
+	s := newTestServer(b, 300)
+	s.Token = ""
+	h := s.Handler()
+	if code, body := call(b, h, "POST", "/train/ctr-model", ""); code != 200 {
+		b.Fatalf("train = %d %s", code, body)
+	}
+	if code, body := call(b, h, "POST", "/experiments", `{"id":"thumbs","variants":[{"id":"a"},{"id":"b"},{"id":"c"}]}`); code != 201 {
+		b.Fatalf("create experiment = %d %s", code, body)
+	}
+	return h
+}
+
+// The HTTP benchmarks run the handler in-process (no sockets, no load
+// generator) on a real SQLite file, so a CPU profile of them shows where
+// a request's time goes inside the server:
+//
+//	go test ./httpapi -run '^$' -bench HTTP -cpuprofile cpu.out
+func BenchmarkHTTPHealthz(b *testing.B) {
+	h := benchServer(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if code, _ := call(b, h, "GET", "/healthz", ""); code != 200 {
+				b.Fatalf("healthz = %d", code)
+			}
+		}
+	})
+}
+
+func BenchmarkHTTPPredict(b *testing.B) {
+	h := benchServer(b)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("demo-%04d", n.Add(1)%300+1)
+			if code, body := call(b, h, "POST", "/predict/ctr?clip_id="+id, ""); code != 200 {
+				b.Fatalf("predict = %d %s", code, body)
+			}
+		}
+	})
+}
+
+// BenchmarkHTTPDecideReward counts one decide plus its reward per op.
+func BenchmarkHTTPDecideReward(b *testing.B) {
+	h := benchServer(b)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			code, body := call(b, h, "POST", "/experiments/thumbs/decide", "")
+			if code != 200 {
+				b.Fatalf("decide = %d %s", code, body)
+			}
+			var d experiment.DecideResponse
+			if err := json.Unmarshal(body, &d); err != nil {
+				b.Fatal(err)
+			}
+			reward := fmt.Sprintf(`{"event_id":%q,"reward":%d}`, d.EventID, n.Add(1)%2)
+			if code, body := call(b, h, "POST", "/experiments/thumbs/rewards", reward); code != 200 {
+				b.Fatalf("reward = %d %s", code, body)
+			}
+		}
+	})
 }
