@@ -104,7 +104,9 @@ func (p *histPool) put(h []histBin) {
 // parallelFor calls fn(i, worker) for i in [0, n) on up to threads
 // goroutines; worker in [0, threads) lets fn use per-worker scratch.
 // Tasks are handed out dynamically, so fn must not depend on which worker
-// runs which task for anything but scratch space.
+// runs which task for anything but scratch space. The caller works too and
+// waits for the tasks, not for the helpers: on a busy machine a helper
+// that starts late finds nothing left to do, and nobody waits for it.
 func parallelFor(n, threads int, fn func(i, worker int)) {
 	if threads <= 1 || n <= 1 {
 		for i := range n {
@@ -114,8 +116,8 @@ func parallelFor(n, threads int, fn func(i, worker int)) {
 	}
 	workers := min(threads, n)
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
+	var pending sync.WaitGroup
+	pending.Add(n)
 	work := func(w int) {
 		for {
 			i := int(next.Add(1) - 1)
@@ -123,14 +125,12 @@ func parallelFor(n, threads int, fn func(i, worker int)) {
 				return
 			}
 			fn(i, w)
+			pending.Done()
 		}
 	}
 	for w := 1; w < workers; w++ {
-		go func() {
-			defer wg.Done()
-			work(w)
-		}()
+		go work(w)
 	}
 	work(0)
-	wg.Wait()
+	pending.Wait()
 }

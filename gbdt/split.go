@@ -88,26 +88,63 @@ func (s *splitCandidate) better(loss float32, f int) bool {
 // sparsity-aware search for the default direction.
 func (sp *splitParams) evalFeature(h []histBin, nb int, hasMissing bool, cutVals []float32, minVal float32, f int, parent histBin, rootGain float32) splitCandidate {
 	best := splitCandidate{}
+	// Within one feature a candidate replaces the best only when strictly
+	// better (better's rule for equal features); the loops keep that test
+	// inline and hoist the L1 branch out of the gain.
+	bestLoss := float32(0)
+	bestBin := -1
 	var acc histBin
-	for i := range nb {
-		acc = acc.add(h[i])
-		other := parent.sub(acc)
-		if acc.h < sp.minChildWeight || other.h < sp.minChildWeight {
-			continue
+	h = h[:nb]
+	mcw, lambda := sp.minChildWeight, sp.lambda
+	if sp.alpha == 0 {
+		for i, b := range h {
+			acc.g += b.g
+			acc.h += b.h
+			og, oh := parent.g-acc.g, parent.h-acc.h
+			if acc.h < mcw || oh < mcw {
+				continue
+			}
+			var gl, gr float64
+			if acc.h > 0 {
+				gl = acc.g * acc.g / (acc.h + lambda)
+			}
+			if oh > 0 {
+				gr = og * og / (oh + lambda)
+			}
+			if loss := float32(gl+gr) - rootGain; loss > bestLoss && loss <= math.MaxFloat32 {
+				bestLoss, bestBin = loss, i
+			}
 		}
-		loss := float32(sp.gain(acc)+sp.gain(other)) - rootGain
-		if best.better(loss, f) {
-			best = splitCandidate{lossChg: loss, feature: f, leftBin: i, cond: cutVals[i], left: acc, right: other}
+	} else {
+		for i, b := range h {
+			acc = acc.add(b)
+			other := parent.sub(acc)
+			if acc.h < mcw || other.h < mcw {
+				continue
+			}
+			if loss := float32(sp.gain(acc)+sp.gain(other)) - rootGain; loss > bestLoss && loss <= math.MaxFloat32 {
+				bestLoss, bestBin = loss, i
+			}
 		}
 	}
-	if !hasMissing || (h[nb].g == 0 && h[nb].h == 0) {
+	if bestBin >= 0 {
+		var left histBin
+		for _, b := range h[:bestBin+1] {
+			left = left.add(b)
+		}
+		best = splitCandidate{lossChg: bestLoss, feature: f, leftBin: bestBin, cond: cutVals[bestBin], left: left, right: parent.sub(left)}
+	}
+	if !hasMissing {
+		return best
+	}
+	if m := h[:nb+1][nb]; m.g == 0 && m.h == 0 {
 		return best
 	}
 	acc = histBin{}
 	for i := nb - 1; i >= 0; i-- {
 		acc = acc.add(h[i])
 		other := parent.sub(acc)
-		if acc.h < sp.minChildWeight || other.h < sp.minChildWeight {
+		if acc.h < mcw || other.h < mcw {
 			continue
 		}
 		loss := float32(sp.gain(other)+sp.gain(acc)) - rootGain

@@ -61,3 +61,16 @@ func BenchmarkTrainBig(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTrainHiggs times config A (100 rounds) on the Higgs subset with
+// 2 threads, the small-data case where per-node costs dominate.
+func BenchmarkTrainHiggs(b *testing.B) {
+	d := MustReadData(b, "higgs_lgbm_binary.train.tsv.gz")
+	p := configA()
+	p.Threads, p.EvalMetrics = 2, nil
+	for b.Loop() {
+		if _, _, err := Train(context.Background(), p, d, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
