@@ -140,15 +140,25 @@ func TestOpenAPIRefs(t *testing.T) {
 	}
 }
 
-// TestOpenAPIServed checks /openapi.json and /docs answer without a token.
+// TestOpenAPIServed checks /openapi.json and /docs answer with the token
+// and, as INTERFACE.md requires of every endpoint but the probes and
+// /metrics, refuse without it.
 func TestOpenAPIServed(t *testing.T) {
-	h := newTestServer(t, 1).Handler()
+	srv := newTestServer(t, 1)
+	h := srv.Handler()
 	for _, c := range []struct{ path, ctype, contains string }{
 		{"/openapi.json", "application/json", `"openapi": "3.0.`},
 		{"/docs", "text/html", `fetch("openapi.json")`},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", c.path, nil))
+		if srv.Token != "" && w.Code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token = %d, want 401", c.path, w.Code)
+		}
+		w = httptest.NewRecorder()
+		req := httptest.NewRequest("GET", c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		h.ServeHTTP(w, req)
 		if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), c.ctype) {
 			t.Errorf("GET %s = %d %q, want 200 %s", c.path, w.Code, w.Header().Get("Content-Type"), c.ctype)
 		}

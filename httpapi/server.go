@@ -76,8 +76,8 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{"GET /healthz", true, s.healthz},
 		{"GET /readyz", true, s.readyz},
-		{"GET /openapi.json", true, s.openAPI},
-		{"GET /docs", true, s.docs},
+		{"GET /openapi.json", false, s.openAPI},
+		{"GET /docs", false, s.docs},
 		{"PUT /clips/{id}", false, s.putClip},
 		{"GET /clips/{id}", false, s.getClip},
 		{"GET /clips", false, s.listClips},
