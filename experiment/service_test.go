@@ -42,7 +42,7 @@ func TestBetterVariantWins(t *testing.T) {
 	truth := map[string]float64{"v0": 0.02, "v1": 0.02, "v2": 0.06}
 	rng := rand.New(rand.NewPCG(7, 7))
 	served := map[string]int{}
-	const n = 4000
+	const n = 8000
 	for i := range n {
 		d, err := svc.Decide(ctx, "ab", DecideRequest{EventID: fmt.Sprint(i)})
 		if err != nil {
@@ -63,7 +63,7 @@ func TestBetterVariantWins(t *testing.T) {
 	}
 	t.Logf("served %v; p_best %v %v %v", served, st.Variants[0].PBest, st.Variants[1].PBest, st.Variants[2].PBest)
 	// Tolerances: with these rates a correct Thompson sampler gives the
-	// best arm well over half of 4,000 visitors and p_best > 0.95; a
+	// best arm well over half of 8,000 visitors and p_best > 0.95; a
 	// uniform one would give it a third and p_best near 0.9 at best.
 	if served["v2"] < n/2 {
 		t.Errorf("the best variant got %d of %d visitors", served["v2"], n)
