@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"lift/dataset"
 )
@@ -377,7 +378,20 @@ type binIndex interface{ ~uint8 | ~uint16 }
 // feature's last real bin, so it gets its own histogram slot.
 type binMatrix[B binIndex] struct {
 	rows, cols int
-	bins       []B
+	// stride is the row length in bins, cols padded to a whole number of
+	// 8-byte words so that the partition can move a row word by word.
+	stride int
+	bins   []B
+}
+
+// asWords views a bin slice whose length is a whole number of words as
+// 8-byte words.
+func asWords[B binIndex](b []B) []uint64 {
+	if len(b) == 0 {
+		return nil
+	}
+	n := len(b) * int(unsafe.Sizeof(b[0])) / 8
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
 func binOrMissing[B binIndex](b int, x float32, missing B) B {
@@ -437,7 +451,9 @@ func upperBin(v []float32, x float32) int {
 
 // quantise maps every value of d to its bin.
 func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] {
-	m := &binMatrix[B]{rows: d.Rows, cols: d.Cols, bins: make([]B, d.Rows*d.Cols)}
+	perWord := 8 / int(unsafe.Sizeof(B(0)))
+	stride := (d.Cols + perWord - 1) / perWord * perWord
+	m := &binMatrix[B]{rows: d.Rows, cols: d.Cols, stride: stride, bins: make([]B, d.Rows*stride)}
 	const chunk = 4096
 	keys := make([]uint32, len(c.vals))
 	for i, v := range c.vals {
@@ -455,14 +471,14 @@ func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] 
 			for ; r+4 <= hi; r += 4 {
 				x0, x1, x2, x3 := d.X[r*d.Cols+f], d.X[(r+1)*d.Cols+f], d.X[(r+2)*d.Cols+f], d.X[(r+3)*d.Cols+f]
 				b0, b1, b2, b3 := upperBin4(vk, orderedBits(x0), orderedBits(x1), orderedBits(x2), orderedBits(x3))
-				m.bins[r*d.Cols+f] = binOrMissing(b0, x0, missing)
-				m.bins[(r+1)*d.Cols+f] = binOrMissing(b1, x1, missing)
-				m.bins[(r+2)*d.Cols+f] = binOrMissing(b2, x2, missing)
-				m.bins[(r+3)*d.Cols+f] = binOrMissing(b3, x3, missing)
+				m.bins[r*stride+f] = binOrMissing(b0, x0, missing)
+				m.bins[(r+1)*stride+f] = binOrMissing(b1, x1, missing)
+				m.bins[(r+2)*stride+f] = binOrMissing(b2, x2, missing)
+				m.bins[(r+3)*stride+f] = binOrMissing(b3, x3, missing)
 			}
 			for ; r < hi; r++ {
 				x := d.X[r*d.Cols+f]
-				m.bins[r*d.Cols+f] = binOrMissing(upperBin(v, x), x, missing)
+				m.bins[r*stride+f] = binOrMissing(upperBin(v, x), x, missing)
 			}
 		}
 	})

@@ -23,7 +23,7 @@ func (g *grower[B]) nodeBins(nd *growNode, lo, hi int) ([]B, []uint32) {
 	if nd.id == 0 {
 		return g.m.bins, g.rows[nd.buf][lo:hi]
 	}
-	return g.part[nd.buf][lo*g.m.cols : hi*g.m.cols], nil
+	return g.part[nd.buf][lo*g.m.stride : hi*g.m.stride], nil
 }
 
 // binSplit is a split in bin space, used to route training rows.
@@ -50,7 +50,7 @@ type grower[B binIndex] struct {
 	rows    [2][]uint32
 	gh      [2][]gradPair
 	part    [2][]B
-	goLeft  []bool
+	goLeft  []uint8 // 1: the row goes left
 	feats   []int // features this tree may split on, ascending
 	splits  []binSplit
 	leaves  []*growNode
@@ -71,7 +71,7 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], threads int) *gro
 		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
 		gh:       [2][]gradPair{make([]gradPair, m.rows), make([]gradPair, m.rows)},
 		part:     [2][]B{make([]B, len(m.bins)), make([]B, len(m.bins))},
-		goLeft:   make([]bool, m.rows),
+		goLeft:   make([]uint8, m.rows),
 	}
 }
 
@@ -231,7 +231,7 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		}
 		lo, hi := nd.begin+t.lo, nd.begin+t.hi
 		bins, rows := g.nodeBins(nd, lo, hi)
-		buildHist(t.dst, bins, g.m.cols, rows, g.gh[nd.buf][lo:hi], g.layout.off, t.f0, t.f1)
+		buildHist(t.dst, bins, g.m.stride, rows, g.gh[nd.buf][lo:hi], g.layout.off, t.f0, t.f1)
 	})
 	// Sum each chunked node's chunks in order, in parallel over slots.
 	for _, first := range chunked {
@@ -314,24 +314,26 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		hasMissing := g.c.missing[f]
 		leftBin := int(s.leftBin)
 		bins, rows := g.nodeBins(nd, t.lo, t.hi)
-		cols := g.m.cols
+		stride := g.m.stride
 		c := 0
 		for k := t.lo; k < t.hi; k++ {
 			i := k - t.lo
 			if rows != nil {
 				i = int(rows[i])
 			}
-			b := bins[i*cols+f]
+			b := bins[i*stride+f]
 			var left bool
 			if hasMissing && b == missing {
 				left = s.defaultLeft
 			} else {
 				left = int(b) <= leftBin
 			}
-			g.goLeft[k] = left
+			var side uint8
 			if left {
-				c++
+				side = 1
 			}
+			g.goLeft[k] = side
+			c += int(side)
 		}
 		cnt[i] = c
 	})
@@ -368,23 +370,32 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		if withBins {
 			bins, rows = g.nodeBins(nd, t.lo, t.hi)
 		}
-		dstB := g.part[1-nd.buf]
-		cols := g.m.cols
+		// Rows move word by word; the destination is chosen by arithmetic,
+		// as a branch on a random side would mispredict half the time.
+		words := len(asWords(g.m.bins[:g.m.stride]))
+		dstW := asWords(g.part[1-nd.buf])
+		var srcW []uint64
+		if withBins {
+			srcW = asWords(bins)
+		}
 		for k := t.lo; k < t.hi; k++ {
-			d := r
-			if g.goLeft[k] {
-				d = l
-				l++
-			} else {
-				r++
-			}
+			side := int(g.goLeft[k])
+			d := r + (l-r)&-side
+			l += side
+			r += 1 - side
 			dstR[d], dstG[d] = srcR[k], srcG[k]
 			if withBins {
 				s := k - t.lo
 				if rows != nil {
 					s = int(rows[s])
 				}
-				copy(dstB[d*cols:(d+1)*cols], bins[s*cols:(s+1)*cols])
+				src := srcW[s*words : (s+1)*words]
+				dst := dstW[d*words : (d+1)*words]
+				if len(src) == 4 {
+					dst[0], dst[1], dst[2], dst[3] = src[0], src[1], src[2], src[3]
+				} else {
+					copy(dst, src)
+				}
 			}
 		}
 	})
@@ -393,7 +404,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 // leafOfRow routes training row r through t in bin space; it serves rows
 // left out by subsampling, whose leaves the partition does not record.
 func (g *grower[B]) leafOfRow(t *Tree, r int) int32 {
-	row := g.m.bins[r*g.m.cols : (r+1)*g.m.cols]
+	row := g.m.bins[r*g.m.stride : (r+1)*g.m.stride]
 	nid := int32(0)
 	for t.Left[nid] >= 0 {
 		s := g.splits[nid]
