@@ -339,14 +339,14 @@ func fromOrderedBits(b uint32) float32 {
 }
 
 // buildCuts sketches every feature of d in parallel.
-func buildCuts(d *dataset.Dense, maxBin, threads int) (*cuts, error) {
+func buildCuts(d *dataset.Dense, maxBin int, tm *team) (*cuts, error) {
 	F := d.Cols
 	vals := make([][]float32, F)
 	minVals := make([]float32, F)
 	missing := make([]bool, F)
 	errs := make([]error, F)
-	sketches := make([]wqSketch, threads)
-	parallelFor(F, threads, func(f, w int) {
+	sketches := make([]wqSketch, tm.threads)
+	tm.parallelFor(F, func(f, w int) {
 		sum, n, miss, err := sketchFeature(d, f, maxBin, &sketches[w])
 		if err != nil {
 			errs[f] = err
@@ -450,7 +450,7 @@ func upperBin(v []float32, x float32) int {
 }
 
 // quantise maps every value of d to its bin.
-func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] {
+func quantise[B binIndex](d *dataset.Dense, c *cuts, tm *team) *binMatrix[B] {
 	perWord := 8 / int(unsafe.Sizeof(B(0)))
 	stride := (d.Cols + perWord - 1) / perWord * perWord
 	m := &binMatrix[B]{rows: d.Rows, cols: d.Cols, stride: stride, bins: make([]B, d.Rows*stride)}
@@ -459,7 +459,7 @@ func quantise[B binIndex](d *dataset.Dense, c *cuts, threads int) *binMatrix[B] 
 	for i, v := range c.vals {
 		keys[i] = orderedBits(v)
 	}
-	parallelFor((d.Rows+chunk-1)/chunk, threads, func(t, _ int) {
+	tm.parallelFor((d.Rows+chunk-1)/chunk, func(t, _ int) {
 		lo, hi := t*chunk, min((t+1)*chunk, d.Rows)
 		for f := range d.Cols {
 			v := c.vals[c.ptr[f]:c.ptr[f+1]]

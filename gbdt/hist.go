@@ -101,36 +101,70 @@ func (p *histPool) put(h []histBin) {
 	}
 }
 
-// parallelFor calls fn(i, worker) for i in [0, n) on up to threads
-// goroutines; worker in [0, threads) lets fn use per-worker scratch.
-// Tasks are handed out dynamically, so fn must not depend on which worker
-// runs which task for anything but scratch space. The caller works too and
-// waits for the tasks, not for the helpers: on a busy machine a helper
-// that starts late finds nothing left to do, and nobody waits for it.
-func parallelFor(n, threads int, fn func(i, worker int)) {
-	if threads <= 1 || n <= 1 {
+// team is a fixed set of worker goroutines for one training run, so that
+// the many short parallel steps of growing a tree reuse goroutines instead
+// of starting new ones.
+type team struct {
+	threads int
+	jobs    chan *job
+}
+
+// job is one parallelFor call: n tasks handed out by an atomic counter.
+type job struct {
+	n       int
+	next    atomic.Int64
+	pending sync.WaitGroup
+	fn      func(i, worker int)
+}
+
+func (j *job) run(w int) {
+	for {
+		i := int(j.next.Add(1) - 1)
+		if i >= j.n {
+			return
+		}
+		j.fn(i, w)
+		j.pending.Done()
+	}
+}
+
+// newTeam starts threads-1 workers; the caller of parallelFor is the
+// last. Stop them with close.
+func newTeam(threads int) *team {
+	t := &team{threads: max(threads, 1), jobs: make(chan *job, max(threads, 1))}
+	for w := 1; w < t.threads; w++ {
+		go func() {
+			for j := range t.jobs {
+				j.run(w)
+			}
+		}()
+	}
+	return t
+}
+
+func (t *team) close() { close(t.jobs) }
+
+// parallelFor calls fn(i, worker) for i in [0, n); worker in
+// [0, threads) lets fn use per-worker scratch. Tasks are handed out
+// dynamically, so fn must not depend on which worker runs which task for
+// anything but scratch space. The caller works too and waits for the
+// tasks, not for the workers: on a busy machine a worker that wakes late
+// finds nothing left to do, and nobody waited for it.
+func (t *team) parallelFor(n int, fn func(i, worker int)) {
+	if t.threads <= 1 || n <= 1 {
 		for i := range n {
 			fn(i, 0)
 		}
 		return
 	}
-	workers := min(threads, n)
-	var next atomic.Int64
-	var pending sync.WaitGroup
-	pending.Add(n)
-	work := func(w int) {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				return
-			}
-			fn(i, w)
-			pending.Done()
+	j := &job{n: n, fn: fn}
+	j.pending.Add(n)
+	for range min(t.threads, n) - 1 {
+		select {
+		case t.jobs <- j:
+		default: // every worker is still busy with an earlier job
 		}
 	}
-	for w := 1; w < workers; w++ {
-		go work(w)
-	}
-	work(0)
-	pending.Wait()
+	j.run(0)
+	j.pending.Wait()
 }

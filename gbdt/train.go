@@ -81,14 +81,16 @@ func Train(ctx context.Context, p Params, train *dataset.Dense, evals []EvalSet,
 	if !math.IsNaN(p.BaseScore) {
 		base = float32(p.BaseScore)
 	}
-	c, err := buildCuts(train, p.MaxBin, threads)
+	tm := newTeam(threads)
+	defer tm.close()
+	c, err := buildCuts(train, p.MaxBin, tm)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training data: %w", err)
 	}
 	if newHistLayout(c).maxSlots() <= 256 {
-		return trainWith(ctx, p, obj, base, train, evals, progress, threads, newGrower(p, c, quantise[uint8](train, c, threads), threads))
+		return trainWith(ctx, p, obj, base, train, evals, progress, tm, newGrower(p, c, quantise[uint8](train, c, tm), tm))
 	}
-	return trainWith(ctx, p, obj, base, train, evals, progress, threads, newGrower(p, c, quantise[uint16](train, c, threads), threads))
+	return trainWith(ctx, p, obj, base, train, evals, progress, tm, newGrower(p, c, quantise[uint16](train, c, tm), tm))
 }
 
 // checkData rejects data Train cannot learn from, with a message naming
@@ -123,7 +125,7 @@ type evalState struct {
 	pred    []float32
 }
 
-func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base float32, train *dataset.Dense, evals []EvalSet, progress io.Writer, threads int, g *grower[B]) (*Booster, *TrainResult, error) {
+func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base float32, train *dataset.Dense, evals []EvalSet, progress io.Writer, tm *team, g *grower[B]) (*Booster, *TrainResult, error) {
 	n := train.Rows
 	baseMargin := obj.baseMargin(base)
 	margin := make([]float32, n)
@@ -180,7 +182,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		parallelFor((n+chunkRows-1)/chunkRows, threads, func(t, _ int) {
+		tm.parallelFor((n+chunkRows-1)/chunkRows, func(t, _ int) {
 			obj.gradients(grad, margin, train.Label, train.Weight, t*chunkRows, min((t+1)*chunkRows, n))
 		})
 
@@ -207,7 +209,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 
 		// Training predictions: each leaf adds its value to its rows.
 		rows := g.leaves
-		parallelFor(len(rows), threads, func(i, _ int) {
+		tm.parallelFor(len(rows), func(i, _ int) {
 			nd := rows[i]
 			v := t.SplitCond[nd.id]
 			for _, r := range g.rows[nd.buf][nd.begin:nd.end] {
@@ -215,7 +217,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 			}
 		})
 		if inSample != nil {
-			parallelFor((n+chunkRows-1)/chunkRows, threads, func(c, _ int) {
+			tm.parallelFor((n+chunkRows-1)/chunkRows, func(c, _ int) {
 				for r := c * chunkRows; r < min((c+1)*chunkRows, n); r++ {
 					if !inSample[r] {
 						margin[r] += t.SplitCond[g.leafOfRow(&t, r)]
@@ -226,7 +228,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 
 		for _, s := range states {
 			if !s.isTrain {
-				addTree(&t, s.d, s.margin, threads)
+				addTree(&t, s.d, s.margin, tm)
 			}
 			for j, m := range s.margin {
 				s.pred[j] = obj.transform(m)
@@ -292,8 +294,8 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 // addTree adds tree t's leaf values to the margins of d's rows, walking
 // the raw values as the predictor does (x < cond goes left; NaN, or a
 // feature beyond the row, follows the default direction).
-func addTree(t *Tree, d *dataset.Dense, margin []float32, threads int) {
-	parallelFor((d.Rows+chunkRows-1)/chunkRows, threads, func(c, _ int) {
+func addTree(t *Tree, d *dataset.Dense, margin []float32, tm *team) {
+	tm.parallelFor((d.Rows+chunkRows-1)/chunkRows, func(c, _ int) {
 		for r := c * chunkRows; r < min((c+1)*chunkRows, d.Rows); r++ {
 			margin[r] += t.SplitCond[leafOf(t, d.Row(r))]
 		}

@@ -40,7 +40,7 @@ type grower[B binIndex] struct {
 	c        *cuts
 	m        *binMatrix[B]
 	layout   histLayout
-	threads  int
+	team     *team
 	pool     histPool
 
 	// rows, gh and part are ping-pong buffers: a level's partition reads
@@ -51,14 +51,14 @@ type grower[B binIndex] struct {
 	gh      [2][]gradPair
 	part    [2][]B
 	goLeft  []uint8 // 1: the row goes left
-	feats   []int // features this tree may split on, ascending
+	feats   []int   // features this tree may split on, ascending
 	splits  []binSplit
 	leaves  []*growNode
 	cands   []splitCandidate
 	partCnt []int
 }
 
-func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], threads int) *grower[B] {
+func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower[B] {
 	l := newHistLayout(c)
 	return &grower[B]{
 		sp:       newSplitParams(p),
@@ -66,7 +66,7 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], threads int) *gro
 		c:        c,
 		m:        m,
 		layout:   l,
-		threads:  threads,
+		team:     tm,
 		pool:     histPool{size: l.total},
 		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
 		gh:       [2][]gradPair{make([]gradPair, m.rows), make([]gradPair, m.rows)},
@@ -82,7 +82,7 @@ func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
 	n := g.m.rows
 	rows, gh := g.rows[0], g.gh[0]
 	if sample == nil {
-		parallelFor((n+chunkRows-1)/chunkRows, g.threads, func(t, _ int) {
+		g.team.parallelFor((n+chunkRows-1)/chunkRows, func(t, _ int) {
 			for i := t * chunkRows; i < min((t+1)*chunkRows, n); i++ {
 				rows[i] = uint32(i)
 				gh[i] = grad[i]
@@ -217,13 +217,13 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		clear(nd.hist)
 		blocks := 1
 		if n*F >= 1<<15 {
-			blocks = min(F, 2*g.threads)
+			blocks = min(F, 2*g.team.threads)
 		}
 		for b := range blocks {
 			tasks = append(tasks, task{nd, 0, n, b * F / blocks, (b + 1) * F / blocks, nd.hist})
 		}
 	}
-	parallelFor(len(tasks), g.threads, func(i, _ int) {
+	g.team.parallelFor(len(tasks), func(i, _ int) {
 		t := tasks[i]
 		nd := t.nd
 		if t.dst != nil && &t.dst[0] != &nd.hist[0] {
@@ -242,7 +242,7 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		}
 		parts := tasks[first:last]
 		const span = 2048
-		parallelFor((len(nd.hist)+span-1)/span, g.threads, func(s, _ int) {
+		g.team.parallelFor((len(nd.hist)+span-1)/span, func(s, _ int) {
 			lo, hi := s*span, min((s+1)*span, len(nd.hist))
 			dst := nd.hist[lo:hi]
 			copy(dst, parts[0].dst[lo:hi])
@@ -267,7 +267,7 @@ func (g *grower[B]) evalSplits(nodes []*growNode) {
 		g.cands = make([]splitCandidate, len(nodes)*nf)
 	}
 	cands := g.cands[:len(nodes)*nf]
-	parallelFor(len(nodes)*nf, g.threads, func(i, _ int) {
+	g.team.parallelFor(len(nodes)*nf, func(i, _ int) {
 		nd, f := nodes[i/nf], g.feats[i%nf]
 		h := nd.hist[g.layout.off[f]:g.layout.off[f+1]]
 		cv := g.c.vals[g.c.ptr[f]:g.c.ptr[f+1]]
@@ -305,7 +305,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		g.partCnt = make([]int, len(tasks))
 	}
 	cnt := g.partCnt[:len(tasks)]
-	parallelFor(len(tasks), g.threads, func(i, _ int) {
+	g.team.parallelFor(len(tasks), func(i, _ int) {
 		t := tasks[i]
 		nd := expand[t.nd]
 		s := g.splits[nd.id]
@@ -359,7 +359,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		rc.begin, rc.end = nd.begin+nLeft, nd.end
 		i = j
 	}
-	parallelFor(len(tasks), g.threads, func(i, _ int) {
+	g.team.parallelFor(len(tasks), func(i, _ int) {
 		t := tasks[i]
 		nd := expand[t.nd]
 		srcR, srcG := g.rows[nd.buf], g.gh[nd.buf]
