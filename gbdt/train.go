@@ -227,18 +227,26 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		}
 
 		for _, s := range states {
-			if !s.isTrain {
-				addTree(&t, s.d, s.margin, tm)
+			if s.isTrain {
+				tm.parallelFor((n+chunkRows-1)/chunkRows, func(c, _ int) {
+					for r := c * chunkRows; r < min((c+1)*chunkRows, n); r++ {
+						s.pred[r] = obj.transform(s.margin[r])
+					}
+				})
+			} else {
+				addTree(&t, s.d, s.margin, s.pred, obj, tm)
 			}
-			for j, m := range s.margin {
-				s.pred[j] = obj.transform(m)
-			}
-			for _, name := range metrics {
-				v, err := Metric(name, s.pred, s.d.Label, s.d.Weight)
-				if err != nil {
-					return nil, nil, fmt.Errorf("eval set %q: %w", s.name, err)
+			// The metrics are independent: compute them side by side.
+			vals := make([]float64, len(metrics))
+			errs := make([]error, len(metrics))
+			tm.parallelFor(len(metrics), func(i, _ int) {
+				vals[i], errs[i] = Metric(metrics[i], s.pred, s.d.Label, s.d.Weight)
+			})
+			for i, name := range metrics {
+				if errs[i] != nil {
+					return nil, nil, fmt.Errorf("eval set %q: %w", s.name, errs[i])
 				}
-				res.History[s.name][name] = append(res.History[s.name][name], v)
+				res.History[s.name][name] = append(res.History[s.name][name], vals[i])
 			}
 		}
 		res.Rounds = round + 1
@@ -293,11 +301,14 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 
 // addTree adds tree t's leaf values to the margins of d's rows, walking
 // the raw values as the predictor does (x < cond goes left; NaN, or a
-// feature beyond the row, follows the default direction).
-func addTree(t *Tree, d *dataset.Dense, margin []float32, tm *team) {
-	tm.parallelFor((d.Rows+chunkRows-1)/chunkRows, func(c, _ int) {
-		for r := c * chunkRows; r < min((c+1)*chunkRows, d.Rows); r++ {
+// feature beyond the row, follows the default direction), and sets pred
+// to the objective's transform of the new margins.
+func addTree(t *Tree, d *dataset.Dense, margin, pred []float32, obj Objective, tm *team) {
+	const chunk = 4096
+	tm.parallelFor((d.Rows+chunk-1)/chunk, func(c, _ int) {
+		for r := c * chunk; r < min((c+1)*chunk, d.Rows); r++ {
 			margin[r] += t.SplitCond[leafOf(t, d.Row(r))]
+			pred[r] = obj.transform(margin[r])
 		}
 	})
 }
