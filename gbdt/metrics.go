@@ -3,7 +3,6 @@ package gbdt
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // The metrics follow XGBoost's definitions, weighted by sample weight (a
@@ -22,13 +21,14 @@ func AUC(pred, label, weight []float32) float64 {
 		return math.NaN()
 	}
 	// Sort descending by prediction through one uint64 key per row: the
-	// high half orders the float, the low half is the row, so the sort is
-	// deterministic and needs no comparator calls.
+	// high half orders the float, the low half is the row. A stable radix
+	// sort on the high half needs no comparisons, and ties keep row order,
+	// so the result is deterministic.
 	keys := make([]uint64, n)
 	for i, p := range pred {
 		keys[i] = uint64(^orderedBits(p))<<32 | uint64(i)
 	}
-	slices.Sort(keys)
+	radixSortHigh(keys, nil)
 	var tp, fp, area float64
 	for i := 0; i < n; {
 		tp0, fp0 := tp, fp
