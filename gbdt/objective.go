@@ -88,23 +88,29 @@ func EstimateBaseScore(obj Objective, label, weight []float32) (float64, error) 
 // gradients fills gp[i] for rows [lo, hi) from the current margins,
 // multiplied by the sample weight, as XGBoost's RegLossObj does.
 func (o Objective) gradients(gp []gradPair, margin, label, weight []float32, lo, hi int) {
-	switch {
-	case o.isLogistic():
-		for i := lo; i < hi; i++ {
-			p := sigmoid32(margin[i])
-			g, h := p-label[i], max(p*(1-p), 1e-16)
-			if weight != nil {
-				g, h = g*weight[i], h*weight[i]
+	gp, margin, label = gp[lo:hi], margin[lo:hi], label[lo:hi]
+	label = label[:len(margin)]
+	gp = gp[:len(margin)]
+	if o.isLogistic() {
+		for i, m := range margin {
+			p := sigmoid32(m)
+			h := p * (1 - p)
+			if h < 1e-16 {
+				h = 1e-16
 			}
-			gp[i] = gradPair{g, h}
+			gp[i] = gradPair{p - label[i], h}
 		}
-	default:
-		for i := lo; i < hi; i++ {
-			g, h := margin[i]-label[i], float32(1)
-			if weight != nil {
-				g, h = g*weight[i], weight[i]
-			}
-			gp[i] = gradPair{g, h}
+	} else {
+		for i, m := range margin {
+			gp[i] = gradPair{m - label[i], 1}
+		}
+	}
+	if weight != nil {
+		weight = weight[lo:hi]
+		weight = weight[:len(gp)]
+		for i, w := range weight {
+			gp[i].g *= w
+			gp[i].h *= w
 		}
 	}
 }

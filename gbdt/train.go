@@ -208,9 +208,9 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		b.Trees = append(b.Trees, t)
 
 		// Training predictions: each leaf adds its value to its rows.
-		rows := g.leaves
-		tm.parallelFor(len(rows), func(i, _ int) {
-			nd := rows[i]
+		leaves := g.leaves
+		tm.parallelFor(len(leaves), func(i, _ int) {
+			nd := leaves[i]
 			v := t.SplitCond[nd.id]
 			for _, r := range g.rows[nd.buf][nd.begin:nd.end] {
 				margin[r] += v
