@@ -159,7 +159,7 @@ func (s *wqSketch) init(maxn, maxBin int) {
 		}
 	}
 	s.limit = limit
-	s.queue = s.queue[:0]
+	s.queue = make([]uint64, 0, 2*limit)
 	s.levels = s.levels[:0]
 }
 
@@ -298,38 +298,6 @@ func combine(a, b []summaryEntry) []summaryEntry {
 	return out
 }
 
-// sketchFeature streams feature f's values through the sketch in row
-// order and returns the summary and the number of non-missing values. It
-// reports ±Inf values as errors.
-func sketchFeature(d *dataset.Dense, f, maxBin int, s *wqSketch) ([]summaryEntry, int, bool, error) {
-	n := 0
-	missing := false
-	for r := range d.Rows {
-		x := d.X[r*d.Cols+f]
-		switch {
-		case x != x:
-			missing = true
-		case math.IsInf(float64(x), 0):
-			return nil, 0, false, fmt.Errorf("row %d, feature %d: value is %v; features must be finite or missing (NaN)", r+1, f, x)
-		default:
-			n++
-		}
-	}
-	s.init(n, maxBin)
-	for r := range d.Rows {
-		x := d.X[r*d.Cols+f]
-		if x != x {
-			continue
-		}
-		w := float32(1)
-		if d.Weight != nil {
-			w = d.Weight[r]
-		}
-		s.push(x, w)
-	}
-	return s.summary(), n, missing, nil
-}
-
 // fromOrderedBits inverts orderedBits.
 func fromOrderedBits(b uint32) float32 {
 	if b&(1<<31) != 0 {
@@ -338,28 +306,71 @@ func fromOrderedBits(b uint32) float32 {
 	return math.Float32frombits(^b)
 }
 
-// buildCuts sketches every feature of d in parallel.
+// buildCuts sketches every feature of d. A first pass counts each
+// feature's values (a sketch's size depends on it) and rejects ±Inf; then
+// each worker streams a block of features through their sketches in row
+// order, reading the row-major matrix once per block rather than once per
+// feature.
 func buildCuts(d *dataset.Dense, maxBin int, tm *team) (*cuts, error) {
 	F := d.Cols
-	vals := make([][]float32, F)
-	minVals := make([]float32, F)
-	missing := make([]bool, F)
-	errs := make([]error, F)
-	sketches := make([]wqSketch, tm.threads)
-	tm.parallelFor(F, func(f, w int) {
-		sum, n, miss, err := sketchFeature(d, f, maxBin, &sketches[w])
-		if err != nil {
-			errs[f] = err
-			return
+	nchunks := (d.Rows + chunkRows - 1) / chunkRows
+	counts := make([]int, nchunks*F)
+	missingIn := make([]bool, nchunks*F)
+	errs := make([]error, nchunks)
+	tm.parallelFor(nchunks, func(c, _ int) {
+		cnt, miss := counts[c*F:(c+1)*F], missingIn[c*F:(c+1)*F]
+		for r := c * chunkRows; r < min((c+1)*chunkRows, d.Rows); r++ {
+			for f, x := range d.Row(r) {
+				switch {
+				case x != x:
+					miss[f] = true
+				case math.IsInf(float64(x), 0):
+					errs[c] = fmt.Errorf("row %d, feature %d: value is %v; features must be finite or missing (NaN)", r+1, f, x)
+					return
+				default:
+					cnt[f]++
+				}
+			}
 		}
-		vals[f], minVals[f] = featureCuts(sum, n, maxBin)
-		missing[f] = miss
 	})
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, err // the first bad row's chunk comes first
 		}
 	}
+	n := make([]int, F)
+	missing := make([]bool, F)
+	for c := range nchunks {
+		for f := range F {
+			n[f] += counts[c*F+f]
+			missing[f] = missing[f] || missingIn[c*F+f]
+		}
+	}
+
+	vals := make([][]float32, F)
+	minVals := make([]float32, F)
+	blocks := min(F, tm.threads)
+	tm.parallelFor(blocks, func(b, _ int) {
+		f0, f1 := b*F/blocks, (b+1)*F/blocks
+		sk := make([]wqSketch, f1-f0)
+		for i := range sk {
+			sk[i].init(n[f0+i], maxBin)
+		}
+		for r := range d.Rows {
+			w := float32(1)
+			if d.Weight != nil {
+				w = d.Weight[r]
+			}
+			for i, x := range d.X[r*F+f0 : r*F+f1] {
+				if x == x {
+					sk[i].push(x, w)
+				}
+			}
+		}
+		for i := range sk {
+			vals[f0+i], minVals[f0+i] = featureCuts(sk[i].summary(), n[f0+i], maxBin)
+		}
+	})
 	c := &cuts{ptr: make([]int, F+1), minVals: minVals, missing: missing}
 	for f := range F {
 		c.ptr[f+1] = c.ptr[f] + len(vals[f])
