@@ -87,6 +87,14 @@ func (s *Server) routes() []route {
 		{"GET /models", false, s.listModels},
 		{"GET /models/{version}", false, s.getModel},
 		{"POST /models/{version}/activate", false, s.activateModel},
+		// The dashboard: a public shell, and the read endpoints it uses.
+		{"GET /", true, s.dashboardIndex},
+		{"GET /ui/{file}", true, s.dashboardAsset},
+		{"GET /predictions/summary", false, s.predictionSummary},
+		{"GET /models/{version}/importance", false, s.modelImportance},
+		{"GET /clips/{id}/explain", false, s.clipExplain},
+		{"GET /clips/{id}/outcomes", false, s.clipOutcomes},
+		{"GET /clips/{id}/predictions", false, s.clipPredictions},
 	}
 	if s.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", true, s.metrics})
@@ -101,6 +109,8 @@ func (s *Server) routes() []route {
 			{"GET /experiments/{id}/log.dsjson", false, s.experimentLog},
 			{"POST /experiments/{id}/variants", false, s.addVariant},
 			{"DELETE /experiments/{id}/variants/{variant}", false, s.retireVariant},
+			{"GET /experiments", false, s.listExperiments},
+			{"GET /experiments/{id}/timeline", false, s.experimentTimeline},
 		}...)
 	}
 	return rs

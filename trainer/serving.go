@@ -112,6 +112,35 @@ func (s *Serving) Predict(f lift.Features) (lift.Prediction, error) {
 	return out, nil
 }
 
+// Contributions predicts like Predict (without the top-n explanation) and
+// also returns every feature's TreeSHAP contribution, in FeatureNames
+// order, and the bias (the expected margin): bias plus the contributions
+// is the model's margin (log-odds for logistic models). The heuristic has
+// none: nil and 0. Both come from the one model loaded here, whatever
+// swap happens meanwhile.
+func (s *Serving) Contributions(f lift.Features) (lift.Prediction, []lift.Contribution, float64, error) {
+	m := s.cur.Load()
+	if m == nil {
+		p, err := lift.Heuristic{Bands: s.Bands}.Predict(f)
+		return p, nil, 0, err
+	}
+	x := f.Vector()
+	ctr := predictCTR(m.booster, x)
+	v := m.version
+	p := lift.Prediction{PredictedCTR: ctr, Band: s.Bands.Of(ctr), Source: "model", ModelVersion: &v,
+		Interval: [2]float64{0, 1}, Confidence: lift.HeuristicConfidence}
+	if m.cal != nil {
+		p.Interval = interval(m.cal, ctr)
+		p.Confidence = bandConfidence(m.cal, s.Bands, ctr)
+	}
+	phi := m.booster.Contributions(x)
+	cs := make([]lift.Contribution, 0, len(x))
+	for i := range min(len(x), len(phi)-1) {
+		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: float64(x[i]), Contribution: float64(phi[i])})
+	}
+	return p, cs, float64(phi[len(phi)-1]), nil
+}
+
 // predictCTR is the model's CTR for one row: the probability for logistic
 // models, the clamped value for regression ones.
 func predictCTR(b *gbdt.Booster, x []float32) float64 {

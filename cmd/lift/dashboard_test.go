@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium package's browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// mustChromium returns the browser to drive, skipping the test when it is
+// not installed, except under CI=true where that is a failure.
+func mustChromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is missing (scripts/test-deps.sh installs Debian's chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s is missing; install Debian's chromium package (scripts/test-deps.sh does as root)", chromiumPath)
+	}
+	return chromiumPath
+}
+
+// browserErrors collects what the page reports as errors: uncaught
+// exceptions, console.error calls and error log entries.
+type browserErrors struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (b *browserErrors) add(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errs = append(b.errs, s)
+}
+
+func (b *browserErrors) take() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.errs
+	b.errs = nil
+	return out
+}
+
+// TestDashboardInBrowser serves the demo with a token, trains two models,
+// sends traffic through the demo experiment, then drives headless
+// Chromium through every dashboard page: the token is asked for once,
+// every chart draws data, nothing logs an error, and "activate" rolls the
+// registry back to the other version.
+func TestDashboardInBrowser(t *testing.T) {
+	chromium := mustChromium(t)
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	const token = "dashboard-secret"
+	dir := t.TempDir()
+	s := MustStartServer(t, map[string]string{"LIFT_API_TOKEN": token},
+		"--db", "sqlite:"+filepath.Join(dir, "lift.db"), "--demo", "--export", filepath.Join(dir, "model.json"))
+	auth := []string{"Authorization", "Bearer " + token}
+
+	// The static shell is public; the data is not.
+	if code, _ := s.Do("GET", "/models", nil); code != http.StatusUnauthorized {
+		t.Fatalf("GET /models without the token = %d, want 401", code)
+	}
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s, want 200 text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	for i := range 2 {
+		code, sum := s.Do("POST", "/train/ctr-model", nil, auth...)
+		if code != 200 || sum["success"] != true {
+			t.Fatalf("training %d = %d %v", i+1, code, sum)
+		}
+	}
+	for i := range 30 {
+		if code, body := s.Do("POST", fmt.Sprintf("/predict/ctr?clip_id=demo-%04d", 1+i%10), nil, auth...); code != 200 {
+			t.Fatalf("predict = %d %v", code, body)
+		}
+	}
+	for i := range 200 {
+		code, dec := s.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": fmt.Sprintf("dash-%d", i)}, auth...)
+		if code != 200 {
+			t.Fatalf("decide = %d %v", code, dec)
+		}
+		reward := 0.0
+		if i%7 == 0 {
+			reward = 1
+		}
+		if code, body := s.Do("POST", "/experiments/demo-thumbnails/rewards", map[string]any{"event_id": dec["event_id"], "reward": reward}, auth...); code != 200 {
+			t.Fatalf("reward = %d %v", code, body)
+		}
+	}
+	active, inactive := modelVersions(t, s, auth)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.WindowSize(1200, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	var errs browserErrors
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			errs.add("exception: " + ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				errs.add("console.error: " + strings.Join(parts, " "))
+			}
+		case *log.EventEntryAdded:
+			// The one expected failure is the 401 that makes the page ask
+			// for the token.
+			if ev.Entry.Level == log.LevelError && !(ev.Entry.Source == log.SourceNetwork && strings.Contains(ev.Entry.Text, "401")) {
+				errs.add(fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *page.EventJavascriptDialogOpening:
+			// The activate button asks for confirmation: accept it.
+			go func() {
+				if err := chromedp.Run(ctx, page.HandleJavaScriptDialog(true)); err != nil {
+					errs.add("accepting the dialog: " + err.Error())
+				}
+			}()
+		}
+	})
+	if err := chromedp.Run(ctx, log.Enable(), chromedp.EmulateViewport(1200, 800)); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+
+	// Without the token the page shows the prompt and nothing else.
+	var charts int
+	browse(ctx, t, "token prompt",
+		chromedp.Navigate(s.URL+"/#/"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.Evaluate(`document.querySelectorAll(".chart").length`, &charts))
+	if charts != 0 {
+		t.Errorf("before the token, the page shows %d charts", charts)
+	}
+	browse(ctx, t, "enter the token",
+		chromedp.SendKeys("#token", token, chromedp.ByID),
+		chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+
+	screenshots := os.Getenv("LIFT_UPDATE_SCREENSHOTS") == "1"
+	pages := []struct {
+		name, hash string
+		minCharts  int
+	}{
+		{"overview", "#/", 1},
+		{"model", fmt.Sprintf("#/model/%d", active), 5},
+		{"clip", "#/clip/demo-0001", 2},
+		{"experiment", "#/experiment/demo-thumbnails", 5},
+	}
+	for _, p := range pages {
+		if p.hash != "#/" {
+			browse(ctx, t, p.name, chromedp.Navigate(s.URL+"/"+p.hash))
+		}
+		waitReady(ctx, t, p.hash)
+		var got []struct {
+			Title string `json:"title"`
+			Marks int    `json:"marks"`
+		}
+		var prompts int
+		browse(ctx, t, p.name+" charts",
+			chromedp.Evaluate(`[...document.querySelectorAll("#main .chart")].map(c => ({
+				title: (c.closest(".card")?.querySelector("h2")?.textContent || "") ,
+				marks: Number(c.dataset.marks || 0) }))`, &got),
+			chromedp.Evaluate(`document.querySelectorAll("#token").length`, &prompts))
+		if prompts != 0 {
+			t.Errorf("%s: the page asked for the token again", p.name)
+		}
+		if len(got) < p.minCharts {
+			t.Errorf("%s: %d charts, want at least %d", p.name, len(got), p.minCharts)
+		}
+		for _, c := range got {
+			if c.Marks == 0 {
+				t.Errorf("%s: chart %q drew no data", p.name, c.Title)
+			}
+		}
+		if screenshots {
+			var png []byte
+			browse(ctx, t, p.name+" screenshot", chromedp.FullScreenshot(&png, 100))
+			if err := os.WriteFile(filepath.Join("..", "..", "docs", "img", "dashboard-"+p.name+".png"), png, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+		for _, e := range errs.take() {
+			t.Errorf("%s: browser error: %s", p.name, e)
+		}
+	}
+
+	// Roll back: activate the inactive version from its page.
+	hash := fmt.Sprintf("#/model/%d", inactive)
+	browse(ctx, t, "model page", chromedp.Navigate(s.URL+"/"+hash))
+	waitReady(ctx, t, hash)
+	var status string
+	browse(ctx, t, "activate",
+		chromedp.Click("#activate", chromedp.ByID),
+		chromedp.WaitVisible(`//p[@id="activate-status" and contains(., "now active")]`, chromedp.BySearch),
+		chromedp.Text("#activate-status", &status, chromedp.ByID))
+	if nowActive, _ := modelVersions(t, s, auth); nowActive != inactive {
+		t.Errorf("after activating v%d in the page, v%d is active (page says %q)", inactive, nowActive, status)
+	}
+	for _, e := range errs.take() {
+		t.Errorf("activate: browser error: %s", e)
+	}
+}
+
+// modelVersions returns the active version and another one.
+func modelVersions(t *testing.T, s *server, auth []string) (active, other int64) {
+	t.Helper()
+	code, body := s.Do("GET", "/models", nil, auth...)
+	if code != 200 {
+		t.Fatalf("GET /models = %d %v", code, body)
+	}
+	for _, m := range body["models"].([]any) {
+		m := m.(map[string]any)
+		v := int64(m["version"].(float64))
+		if m["active"] == true {
+			active = v
+		} else if other == 0 {
+			other = v
+		}
+	}
+	if active == 0 || other == 0 {
+		t.Fatalf("want an active and an inactive version: %v", body)
+	}
+	return active, other
+}
+
+func browse(ctx context.Context, t *testing.T, what string, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitReady waits until the page has rendered hash (app.js sets
+// main[data-ready] after every chart is drawn).
+func waitReady(ctx context.Context, t *testing.T, hash string) {
+	t.Helper()
+	sel := fmt.Sprintf(`#main[data-ready=%q]`, hash)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(wctx, chromedp.WaitReady(sel, chromedp.ByQuery)); err != nil {
+		var text string
+		_ = chromedp.Run(ctx, chromedp.Text("#main", &text, chromedp.ByID))
+		t.Fatalf("page %s did not render: %v; it shows %q", hash, err, text)
+	}
+}
+

@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+
+	"lift"
+)
+
+// The read queries behind the dashboard (httpapi's DashboardStore); the
+// same answers as sqlite/dashboard.go.
+
+// PredictionCounts counts recorded predictions by band and by the model
+// version that answered (0 for the heuristic).
+func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
+	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
+	rows, err := db.pool.Query(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions GROUP BY band, model_version`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	out := map[lift.Band]map[int64]int64{}
+	for rows.Next() {
+		var band string
+		var version, n int64
+		if err := rows.Scan(&band, &version, &n); err != nil {
+			return nil, classify(err)
+		}
+		if out[lift.Band(band)] == nil {
+			out[lift.Band(band)] = map[int64]int64{}
+		}
+		out[lift.Band(band)][version] += n
+	}
+	return out, classify(rows.Err())
+}
+
+// ClipOutcomes returns the clip's latest limit outcomes, oldest first
+// (none for an unknown clip).
+func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*lift.Outcome, err error) {
+	defer lift.Wrap(&err, "ClipStore.ClipOutcomes(%q)", clipID)
+	rows, err := db.pool.Query(ctx, `SELECT id, clip_id, impressions, clicks, observed_at FROM outcomes
+		WHERE clip_id = $1 ORDER BY observed_at DESC, id DESC LIMIT $2`, clipID, limit)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []*lift.Outcome
+	for rows.Next() {
+		var o lift.Outcome
+		if err := rows.Scan(&o.ID, &o.ClipID, &o.Impressions, &o.Clicks, &o.ObservedAt); err != nil {
+			return nil, classify(err)
+		}
+		o.ObservedAt = o.ObservedAt.UTC()
+		out = append(out, &o)
+	}
+	slices.Reverse(out)
+	return out, classify(rows.Err())
+}
+
+// ClipPredictions returns the clip's latest limit recorded predictions,
+// newest first (none for an unknown clip).
+func (db *DB) ClipPredictions(ctx context.Context, clipID string, limit int) (_ []*lift.Prediction, err error) {
+	defer lift.Wrap(&err, "PredictionStore.ClipPredictions(%q)", clipID)
+	rows, err := db.pool.Query(ctx, `SELECT id, clip_id, model_version, source, predicted_ctr, band, confidence,
+		ctr_lo, ctr_hi, created_at FROM predictions WHERE clip_id = $1 ORDER BY id DESC LIMIT $2`, clipID, limit)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []*lift.Prediction
+	for rows.Next() {
+		var p lift.Prediction
+		var clip, band string
+		if err := rows.Scan(&p.ID, &clip, &p.ModelVersion, &p.Source, &p.PredictedCTR, &band, &p.Confidence,
+			&p.Interval[0], &p.Interval[1], &p.CreatedAt); err != nil {
+			return nil, classify(err)
+		}
+		p.ClipID, p.Band, p.CreatedAt = &clip, lift.Band(band), p.CreatedAt.UTC()
+		out = append(out, &p)
+	}
+	return out, classify(rows.Err())
+}
