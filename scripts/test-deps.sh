@@ -2,7 +2,8 @@
 # Installs the real programs Lift's tests run against, from Debian's
 # packages: XGBoost (python3-xgboost) for the model interop tests and
 # PostgreSQL (postgresql) for the PostgreSQL store's tests, which run on a
-# throwaway cluster that scripts/test.sh starts.
+# throwaway cluster that scripts/test.sh starts; Chromium (chromium) for the
+# dashboard's browser test, driven headless over CDP (never a downloaded browser).
 # Without root it only reports what is missing; the tests that need it
 # skip locally, but under CI=true they fail instead of skipping.
 set -euo pipefail
@@ -11,6 +12,7 @@ need=()
 /usr/bin/python3 -c 'import xgboost' >/dev/null 2>&1 || need+=(python3-xgboost)
 # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/VERSION/bin.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
