@@ -52,7 +52,14 @@ type Service struct {
 
 // live is an experiment's in-memory state.
 type live struct {
-	mu      sync.Mutex // serialises rewards (store then learn) and snapshots
+	// barrier lets rewards run concurrently (store, then learn) while a
+	// snapshot waits for the ones in flight: then every stored reward up
+	// to the snapshot's seq has been learnt, and a restart that replays
+	// rewards after that seq misses none.
+	barrier      sync.RWMutex
+	snapshotting atomic.Bool
+
+	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
 	exp     *lift.Experiment
 	policy  bandit.Policy
 	seq     int64 // highest reward seq learnt
@@ -61,7 +68,9 @@ type live struct {
 
 	// pmfCache holds the last context-free PMF (Thompson sampling's
 	// depends only on the learnt state and the variant set, and costs
-	// thousands of posterior draws), keyed by learnt count and variants.
+	// hundreds of posterior draws per variant), keyed by variants and
+	// reused for pmfRefresh rewards: a policy a few rewards behind is
+	// still a policy, and the decision logs the PMF and version it used.
 	pmfCache atomic.Pointer[cachedPMF]
 }
 
@@ -290,7 +299,7 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 }
 
 // learn teaches the policy one (decision, reward) pair with the logged
-// probability. Callers hold l.mu or own l exclusively.
+// probability. Policies are safe for concurrent use.
 func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
 	ev := bandit.Event{
 		Context:     bandit.Context{Features: d.Context},
@@ -299,16 +308,27 @@ func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
 		Reward:      r.Value,
 		Probability: d.Probability,
 	}
+	err := l.policy.Learn(ev)
+	l.mu.Lock()
 	l.seq = max(l.seq, r.Seq)
 	l.learnt++
 	l.pending++
-	return l.policy.Learn(ev)
+	l.mu.Unlock()
+	return err
+}
+
+// experiment returns the current definition (replaced on change, never
+// mutated, so the caller may read it without the lock).
+func (l *live) experiment() *lift.Experiment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.exp
 }
 
 // actions maps variant ids to bandit actions with their current features.
 func (l *live) actions(ids []string) []bandit.Action {
 	feats := map[string]map[string]float64{}
-	for _, v := range l.exp.Variants {
+	for _, v := range l.experiment().Variants {
 		feats[v.ID] = v.Features
 	}
 	out := make([]bandit.Action, len(ids))
@@ -368,7 +388,7 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
 	}
 	version := l.version()
-	pmf, err := l.pmf(version, req.Context, ids)
+	pmf, version, err := l.pmf(version, req.Context, ids)
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
@@ -395,19 +415,23 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	return response(d), nil
 }
 
-// pmf is the policy's distribution over ids, from the cache when the
-// policy ignores the context and nothing was learnt since.
-func (l *live) pmf(version int64, ctx map[string]float64, ids []string) ([]float64, error) {
+// pmfRefresh is how many rewards a cached context-free PMF may lag.
+const pmfRefresh = 16
+
+// pmf is the policy's distribution over ids and the policy version it
+// reflects: from the cache when the policy ignores the context and fewer
+// than pmfRefresh rewards were learnt since.
+func (l *live) pmf(version int64, ctx map[string]float64, ids []string) ([]float64, int64, error) {
 	_, contextFree := l.policy.(*bandit.Thompson)
 	key := strings.Join(ids, "\x00")
-	if c := l.pmfCache.Load(); contextFree && c != nil && c.learnt == version && c.ids == key {
-		return c.pmf, nil
+	if c := l.pmfCache.Load(); contextFree && c != nil && version-c.learnt < pmfRefresh && c.ids == key {
+		return c.pmf, c.learnt, nil
 	}
 	pmf, err := l.policy.PMF(bandit.Context{Features: ctx}, l.actions(ids))
 	if err == nil && contextFree {
 		l.pmfCache.Store(&cachedPMF{learnt: version, ids: key, pmf: pmf})
 	}
-	return pmf, err
+	return pmf, version, err
 }
 
 func (l *live) version() int64 {
@@ -442,7 +466,8 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := l.exp.RewardRange[0], l.exp.RewardRange[1]
+	rr := l.experiment().RewardRange
+	lo, hi := rr[0], rr[1]
 	if math.IsNaN(value) || value < lo || value > hi {
 		return nil, lift.Errorf(lift.Invalid, "reward %v is outside the experiment's range [%v, %v]", value, lo, hi)
 	}
@@ -450,10 +475,26 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 }
 
 func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
+	l.barrier.RLock()
+	out, err := s.storeAndLearn(ctx, l, r)
+	l.barrier.RUnlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	due := l.pending >= snapshotEvery
+	l.mu.Unlock()
+	if due && l.snapshotting.CompareAndSwap(false, true) {
+		if err := s.snapshot(ctx, l); err != nil {
+			s.logger().Warn("policy snapshot failed", "experiment", r.ExperimentID, "err", err)
+		}
+		l.snapshotting.Store(false)
+	}
+	return out, err
+}
+
+// storeAndLearn stores a reward and teaches the policy; the caller holds
+// l.barrier for reading.
+func (s *Service) storeAndLearn(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
 	r.CreatedAt = s.now()
-	existing, err := s.Store.SaveReward(ctx, r)
+	d, existing, err := s.Store.SaveReward(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -466,17 +507,8 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 		}
 		return existing, nil
 	}
-	j, err := s.Store.GetDecision(ctx, r.ExperimentID, r.EventID)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.learn(&j.Decision, r); err != nil {
+	if err := l.learn(d, r); err != nil {
 		s.logger().Warn("policy refused a reward", "experiment", r.ExperimentID, "event", r.EventID, "err", err)
-	}
-	if l.pending >= snapshotEvery {
-		if err := s.snapshot(ctx, l); err != nil {
-			s.logger().Warn("policy snapshot failed", "experiment", r.ExperimentID, "err", err)
-		}
 	}
 	return r, nil
 }
@@ -494,7 +526,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			if _, err := s.reward(ctx, l, &lift.Reward{ExperimentID: d.ExperimentID, EventID: d.EventID, Value: l.exp.DefaultReward, Default: true}); err != nil {
+			if _, err := s.reward(ctx, l, &lift.Reward{ExperimentID: d.ExperimentID, EventID: d.EventID, Value: l.experiment().DefaultReward, Default: true}); err != nil {
 				return n, err
 			}
 			n++
@@ -505,15 +537,24 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
+// snapshot saves l's policy state with the seq of the last reward it
+// has learnt, once the rewards in flight are done.
 func (s *Service) snapshot(ctx context.Context, l *live) error {
+	l.barrier.Lock()
+	defer l.barrier.Unlock()
 	state, err := l.policy.Snapshot()
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SaveSnapshot(ctx, l.exp.ID, state, l.seq); err != nil {
+	l.mu.Lock()
+	seq, id := l.seq, l.exp.ID
+	l.mu.Unlock()
+	if err := s.Store.SaveSnapshot(ctx, id, state, seq); err != nil {
 		return err
 	}
+	l.mu.Lock()
 	l.pending = 0
+	l.mu.Unlock()
 	return nil
 }
 
@@ -526,10 +567,7 @@ func (s *Service) SnapshotAll(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, l := range ls {
-		l.mu.Lock()
-		err := s.snapshot(ctx, l)
-		l.mu.Unlock()
-		if err != nil {
+		if err := s.snapshot(ctx, l); err != nil {
 			return err
 		}
 	}

@@ -149,7 +149,7 @@ func (s *Service) loggedEvents(ctx context.Context, l *live, limit int) ([]bandi
 	var out []bandit.LoggedEvent
 	var after int64
 	for {
-		js, err := s.Store.Log(ctx, l.exp.ID, after, 5000)
+		js, err := s.Store.Log(ctx, l.experiment().ID, after, 5000)
 		if err != nil {
 			return nil, err
 		}

@@ -300,8 +300,14 @@ func benchServer(b *testing.B) http.Handler {
 // a request's time goes inside the server:
 //
 //	go test ./httpapi -run '^$' -bench HTTP -cpuprofile cpu.out
+//
+// benchClients concurrent clients per core, as a loaded server sees
+// (bench/http.sh runs 32 workers): writes then group-commit in batches.
+const benchClients = 16
+
 func BenchmarkHTTPHealthz(b *testing.B) {
 	h := benchServer(b)
+	b.SetParallelism(benchClients)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if code, _ := call(b, h, "GET", "/healthz", ""); code != 200 {
@@ -314,6 +320,7 @@ func BenchmarkHTTPHealthz(b *testing.B) {
 func BenchmarkHTTPPredict(b *testing.B) {
 	h := benchServer(b)
 	var n atomic.Int64
+	b.SetParallelism(benchClients)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprintf("demo-%04d", n.Add(1)%300+1)
@@ -328,6 +335,7 @@ func BenchmarkHTTPPredict(b *testing.B) {
 func BenchmarkHTTPDecideReward(b *testing.B) {
 	h := benchServer(b)
 	var n atomic.Int64
+	b.SetParallelism(benchClients)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			code, body := call(b, h, "POST", "/experiments/thumbs/decide", "")

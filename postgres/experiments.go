@@ -201,32 +201,25 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 // SaveReward implements lift.ExperimentStore. The decision row is locked
 // first (SELECT ... FOR UPDATE), so two replicas rewarding the same event
 // at once serialise: the second sees the first one's reward and returns it.
-func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision, existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
 	}
 	err = db.tx(ctx, func(tx pgx.Tx) error {
-		existing = nil
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM decisions WHERE experiment_id = $1 AND event_id = $2 FOR UPDATE`,
-			r.ExperimentID, r.EventID).Scan(&one)
+		// Locking the decision row serialises replicas rewarding one event.
+		j, err := scanJoined(tx.QueryRow(ctx, `SELECT `+joinedColumns+` FROM decisions d
+			LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+			WHERE d.experiment_id = $1 AND d.event_id = $2 FOR UPDATE OF d`, r.ExperimentID, r.EventID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
 		}
 		if err != nil {
 			return err
 		}
-		var e lift.Reward
-		err = tx.QueryRow(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = $1 AND event_id = $2`,
-			r.ExperimentID, r.EventID).Scan(&e.Seq, &e.Value, &e.Default, &e.CreatedAt)
-		if err == nil {
-			e.ExperimentID, e.EventID, e.CreatedAt = r.ExperimentID, r.EventID, e.CreatedAt.UTC()
-			existing = &e
+		d, existing = &j.Decision, j.Reward
+		if existing != nil {
 			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE decisions SET rewarded = true WHERE experiment_id = $1 AND event_id = $2`,
 			r.ExperimentID, r.EventID); err != nil {
@@ -235,7 +228,10 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 		return tx.QueryRow(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq`,
 			r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&r.Seq)
 	})
-	return existing, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, existing, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.

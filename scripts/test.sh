@@ -25,5 +25,5 @@ if [ -z "${LIFT_TEST_POSTGRES:-}" ] &&
 fi
 
 "$GO" test -count=1 -timeout 30m ./...
-CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Concurrent' ./trainer
+CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Concurrent' ./trainer ./experiment
 ./scripts/fuzz.sh "$FUZZTIME"

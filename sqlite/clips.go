@@ -21,7 +21,7 @@ func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err erro
 	if err := c.Validate(); err != nil {
 		return false, err
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *wtx) error {
 		created, err = putClip(ctx, tx, c, db.now())
 		return err
 	})
@@ -37,7 +37,7 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 	}
 	now := db.now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		for _, c := range cs {
 			if _, err := putClip(ctx, tx, c, now); err != nil {
 				return err
@@ -47,7 +47,7 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 	})
 }
 
-func putClip(ctx context.Context, tx *sql.Tx, c *lift.Clip, now string) (bool, error) {
+func putClip(ctx context.Context, tx *wtx, c *lift.Clip, now string) (bool, error) {
 	var js [4]sql.NullString
 	for i, m := range []map[string]any{c.PsychologyScore, c.HookStrength, c.NoveltyScore, c.EmotionData} {
 		if m == nil {
@@ -177,7 +177,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 		}
 	}
 	now := db.Now()
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		touched := map[string]bool{}
 		for _, o := range os {
 			if o.ObservedAt.IsZero() {
@@ -219,7 +219,7 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 		p.CreatedAt = db.Now()
 	}
 	var actual sql.NullFloat64
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		if p.ClipID != nil {
 			var impr, clicks int64
 			err := tx.QueryRowContext(ctx, `SELECT impressions, clicks FROM clips WHERE id = ?`, *p.ClipID).Scan(&impr, &clicks)

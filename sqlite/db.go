@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -34,7 +35,11 @@ type DB struct {
 	Now func() time.Time
 
 	write *sql.DB
-	read  *sql.DB
+	read  *reader
+
+	// wstmts and missed are the writer goroutine's statement cache.
+	wstmts map[string]*sql.Stmt
+	missed []string
 
 	writes     chan *writeReq
 	closed     chan struct{}
@@ -69,7 +74,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{Path: path, Now: time.Now, write: w, read: r,
+	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
+	db := &DB{Path: path, Now: time.Now, write: w, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		writes: make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.writer()
 	if err := db.Migrate(ctx); err != nil {
@@ -83,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
-	rerr := db.read.Close()
+	rerr := db.read.pool.Close()
 	if err := db.write.Close(); err != nil {
 		return err
 	}
@@ -91,7 +97,7 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers (for /readyz).
-func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error { return db.read.pool.PingContext(ctx) }
 
 // Migrate applies every embedded migration not yet applied, each in its
 // own transaction, in file-name order.
@@ -112,7 +118,7 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.tx(ctx, func(tx *wtx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil || n > 0 {
 				return err
@@ -135,7 +141,7 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 // each inside its own savepoint so that one failing call rolls back
 // alone. One commit then makes a whole batch durable, which is what lets
 // decisions, rewards and predictions be written at thousands per second.
-func (db *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
+func (db *DB) tx(ctx context.Context, f func(*wtx) error) error {
 	req := &writeReq{ctx: ctx, f: f, done: make(chan error, 1)}
 	select {
 	case db.writes <- req:
@@ -149,7 +155,7 @@ func (db *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
 
 type writeReq struct {
 	ctx  context.Context
-	f    func(*sql.Tx) error
+	f    func(*wtx) error
 	done chan error
 }
 
@@ -167,6 +173,10 @@ func (db *DB) writer() {
 		case <-db.closed:
 			return
 		}
+		// Let the goroutines that are about to write get in line: a
+		// commit costs about as much as several statements, so larger
+		// batches are cheaper per write.
+		runtime.Gosched()
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -181,12 +191,31 @@ func (db *DB) writer() {
 }
 
 func (db *DB) commit(batch []*writeReq) {
+	defer db.prepareMissed()
 	errs := make([]error, len(batch))
-	tx, err := db.write.BeginTx(context.Background(), nil)
+	sqlTx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
 		for _, r := range batch {
 			r.done <- err
 		}
+		return
+	}
+	tx := &wtx{Tx: sqlTx, db: db}
+	if len(batch) == 1 {
+		// Alone in its transaction, a call needs no savepoint: its
+		// failure rolls the transaction back.
+		r := batch[0]
+		if err := r.ctx.Err(); err != nil {
+			tx.Rollback()
+			r.done <- err
+			return
+		}
+		if err := r.f(tx); err != nil {
+			tx.Rollback()
+			r.done <- err
+			return
+		}
+		r.done <- tx.Commit()
 		return
 	}
 	for i, r := range batch {
@@ -194,16 +223,16 @@ func (db *DB) commit(batch []*writeReq) {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
+		if _, err := tx.ExecContext(r.ctx, `SAVEPOINT op`); err != nil {
 			errs[i] = err
 			continue
 		}
 		if errs[i] = r.f(tx); errs[i] != nil {
-			if _, err := tx.Exec(`ROLLBACK TO op`); err != nil {
+			if _, err := tx.ExecContext(r.ctx, `ROLLBACK TO op`); err != nil {
 				errs[i] = errors.Join(errs[i], err)
 			}
 		}
-		if _, err := tx.Exec(`RELEASE op`); err != nil && errs[i] == nil {
+		if _, err := tx.ExecContext(r.ctx, `RELEASE op`); err != nil && errs[i] == nil {
 			errs[i] = err
 		}
 	}
@@ -217,6 +246,102 @@ func (db *DB) commit(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// wtx is a write transaction whose statements are prepared once and
+// reused: parsing SQL cost more than executing it on the hot paths. Only
+// the writer goroutine uses it, so its cache needs no lock.
+type wtx struct {
+	*sql.Tx
+	db *DB
+}
+
+// stmt returns q prepared on the writer's connection, bound to this
+// transaction, or nil the first time q is seen; prepareMissed prepares
+// it once the transaction is over.
+func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st := t.db.wstmts[q]; st != nil {
+		return t.Tx.StmtContext(ctx, st)
+	}
+	if cacheable(q) {
+		t.db.missed = append(t.db.missed, q)
+	}
+	return nil
+}
+
+// cacheable excludes migrations: multi-statement scripts and DDL.
+func cacheable(q string) bool {
+	return !strings.Contains(q, ";") && !strings.HasPrefix(strings.TrimSpace(q), "CREATE")
+}
+
+// ExecContext is sql.Tx's, through the statement cache.
+func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, q, args...)
+}
+
+// QueryRowContext is sql.Tx's, through the statement cache.
+func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// prepareMissed prepares the statements seen for the first time, while
+// no transaction holds the writer's only connection.
+func (db *DB) prepareMissed() {
+	for _, q := range db.missed {
+		if db.wstmts[q] != nil {
+			continue
+		}
+		if st, err := db.write.Prepare(q); err == nil {
+			db.wstmts[q] = st
+		}
+	}
+	db.missed = db.missed[:0]
+}
+
+// reader runs read queries through statements prepared once per query
+// (database/sql prepares them on each pooled connection as needed).
+type reader struct {
+	pool  *sql.DB
+	stmts sync.Map // query -> *sql.Stmt
+}
+
+func (r *reader) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := r.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := r.pool.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := r.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// QueryRowContext is sql.DB's, through the statement cache.
+func (r *reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return r.pool.QueryRowContext(ctx, q, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryContext is sql.DB's, through the statement cache.
+func (r *reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (db *DB) now() string { return formatTime(db.Now()) }

@@ -23,7 +23,7 @@ func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err err
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO experiments(id, definition, created_at) VALUES (?,?,?)`, e.ID, def, formatTime(e.CreatedAt))
 		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 			return lift.Errorf(lift.Conflict, "experiment %q already exists", e.ID)
@@ -39,7 +39,7 @@ func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err err
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE experiments SET definition = ? WHERE id = ?`, def, e.ID)
 		if err != nil {
 			return err
@@ -95,7 +95,7 @@ func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 	c, _ := json.Marshal(d.Context)
 	v, _ := json.Marshal(d.Variants)
 	p, _ := json.Marshal(d.PMF)
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
 			policy_version, created_at, deadline) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, formatTime(d.CreatedAt), formatTime(d.Deadline))
@@ -146,40 +146,48 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 	return j, err
 }
 
-// SaveReward implements lift.ExperimentStore.
-func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
+// SaveReward implements lift.ExperimentStore. The decision is read on
+// the read pool (decisions never change but for their rewarded flag), so
+// the single writer only flips the flag and inserts: a concurrent reward
+// for the same event is caught by the flag.
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision, existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
+	j, err := db.GetDecision(ctx, r.ExperimentID, r.EventID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.Reward != nil {
+		return &j.Decision, j.Reward, nil
+	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *wtx) error {
 		existing = nil
-		var (
-			seq       int64
-			value     float64
-			isDefault bool
-			created   string
-		)
-		err := tx.QueryRowContext(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = ? AND event_id = ?`,
-			r.ExperimentID, r.EventID).Scan(&seq, &value, &isDefault, &created)
-		if err == nil {
-			existing = &lift.Reward{Seq: seq, ExperimentID: r.ExperimentID, EventID: r.EventID, Value: value, Default: isDefault, CreatedAt: parseTime(created)}
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE decisions SET rewarded = 1 WHERE experiment_id = ? AND event_id = ?`, r.ExperimentID, r.EventID)
+		res, err := tx.ExecContext(ctx, `UPDATE decisions SET rewarded = 1 WHERE experiment_id = ? AND event_id = ? AND rewarded = 0`,
+			r.ExperimentID, r.EventID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+			// Another reward for this event got in first.
+			var e lift.Reward
+			var created string
+			if err := tx.QueryRowContext(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = ? AND event_id = ?`,
+				r.ExperimentID, r.EventID).Scan(&e.Seq, &e.Value, &e.Default, &created); err != nil {
+				return err
+			}
+			e.ExperimentID, e.EventID, e.CreatedAt = r.ExperimentID, r.EventID, parseTime(created)
+			existing = &e
+			return nil
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES (?,?,?,?,?) RETURNING seq`,
 			r.ExperimentID, r.EventID, r.Value, r.Default, formatTime(r.CreatedAt)).Scan(&r.Seq)
 	})
-	return existing, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return &j.Decision, existing, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.
@@ -260,7 +268,7 @@ func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lif
 // SaveSnapshot implements lift.ExperimentStore.
 func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) (err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveSnapshot(%q)", experimentID)
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE experiments SET snapshot = ?, snapshot_seq = ? WHERE id = ? AND snapshot_seq <= ?`,
 			state, seq, experimentID, seq)
 		return err

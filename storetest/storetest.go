@@ -794,11 +794,14 @@ func runExperiments(t *testing.T, s Store) {
 
 	// Rewards: new, existing returned, unknown.
 	r1 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 1, CreatedAt: t0.Add(time.Minute)}
-	existing, err := s.SaveReward(ctx, r1)
+	dec, existing, err := s.SaveReward(ctx, r1)
 	if err != nil || existing != nil || r1.Seq <= 0 {
 		t.Fatalf("SaveReward(new) = existing %v, %v, seq %d; want nil, nil, positive", existing, err, r1.Seq)
 	}
-	existing, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 0.5})
+	if dec == nil || dec.EventID != "ev1" || dec.ExperimentID != "exp-a" {
+		t.Errorf("SaveReward(new) returned decision %+v, want exp-a/ev1", dec)
+	}
+	_, existing, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 0.5})
 	if err != nil || existing == nil {
 		t.Fatalf("SaveReward(again) = existing %v, %v; want the stored reward", existing, err)
 	}
@@ -806,9 +809,9 @@ func runExperiments(t *testing.T, s Store) {
 		existing.EventID != "ev1" || !existing.CreatedAt.Equal(r1.CreatedAt) {
 		t.Errorf("SaveReward(again) returned %+v, want the first %+v", existing, r1)
 	}
-	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "no-such", Value: 1})
+	_, _, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "no-such", Value: 1})
 	wantKind(t, "SaveReward(unknown event)", err, lift.NotFound)
-	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "no-such", EventID: "ev1", Value: 1})
+	_, _, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "no-such", EventID: "ev1", Value: 1})
 	wantKind(t, "SaveReward(unknown experiment)", err, lift.NotFound)
 	j, err = s.GetDecision(ctx, "exp-a", "ev1")
 	if err != nil {
@@ -826,7 +829,7 @@ func runExperiments(t *testing.T, s Store) {
 	rb := &lift.Reward{ExperimentID: "exp-b", EventID: "ev1", Value: 1}
 	r2 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev2", Value: 1}
 	for _, r := range []*lift.Reward{r3, rb, r2} {
-		if existing, err := s.SaveReward(ctx, r); err != nil || existing != nil {
+		if _, existing, err := s.SaveReward(ctx, r); err != nil || existing != nil {
 			t.Fatalf("SaveReward(%s/%s) = %v, %v", r.ExperimentID, r.EventID, existing, err)
 		}
 	}
