@@ -283,4 +283,3 @@ func waitReady(ctx context.Context, t *testing.T, hash string) {
 		t.Fatalf("page %s did not render: %v; it shows %q", hash, err, text)
 	}
 }
-
