@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -36,11 +37,11 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 	case in.ClipID != nil && in.Features != nil:
 		return lift.Errorf(lift.Invalid, "give clip_id or features, not both")
 	case in.ClipID != nil:
-		c, err := s.Clips.GetClip(r.Context(), *in.ClipID)
-		if err != nil {
+		var err error
+		if f, err = s.clipFeatures(r.Context(), *in.ClipID); err != nil {
 			return err
 		}
-		f, clipID = c.Features(), &c.ID
+		clipID = in.ClipID
 	case in.Features != nil:
 		var err error
 		if f, err = parseFeatures(in.Features); err != nil {
@@ -129,4 +130,21 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 
 func notEnoughData(n int) *lift.TrainSummary {
 	return &lift.TrainSummary{Message: lift.NotEnoughDataMessage(n), Rows: n}
+}
+
+// featureSource is a store that reads a clip's model inputs without
+// decoding the whole clip (the SQLite store does).
+type featureSource interface {
+	ClipFeatures(ctx context.Context, id string) (lift.Features, error)
+}
+
+func (s *Server) clipFeatures(ctx context.Context, id string) (lift.Features, error) {
+	if fs, ok := s.Clips.(featureSource); ok {
+		return fs.ClipFeatures(ctx, id)
+	}
+	c, err := s.Clips.GetClip(ctx, id)
+	if err != nil {
+		return lift.Features{}, err
+	}
+	return c.Features(), nil
 }

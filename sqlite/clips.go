@@ -63,9 +63,12 @@ func putClip(ctx context.Context, tx *wtx, c *lift.Clip, now string) (bool, erro
 	if c.CompositeScore != nil {
 		composite = sql.NullFloat64{Float64: *c.CompositeScore, Valid: true}
 	}
+	f := c.Features()
 	res, err := tx.ExecContext(ctx, `UPDATE clips SET psychology_score=?, hook_strength=?, novelty_score=?, emotion_data=?,
-		duration=?, composite_score=?, updated_at=? WHERE id=?`,
-		js[0], js[1], js[2], js[3], c.Duration, composite, now, c.ID)
+		duration=?, composite_score=?, updated_at=?, f_psychology=?, f_hook=?, f_novelty=?, f_priority=?, f_has_face=?, f_composite=?
+		WHERE id=?`,
+		js[0], js[1], js[2], js[3], c.Duration, composite, now,
+		f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.HasFace, f.CompositeScore, c.ID)
 	if err != nil {
 		return false, err
 	}
@@ -73,8 +76,10 @@ func putClip(ctx context.Context, tx *wtx, c *lift.Clip, now string) (bool, erro
 		return false, nil
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO clips(id, psychology_score, hook_strength, novelty_score, emotion_data,
-		duration, composite_score, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		c.ID, js[0], js[1], js[2], js[3], c.Duration, composite, now, now)
+		duration, composite_score, created_at, updated_at, f_psychology, f_hook, f_novelty, f_priority, f_has_face, f_composite)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, js[0], js[1], js[2], js[3], c.Duration, composite, now, now,
+		f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.HasFace, f.CompositeScore)
 	return err == nil, err
 }
 
@@ -115,6 +120,34 @@ func (db *DB) GetClip(ctx context.Context, id string) (_ *lift.Clip, err error) 
 		return nil, lift.Errorf(lift.NotFound, "Clip not found")
 	}
 	return c, err
+}
+
+// ClipFeatures returns a clip's model inputs without parsing its JSON
+// objects (NotFound if absent): the prediction hot path.
+func (db *DB) ClipFeatures(ctx context.Context, id string) (_ lift.Features, err error) {
+	defer lift.Wrap(&err, "ClipStore.ClipFeatures(%q)", id)
+	var (
+		f    lift.Features
+		cols [6]sql.NullFloat64
+	)
+	err = db.read.QueryRowContext(ctx, `SELECT duration, f_psychology, f_hook, f_novelty, f_priority, f_has_face, f_composite
+		FROM clips WHERE id = ?`, id).Scan(&f.Duration, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5])
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, lift.Errorf(lift.NotFound, "Clip not found")
+	}
+	if err != nil {
+		return f, err
+	}
+	if !cols[0].Valid { // stored before the feature columns existed
+		c, err := db.GetClip(ctx, id)
+		if err != nil {
+			return f, err
+		}
+		return c.Features(), nil
+	}
+	f.PsychologyComposite, f.HookStrength, f.NoveltyScore = cols[0].Float64, cols[1].Float64, cols[2].Float64
+	f.EmotionPriority, f.HasFace, f.CompositeScore = cols[3].Float64, cols[4].Float64, cols[5].Float64
+	return f, nil
 }
 
 // ListClips implements lift.ClipStore.
@@ -218,25 +251,23 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
-	var actual sql.NullFloat64
 	return db.tx(ctx, func(tx *wtx) error {
-		if p.ClipID != nil {
-			var impr, clicks int64
-			err := tx.QueryRowContext(ctx, `SELECT impressions, clicks FROM clips WHERE id = ?`, *p.ClipID).Scan(&impr, &clicks)
-			if errors.Is(err, sql.ErrNoRows) {
-				return lift.Errorf(lift.NotFound, "Clip not found")
-			}
-			if err != nil {
-				return err
-			}
-			if impr > 0 {
-				actual = sql.NullFloat64{Float64: float64(clicks) / float64(impr), Valid: true}
-			}
+		args := []any{p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
+			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt)}
+		if p.ClipID == nil {
+			return tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
+				ctr_lo, ctr_hi, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id`, args...).Scan(&p.ID)
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, actual_ctr) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-			p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
-			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), actual).Scan(&p.ID)
+		// One statement: the clip's observed CTR so far is copied in, and
+		// no row comes back when the clip does not exist.
+		err := tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at, clip_id, actual_ctr)
+			SELECT ?,?,?,?,?,?,?,?, id, CASE WHEN impressions > 0 THEN CAST(clicks AS REAL) / impressions END
+			FROM clips WHERE id = ? RETURNING id`, append(args, *p.ClipID)...).Scan(&p.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lift.Errorf(lift.NotFound, "Clip not found")
+		}
+		return err
 	})
 }
 

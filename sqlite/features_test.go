@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"lift"
+)
+
+// TestClipFeaturesMatchClip checks the stored feature columns against
+// extracting features from the stored clip, for new rows and for rows
+// written before the columns existed.
+func TestClipFeaturesMatchClip(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := 0.7
+	clips := []*lift.Clip{
+		{ID: "full", Duration: 12, CompositeScore: &c,
+			PsychologyScore: map[string]any{"composite": 0.9}, HookStrength: map[string]any{"strength": 0.2},
+			NoveltyScore: map[string]any{"composite": 0.4}, EmotionData: map[string]any{"priority_score": 0.3, "has_face": "yes"}},
+		{ID: "empty", Duration: 3},
+		{ID: "face-false", Duration: 30, EmotionData: map[string]any{"has_face": false}},
+	}
+	if err := db.PutClips(ctx, clips); err != nil {
+		t.Fatal(err)
+	}
+	// "legacy" is stored as before migration 0004: no feature columns.
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "legacy", Duration: 8, HookStrength: map[string]any{"strength": 0.1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.write.Exec(`UPDATE clips SET f_psychology = NULL, f_hook = NULL WHERE id = 'legacy'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"full", "empty", "face-false", "legacy"} {
+		stored, err := db.GetClip(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.ClipFeatures(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := stored.Features(); got != want {
+			t.Errorf("%s: ClipFeatures = %+v, want %+v", id, got, want)
+		}
+	}
+	if _, err := db.ClipFeatures(ctx, "nope"); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("unknown clip: %v", err)
+	}
+}
