@@ -241,3 +241,56 @@ func TestConcurrentPredictionsDuringSwap(t *testing.T) {
 		}
 	}
 }
+
+func TestServingCacheAnswersLikeTheModel(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 600, 6)
+	serving := &Serving{Bands: lift.DefaultBands, Explain: 3}
+	if sum, err := (&Job{Store: db, Serving: serving}).Run(ctx, DefaultOptions()); err != nil || !sum.Promoted {
+		t.Fatalf("train: %v %+v", err, sum)
+	}
+	m := serving.cur.Load()
+	for _, f := range []lift.Features{
+		{PsychologyComposite: 0.7, HookStrength: 0.6, NoveltyScore: 0.3, EmotionPriority: 0.2, Duration: 20, HasFace: 1},
+		{PsychologyComposite: 0.2, HookStrength: 0.9, NoveltyScore: 0.8, EmotionPriority: 0.6, Duration: 70},
+	} {
+		first, _ := serving.Predict(f)  // computed and cached
+		second, _ := serving.Predict(f) // from the cache
+		want := m.predict(lift.DefaultBands, f.Vector())
+		if first.PredictedCTR != want.PredictedCTR || first.Interval != want.Interval || first.Confidence != want.Confidence {
+			t.Errorf("Predict = %+v, the model says %+v", first, want)
+		}
+		if fmt.Sprint(first) != fmt.Sprint(second) || len(second.Explanation) != 3 {
+			t.Errorf("cached answer %+v differs from the computed %+v", second, first)
+		}
+	}
+}
+
+func BenchmarkServingPredict(b *testing.B) {
+	ctx := context.Background()
+	db := MustDemoDB(b, 3000, 1)
+	serving := &Serving{Bands: lift.DefaultBands, Explain: 3}
+	if _, err := (&Job{Store: db, Serving: serving}).Run(ctx, DefaultOptions()); err != nil {
+		b.Fatal(err)
+	}
+	fs := make([]lift.Features, 300)
+	for i := range fs {
+		fs[i] = lift.Features{PsychologyComposite: float64(i) / 300, HookStrength: 0.5, NoveltyScore: 0.4, Duration: 25}
+	}
+	b.Run("uncached", func(b *testing.B) {
+		m := serving.cur.Load()
+		i := 0
+		for b.Loop() {
+			p := m.predict(lift.DefaultBands, fs[i%300].Vector())
+			p.Explanation, _ = contributions(m.booster, fs[i%300].Vector())
+			i++
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			serving.Predict(fs[i%300])
+			i++
+		}
+	})
+}

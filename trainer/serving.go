@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"lift"
@@ -29,6 +30,9 @@ type servedModel struct {
 	booster   *gbdt.Booster
 	cal       *lift.Calibration
 	objective gbdt.Objective
+
+	cache  sync.Map // [6]float32 features -> lift.Prediction
+	cached atomic.Int64
 }
 
 // Version returns the served model version, or 0 for the heuristic.
@@ -83,6 +87,12 @@ func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) error {
 	return s.Load(mv)
 }
 
+// predictionCacheSize bounds how many distinct feature vectors a served
+// model remembers its answer for. A clip is predicted again and again
+// with the same features, and its TreeSHAP explanation costs far more
+// than the tree walk; the cache starts empty with every model version.
+const predictionCacheSize = 100_000
+
 // Predict implements lift.Predictor.
 func (s *Serving) Predict(f lift.Features) (lift.Prediction, error) {
 	m := s.cur.Load()
@@ -90,26 +100,39 @@ func (s *Serving) Predict(f lift.Features) (lift.Prediction, error) {
 		return lift.Heuristic{Bands: s.Bands}.Predict(f)
 	}
 	x := f.Vector()
-	p := predictCTR(m.booster, x)
-	out := lift.Prediction{
-		PredictedCTR: p,
-		Band:         s.Bands.Of(p),
-		Source:       "model",
+	key := [6]float32(x)
+	if p, ok := m.cache.Load(key); ok {
+		return p.(lift.Prediction), nil
 	}
-	v := m.version
-	out.ModelVersion = &v
-	if m.cal != nil {
-		out.Interval = interval(m.cal, p)
-		out.Confidence = bandConfidence(m.cal, s.Bands, p)
-	} else {
-		// A model never scored on a holdout has no calibration: say so.
-		out.Interval = [2]float64{0, 1}
-		out.Confidence = lift.HeuristicConfidence
-	}
+	out := m.predict(s.Bands, x)
 	if s.Explain > 0 {
-		out.Explanation = explain(m.booster, x, s.Explain)
+		out.Explanation, _ = contributions(m.booster, x)
+		sort.SliceStable(out.Explanation, func(i, j int) bool {
+			return math.Abs(out.Explanation[i].Contribution) > math.Abs(out.Explanation[j].Contribution)
+		})
+		out.Explanation = out.Explanation[:min(s.Explain, len(out.Explanation))]
+	}
+	if m.cached.Add(1) <= predictionCacheSize {
+		m.cache.Store(key, out)
 	}
 	return out, nil
+}
+
+// predict is the model's answer for x: CTR, band, and the interval and
+// band confidence from the holdout calibration.
+func (m *servedModel) predict(bands lift.Bands, x []float32) lift.Prediction {
+	ctr := predictCTR(m.booster, x)
+	v := m.version
+	p := lift.Prediction{PredictedCTR: ctr, Band: bands.Of(ctr), Source: "model", ModelVersion: &v}
+	if m.cal != nil {
+		p.Interval = interval(m.cal, ctr)
+		p.Confidence = bandConfidence(m.cal, bands, ctr)
+	} else {
+		// A model never scored on a holdout has no calibration: say so.
+		p.Interval = [2]float64{0, 1}
+		p.Confidence = lift.HeuristicConfidence
+	}
+	return p
 }
 
 // Contributions predicts like Predict (without the top-n explanation) and
@@ -125,20 +148,19 @@ func (s *Serving) Contributions(f lift.Features) (lift.Prediction, []lift.Contri
 		return p, nil, 0, err
 	}
 	x := f.Vector()
-	ctr := predictCTR(m.booster, x)
-	v := m.version
-	p := lift.Prediction{PredictedCTR: ctr, Band: s.Bands.Of(ctr), Source: "model", ModelVersion: &v,
-		Interval: [2]float64{0, 1}, Confidence: lift.HeuristicConfidence}
-	if m.cal != nil {
-		p.Interval = interval(m.cal, ctr)
-		p.Confidence = bandConfidence(m.cal, s.Bands, ctr)
-	}
-	phi := m.booster.Contributions(x)
+	cs, bias := contributions(m.booster, x)
+	return m.predict(s.Bands, x), cs, bias, nil
+}
+
+// contributions are the TreeSHAP values of x's features, in FeatureNames
+// order, and the bias (the expected margin).
+func contributions(b *gbdt.Booster, x []float32) ([]lift.Contribution, float64) {
+	phi := b.Contributions(x)
 	cs := make([]lift.Contribution, 0, len(x))
 	for i := range min(len(x), len(phi)-1) {
 		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: float64(x[i]), Contribution: float64(phi[i])})
 	}
-	return p, cs, float64(phi[len(phi)-1]), nil
+	return cs, float64(phi[len(phi)-1])
 }
 
 // predictCTR is the model's CTR for one row: the probability for logistic
@@ -149,20 +171,6 @@ func predictCTR(b *gbdt.Booster, x []float32) float64 {
 		return 0
 	}
 	return min(max(p, 0), 1)
-}
-
-// explain returns the n largest TreeSHAP contributions by magnitude.
-func explain(b *gbdt.Booster, x []float32, n int) []lift.Contribution {
-	phi := b.Contributions(x)
-	cs := make([]lift.Contribution, 0, len(x))
-	for i := range x {
-		if i >= len(phi)-1 {
-			break
-		}
-		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: float64(x[i]), Contribution: float64(phi[i])})
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return math.Abs(cs[i].Contribution) > math.Abs(cs[j].Contribution) })
-	return cs[:min(n, len(cs))]
 }
 
 // String describes what is served, for logs.
