@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -137,9 +136,8 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 
 // tx runs f in a write transaction and returns once it is committed
 // (or rolled back when f fails). Concurrent calls are group-committed:
-// the writer goroutine runs up to maxBatch of them in one transaction,
-// each inside its own savepoint so that one failing call rolls back
-// alone. One commit then makes a whole batch durable, which is what lets
+// the writer goroutine runs up to maxBatch of them in one transaction;
+// if one fails, each reruns in a transaction of its own (see commit). One commit then makes a whole batch durable, which is what lets
 // decisions, rewards and predictions be written at thousands per second.
 func (db *DB) tx(ctx context.Context, f func(*wtx) error) error {
 	req := &writeReq{ctx: ctx, f: f, done: make(chan error, 1)}
@@ -192,60 +190,53 @@ func (db *DB) writer() {
 
 func (db *DB) commit(batch []*writeReq) {
 	defer db.prepareMissed()
-	errs := make([]error, len(batch))
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+		} else {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	// Optimistically run the whole batch in one transaction. Failures are
+	// rare (a missing clip, a duplicate id); when one happens, the batch
+	// is rolled back and every call reruns alone, so one call's failure
+	// never undoes another's write. Calls only write through tx, so a
+	// rerun starts from the same state.
+	err := db.runTx(func(tx *wtx) error {
+		for _, r := range live {
+			if err := r.f(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(live) == 1 {
+		for _, r := range live {
+			r.done <- err
+		}
+		return
+	}
+	for _, r := range live {
+		r.done <- db.runTx(r.f)
+	}
+}
+
+// runTx runs f in one transaction on the writer's connection.
+func (db *DB) runTx(f func(*wtx) error) error {
 	sqlTx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
-		for _, r := range batch {
-			r.done <- err
-		}
-		return
+		return err
 	}
 	tx := &wtx{Tx: sqlTx, db: db}
-	if len(batch) == 1 {
-		// Alone in its transaction, a call needs no savepoint: its
-		// failure rolls the transaction back.
-		r := batch[0]
-		if err := r.ctx.Err(); err != nil {
-			tx.Rollback()
-			r.done <- err
-			return
-		}
-		if err := r.f(tx); err != nil {
-			tx.Rollback()
-			r.done <- err
-			return
-		}
-		r.done <- tx.Commit()
-		return
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
 	}
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if _, err := tx.ExecContext(r.ctx, `SAVEPOINT op`); err != nil {
-			errs[i] = err
-			continue
-		}
-		if errs[i] = r.f(tx); errs[i] != nil {
-			if _, err := tx.ExecContext(r.ctx, `ROLLBACK TO op`); err != nil {
-				errs[i] = errors.Join(errs[i], err)
-			}
-		}
-		if _, err := tx.ExecContext(r.ctx, `RELEASE op`); err != nil && errs[i] == nil {
-			errs[i] = err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-	}
-	for i, r := range batch {
-		r.done <- errs[i]
-	}
+	return tx.Commit()
 }
 
 // wtx is a write transaction whose statements are prepared once and

@@ -1,0 +1,65 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"lift"
+)
+
+// TestGroupCommitIsolatesFailures writes from many goroutines at once so
+// that calls share transactions, half of them failing: every successful
+// call's write is kept and every failing call writes nothing.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "base", Duration: 1}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, errs[i] = db.PutClip(ctx, &lift.Clip{ID: fmt.Sprintf("c%03d", i), Duration: float64(i)})
+				return
+			}
+			// Two outcomes, the second for a missing clip: all or nothing.
+			errs[i] = db.AddOutcomes(ctx, []*lift.Outcome{
+				{ClipID: "base", Impressions: 10, Clicks: 1},
+				{ClipID: fmt.Sprintf("missing%d", i), Impressions: 10, Clicks: 1},
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		want := lift.Internal
+		if i%2 == 1 {
+			want = lift.NotFound
+		}
+		if (err == nil) != (i%2 == 0) || (err != nil && lift.KindOf(err) != want) {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	cs, _, err := db.ListClips(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != n/2+1 {
+		t.Errorf("%d clips stored, want %d", len(cs), n/2+1)
+	}
+	base, err := db.GetClip(ctx, "base")
+	if err != nil || base.Impressions != 0 {
+		t.Errorf("failed outcome batches left %d impressions on base (%v)", base.Impressions, err)
+	}
+}
