@@ -27,7 +27,7 @@ func (db *DB) CreateModel(ctx context.Context, m *lift.ModelVersion, activate bo
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = db.Now()
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		if err := tx.QueryRowContext(ctx, `INSERT INTO models(created_at, source, objective, params, training_rows, holdout_rows,
 			evaluated, metrics, calibration, note, model_json) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING version`,
 			formatTime(m.CreatedAt), m.Source, m.Objective, string(params), m.TrainingRows, m.HoldoutRows,
@@ -68,7 +68,7 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 	if err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE models SET evaluated = 1, holdout_rows = ?, metrics = ?, calibration = ? WHERE version = ?`,
 			holdoutRows, metrics, calib, version)
 		if err != nil {
@@ -81,7 +81,7 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 	})
 }
 
-func activate_(ctx context.Context, tx *sql.Tx, version int64, now time.Time) (time.Time, error) {
+func activate_(ctx context.Context, tx *wtx, version int64, now time.Time) (time.Time, error) {
 	var exists int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM models WHERE version = ?`, version).Scan(&exists); err != nil {
 		return now, err
@@ -99,7 +99,7 @@ func activate_(ctx context.Context, tx *sql.Tx, version int64, now time.Time) (t
 // ActivateModel implements lift.ModelStore.
 func (db *DB) ActivateModel(ctx context.Context, version int64) (err error) {
 	defer lift.Wrap(&err, "ModelStore.ActivateModel(%d)", version)
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := activate_(ctx, tx, version, db.Now())
 		return err
 	})
@@ -195,7 +195,7 @@ func (db *DB) ListModels(ctx context.Context) (_ []*lift.ModelVersion, err error
 func (db *DB) TryLock(ctx context.Context, name, holder string, ttl time.Duration) (ok bool, err error) {
 	defer lift.Wrap(&err, "Locker.TryLock(%q)", name)
 	now := db.Now()
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO locks(name, holder, expires_at) VALUES (?,?,?)
 			ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 			WHERE locks.expires_at < ? OR locks.holder = excluded.holder`,
@@ -213,7 +213,7 @@ func (db *DB) TryLock(ctx context.Context, name, holder string, ttl time.Duratio
 // Unlock implements lift.Locker.
 func (db *DB) Unlock(ctx context.Context, name, holder string) (err error) {
 	defer lift.Wrap(&err, "Locker.Unlock(%q)", name)
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND holder = ?`, name, holder)
 		return err
 	})
@@ -223,7 +223,7 @@ func (db *DB) Unlock(ctx context.Context, name, holder string) (err error) {
 // operators recovering from a crashed trainer, and for tests.
 func (db *DB) ExpireLocks(ctx context.Context) (err error) {
 	defer lift.Wrap(&err, "Locker.ExpireLocks")
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE locks SET expires_at = ?`, formatTime(time.Unix(0, 0)))
 		return err
 	})
