@@ -313,15 +313,16 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		missing := B(g.c.nbins(f))
 		hasMissing := g.c.missing[f]
 		leftBin := int(s.leftBin)
-		bins, rows := g.nodeBins(nd, t.lo, t.hi)
-		stride := g.m.stride
+		// The side comes from the split feature's column, gathered by row
+		// id: rows ascend within a node, so the reads move forward through
+		// a column of one byte per row.
+		col := g.m.byCol[f*g.m.rows : (f+1)*g.m.rows]
+		rows := g.rows[nd.buf][t.lo:t.hi]
+		goLeft := g.goLeft[t.lo:t.hi]
+		goLeft = goLeft[:len(rows)]
 		c := 0
-		for k := t.lo; k < t.hi; k++ {
-			i := k - t.lo
-			if rows != nil {
-				i = int(rows[i])
-			}
-			b := bins[i*stride+f]
+		for k, r := range rows {
+			b := col[r]
 			var left bool
 			if hasMissing && b == missing {
 				left = s.defaultLeft
@@ -332,7 +333,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 			if left {
 				side = 1
 			}
-			g.goLeft[k] = side
+			goLeft[k] = side
 			c += int(side)
 		}
 		cnt[i] = c
