@@ -2,7 +2,7 @@ package gbdt
 
 // growNode is a node of the tree being grown. Its rows are the segment
 // [begin, end) of one of the grower's two row buffers (buf), with their
-// gradients alongside.
+// bins alongside.
 type growNode struct {
 	id         int32
 	depth      int
@@ -26,6 +26,27 @@ func (g *grower[B]) nodeBins(nd *growNode, lo, hi int) ([]B, []uint32) {
 	return g.part[nd.buf][lo*g.m.stride : hi*g.m.stride], nil
 }
 
+// nodeGrad returns the gradients of nd's rows lo..hi-1 in node order:
+// a slice of the gradients themselves for the root of an unsampled tree,
+// else gathered by row id into worker w's buffer. Gathering only the rows
+// a histogram reads costs less than moving every row's gradients along
+// with it at every level.
+func (g *grower[B]) nodeGrad(nd *growNode, lo, hi, w int) []gradPair {
+	if nd.id == 0 && g.rootAll {
+		return g.grad[lo:hi]
+	}
+	if cap(g.ghBuf[w]) < hi-lo {
+		g.ghBuf[w] = make([]gradPair, hi-lo, max(hi-lo, 2*histChunkRows))
+	}
+	buf := g.ghBuf[w][:hi-lo]
+	rows := g.rows[nd.buf][lo:hi]
+	rows = rows[:len(buf)]
+	for k, r := range rows {
+		buf[k] = g.grad[r]
+	}
+	return buf
+}
+
 // binSplit is a split in bin space, used to route training rows.
 type binSplit struct {
 	feature     int32
@@ -43,12 +64,14 @@ type grower[B binIndex] struct {
 	team     *team
 	pool     histPool
 
-	// rows, gh and part are ping-pong buffers: a level's partition reads
+	// rows and part are ping-pong buffers: a level's partition reads
 	// one and writes the other, so no segment is copied back. part holds
 	// each row's bins in node order, so that below the root a histogram
 	// reads its rows' bins sequentially instead of gathering them.
 	rows    [2][]uint32
-	gh      [2][]gradPair
+	grad    []gradPair   // this tree's gradients, by row id
+	rootAll bool         // the root holds every row, in order
+	ghBuf   [][]gradPair // per worker: a histogram task's gradients in node order
 	part    [2][]B
 	goLeft  []uint8 // 1: the row goes left
 	feats   []int   // features this tree may split on, ascending
@@ -69,9 +92,10 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower
 		team:     tm,
 		pool:     histPool{size: l.total},
 		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
-		gh:       [2][]gradPair{make([]gradPair, m.rows), make([]gradPair, m.rows)},
-		part:     [2][]B{make([]B, len(m.bins)), make([]B, len(m.bins))},
-		goLeft:   make([]uint8, m.rows),
+		ghBuf:    make([][]gradPair, tm.threads),
+		// One spare row past the end takes bins that the partition discards.
+		part:   [2][]B{make([]B, len(m.bins)+m.stride), make([]B, len(m.bins)+m.stride)},
+		goLeft: make([]uint8, m.rows),
 	}
 }
 
@@ -80,20 +104,18 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower
 // g.leaves for the caller's prediction update.
 func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
 	n := g.m.rows
-	rows, gh := g.rows[0], g.gh[0]
+	g.grad = grad
+	rows := g.rows[0]
+	g.rootAll = sample == nil
 	if sample == nil {
 		g.team.parallelFor((n+chunkRows-1)/chunkRows, func(t, _ int) {
 			for i := t * chunkRows; i < min((t+1)*chunkRows, n); i++ {
 				rows[i] = uint32(i)
-				gh[i] = grad[i]
 			}
 		})
 	} else {
 		n = len(sample)
 		copy(rows, sample)
-		for k, r := range sample {
-			gh[k] = grad[r]
-		}
 	}
 	var t Tree
 	g.splits = g.splits[:0]
@@ -223,7 +245,7 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 			tasks = append(tasks, task{nd, 0, n, b * F / blocks, (b + 1) * F / blocks, nd.hist})
 		}
 	}
-	g.team.parallelFor(len(tasks), func(i, _ int) {
+	g.team.parallelFor(len(tasks), func(i, w int) {
 		t := tasks[i]
 		nd := t.nd
 		if t.dst != nil && &t.dst[0] != &nd.hist[0] {
@@ -231,7 +253,7 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		}
 		lo, hi := nd.begin+t.lo, nd.begin+t.hi
 		bins, rows := g.nodeBins(nd, lo, hi)
-		buildHist(t.dst, bins, g.m.stride, rows, g.gh[nd.buf][lo:hi], g.layout.off, t.f0, t.f1)
+		buildHist(t.dst, bins, g.m.stride, rows, g.nodeGrad(nd, lo, hi, w), g.layout.off, t.f0, t.f1)
 	})
 	// Sum each chunked node's chunks in order, in parallel over slots.
 	for _, first := range chunked {
@@ -284,13 +306,17 @@ func (g *grower[B]) evalSplits(nodes []*growNode) {
 	}
 }
 
-// partition moves each expanded node's rows (and gradients) into its two
+// partition moves each expanded node's rows (and their bins) into its two
 // children, stably, from the node's buffer into the other one. Big nodes
 // are cut into chunks: a first pass decides each row's side, a second
 // scatters at offsets known from the per-chunk counts.
 func (g *grower[B]) partition(expand, next []*growNode) {
 	// Children at max_depth are leaves: they need their rows but no bins.
+	// One level above, only the smaller child's bins are read again (by
+	// its histogram; the larger one's is a subtraction, and the sides of
+	// its rows come from the columns), so only its rows' bins move.
 	withBins := expand[0].depth+1 < g.maxDepth
+	allBins := expand[0].depth+2 < g.maxDepth
 	type task struct {
 		nd     int
 		lo, hi int
@@ -342,6 +368,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 	// start after all of the node's lefts.
 	leftOff := make([]int, len(tasks))
 	rightOff := make([]int, len(tasks))
+	want := make([]int, len(tasks))
 	for i := 0; i < len(tasks); {
 		nd := expand[tasks[i].nd]
 		j := i
@@ -358,14 +385,25 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		lc, rc := next[2*tasks[i].nd], next[2*tasks[i].nd+1]
 		lc.begin, lc.end = nd.begin, nd.begin+nLeft
 		rc.begin, rc.end = nd.begin+nLeft, nd.end
+		// want is the side whose bins move: both (2), left (1) or right (0).
+		w := 2
+		if !allBins {
+			w = 0
+			if lc.rows() <= rc.rows() {
+				w = 1
+			}
+		}
+		for k := i; k < j; k++ {
+			want[k] = w
+		}
 		i = j
 	}
 	g.team.parallelFor(len(tasks), func(i, _ int) {
 		t := tasks[i]
 		nd := expand[t.nd]
-		srcR, srcG := g.rows[nd.buf], g.gh[nd.buf]
-		dstR, dstG := g.rows[1-nd.buf], g.gh[1-nd.buf]
+		srcR, dstR := g.rows[nd.buf], g.rows[1-nd.buf]
 		l, r := leftOff[i], rightOff[i]
+		w := want[i]
 		var bins []B
 		var rows []uint32
 		if withBins {
@@ -379,27 +417,70 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		if withBins {
 			srcW = asWords(bins)
 		}
-		for k := t.lo; k < t.hi; k++ {
-			side := int(g.goLeft[k])
-			d := r + (l-r)&-side
-			l += side
-			r += 1 - side
-			dstR[d], dstG[d] = srcR[k], srcG[k]
-			if withBins {
-				s := k - t.lo
-				if rows != nil {
-					s = int(rows[s])
-				}
-				src := srcW[s*words : (s+1)*words]
-				dst := dstW[d*words : (d+1)*words]
-				if len(src) == 4 {
-					dst[0], dst[1], dst[2], dst[3] = src[0], src[1], src[2], src[3]
-				} else {
-					copy(dst, src)
+		goLeft := g.goLeft[t.lo:t.hi]
+		srcR = srcR[t.lo:t.hi]
+		switch {
+		case !withBins:
+			scatterRows(goLeft, srcR, dstR, l, r)
+		case rows == nil && words == 4:
+			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w)
+		default:
+			for k, side8 := range goLeft {
+				side := int(side8)
+				d := r + (l-r)&-side
+				l += side
+				r += 1 - side
+				dstR[d] = srcR[k]
+				if w == 2 || side == w {
+					s := k
+					if rows != nil {
+						s = int(rows[s])
+					}
+					copy(dstW[d*words:(d+1)*words], srcW[s*words:(s+1)*words])
 				}
 			}
 		}
 	})
+}
+
+// scatterRows moves rows and gradients to their sides: row k goes to
+// position l (left) or r (right), each advancing, stably.
+func scatterRows(goLeft []uint8, srcR, dstR []uint32, l, r int) {
+	srcR = srcR[:len(goLeft)]
+	for k, side8 := range goLeft {
+		side := int(side8)
+		d := r + (l-r)&-side
+		l += side
+		r += 1 - side
+		dstR[d] = srcR[k]
+	}
+}
+
+// scatter4 is scatterRows that also moves each row's four words of bins
+// (srcW, in row order) to dstW. With w < 2 only the bins of side w (1:
+// left, 0: right) are needed: the others go to the spare row past the
+// end of dstW, so the loop does not branch on the side.
+func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w int) {
+	srcR = srcR[:len(goLeft)]
+	srcW = srcW[:4*len(goLeft)]
+	spare := len(dstW)/4 - 1
+	all := 0
+	if w == 2 {
+		all = -1
+	}
+	for k, side8 := range goLeft {
+		side := int(side8)
+		d := r + (l-r)&-side
+		l += side
+		r += 1 - side
+		dstR[d] = srcR[k]
+		// keep is -1 when the row's bins are needed.
+		keep := all | -(1 ^ (side^w)&1)
+		db := spare + (d-spare)&keep
+		src := srcW[4*k : 4*k+4]
+		dst := dstW[4*db : 4*db+4]
+		dst[0], dst[1], dst[2], dst[3] = src[0], src[1], src[2], src[3]
+	}
 }
 
 // leafOfRow routes training row r through t in bin space; it serves rows
