@@ -118,7 +118,8 @@ type Decision struct {
 	PMF         []float64 `json:"pmf"`
 	Chosen      int       `json:"chosen"`
 	Probability float64   `json:"probability"`
-	// PolicyVersion counts the rewards the policy had learnt when deciding.
+	// PolicyVersion is the seq of the last reward the policy had learnt
+	// when deciding (0 before any); replicas learning the same log agree.
 	PolicyVersion int64     `json:"policy_version"`
 	CreatedAt     time.Time `json:"created_at"`
 	Deadline      time.Time `json:"deadline"`

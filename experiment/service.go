@@ -43,8 +43,14 @@ type Service struct {
 	// with randomness derived from (Seed, event id).
 	Seed uint64
 	// SweepEvery is how often decisions past reward_wait get their
-	// default reward (default 1s).
+	// default reward and the policies catch up with rewards stored by
+	// other replicas (default 1s).
 	SweepEvery time.Duration
+	// Settle is how old a stored reward must be before it is learnt. On
+	// a database with concurrent writers (PostgreSQL replicas) rewards
+	// can commit out of seq order; waiting this long lets the earlier
+	// ones land first. SQLite's single writer commits in order: 0.
+	Settle time.Duration
 
 	mu   sync.Mutex
 	live map[string]*live
@@ -52,12 +58,12 @@ type Service struct {
 
 // live is an experiment's in-memory state.
 type live struct {
-	// barrier lets rewards run concurrently (store, then learn) while a
-	// snapshot waits for the ones in flight: then every stored reward up
-	// to the snapshot's seq has been learnt, and a restart that replays
-	// rewards after that seq misses none.
-	barrier      sync.RWMutex
-	snapshotting atomic.Bool
+	// learnMu serialises learning: the policy learns the stored rewards
+	// in seq order, whichever replica stored them, so every replica (and
+	// every restart) reaches the same state; snapshots are taken between
+	// rewards, so a restart that replays rewards after the snapshot's seq
+	// misses none.
+	learnMu sync.Mutex
 
 	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
 	exp     *lift.Experiment
@@ -76,6 +82,7 @@ type live struct {
 
 type cachedPMF struct {
 	learnt int64
+	seq    int64
 	ids    string
 	pmf    []float64
 }
@@ -113,6 +120,11 @@ func (s *Service) Run(ctx context.Context) {
 		case <-t.C:
 			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.logger().Warn("reward sweep failed", "err", err)
+			}
+			for _, l := range s.loaded() {
+				if err := s.catchUp(ctx, l); err != nil && ctx.Err() == nil {
+					s.logger().Warn("learning stored rewards", "experiment", l.experiment().ID, "err", err)
+				}
 			}
 		}
 	}
@@ -282,24 +294,67 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 		}
 		l.seq = seq
 	}
+	if err := s.catchUp(ctx, l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// catchUp teaches l's policy, in seq order, every stored reward it has
+// not learnt (its own replica's and the others'), and snapshots the
+// state every snapshotEvery rewards.
+func (s *Service) catchUp(ctx context.Context, l *live) error {
+	l.learnMu.Lock()
+	defer l.learnMu.Unlock()
+	id := l.experiment().ID
 	for {
-		js, err := s.Store.RewardedSince(ctx, e.ID, l.seq, 1000)
+		l.mu.Lock()
+		after := l.seq
+		l.mu.Unlock()
+		js, err := s.Store.RewardedSince(ctx, id, after, 1000)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		settled := s.now().Add(-s.Settle)
 		for _, j := range js {
+			if s.Settle > 0 && j.Reward.CreatedAt.After(settled) {
+				return s.snapshotIfDue(ctx, l)
+			}
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
-				s.logger().Warn("replaying a reward", "experiment", e.ID, "event", j.EventID, "err", err)
+				s.logger().Warn("policy refused a reward", "experiment", id, "event", j.EventID, "err", err)
 			}
 		}
 		if len(js) < 1000 {
-			return l, nil
+			return s.snapshotIfDue(ctx, l)
 		}
 	}
 }
 
+// snapshotIfDue saves the policy after snapshotEvery new rewards; the
+// caller holds l.learnMu.
+func (s *Service) snapshotIfDue(ctx context.Context, l *live) error {
+	l.mu.Lock()
+	due := l.pending >= snapshotEvery
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return s.saveSnapshot(ctx, l)
+}
+
+// loaded returns the experiments this replica has in memory.
+func (s *Service) loaded() []*live {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := make([]*live, 0, len(s.live))
+	for _, l := range s.live {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
 // learn teaches the policy one (decision, reward) pair with the logged
-// probability. Policies are safe for concurrent use.
+// probability; the caller holds l.learnMu (or owns l alone).
 func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
 	ev := bandit.Event{
 		Context:     bandit.Context{Features: d.Context},
@@ -351,6 +406,9 @@ type DecideResponse struct {
 	Variant     string        `json:"variant"`
 	Probability float64       `json:"probability"`
 	Ranking     []lift.Ranked `json:"ranking"`
+	// PolicyVersion is the seq of the last reward the deciding policy had
+	// learnt (0 before any): the same on every replica and after restarts.
+	PolicyVersion int64 `json:"policy_version"`
 }
 
 // Decide chooses a variant. The decision (context, PMF, chosen variant,
@@ -387,8 +445,7 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	if len(ids) == 0 {
 		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
 	}
-	version := l.version()
-	pmf, version, err := l.pmf(version, req.Context, ids)
+	pmf, version, err := l.pmf(req.Context, ids)
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
@@ -421,27 +478,24 @@ const pmfRefresh = 16
 // pmf is the policy's distribution over ids and the policy version it
 // reflects: from the cache when the policy ignores the context and fewer
 // than pmfRefresh rewards were learnt since.
-func (l *live) pmf(version int64, ctx map[string]float64, ids []string) ([]float64, int64, error) {
+func (l *live) pmf(ctx map[string]float64, ids []string) ([]float64, int64, error) {
+	l.mu.Lock()
+	learnt, seq := l.learnt, l.seq
+	l.mu.Unlock()
 	_, contextFree := l.policy.(*bandit.Thompson)
 	key := strings.Join(ids, "\x00")
-	if c := l.pmfCache.Load(); contextFree && c != nil && version-c.learnt < pmfRefresh && c.ids == key {
-		return c.pmf, c.learnt, nil
+	if c := l.pmfCache.Load(); contextFree && c != nil && learnt-c.learnt < pmfRefresh && c.ids == key {
+		return c.pmf, c.seq, nil
 	}
 	pmf, err := l.policy.PMF(bandit.Context{Features: ctx}, l.actions(ids))
 	if err == nil && contextFree {
-		l.pmfCache.Store(&cachedPMF{learnt: version, ids: key, pmf: pmf})
+		l.pmfCache.Store(&cachedPMF{learnt: learnt, seq: seq, ids: key, pmf: pmf})
 	}
-	return pmf, version, err
-}
-
-func (l *live) version() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.learnt
+	return pmf, seq, err
 }
 
 func response(d *lift.Decision) *DecideResponse {
-	r := &DecideResponse{EventID: d.EventID, Variant: d.Variants[d.Chosen], Probability: d.Probability}
+	r := &DecideResponse{EventID: d.EventID, Variant: d.Variants[d.Chosen], Probability: d.Probability, PolicyVersion: d.PolicyVersion}
 	for i, id := range d.Variants {
 		r.Ranking = append(r.Ranking, lift.Ranked{Variant: id, Probability: d.PMF[i]})
 	}
@@ -475,26 +529,8 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 }
 
 func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
-	l.barrier.RLock()
-	out, err := s.storeAndLearn(ctx, l, r)
-	l.barrier.RUnlock()
-	l.mu.Lock()
-	due := l.pending >= snapshotEvery
-	l.mu.Unlock()
-	if due && l.snapshotting.CompareAndSwap(false, true) {
-		if err := s.snapshot(ctx, l); err != nil {
-			s.logger().Warn("policy snapshot failed", "experiment", r.ExperimentID, "err", err)
-		}
-		l.snapshotting.Store(false)
-	}
-	return out, err
-}
-
-// storeAndLearn stores a reward and teaches the policy; the caller holds
-// l.barrier for reading.
-func (s *Service) storeAndLearn(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
 	r.CreatedAt = s.now()
-	d, existing, err := s.Store.SaveReward(ctx, r)
+	_, existing, err := s.Store.SaveReward(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -507,8 +543,15 @@ func (s *Service) storeAndLearn(ctx context.Context, l *live, r *lift.Reward) (*
 		}
 		return existing, nil
 	}
-	if err := l.learn(d, r); err != nil {
-		s.logger().Warn("policy refused a reward", "experiment", r.ExperimentID, "event", r.EventID, "err", err)
+	// The reward is stored: that is what makes it count. The policy
+	// learns it from the log, in seq order, now if it can.
+	l.mu.Lock()
+	learnt := l.seq >= r.Seq
+	l.mu.Unlock()
+	if !learnt {
+		if err := s.catchUp(ctx, l); err != nil {
+			s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
+		}
 	}
 	return r, nil
 }
@@ -537,11 +580,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// snapshot saves l's policy state with the seq of the last reward it
-// has learnt, once the rewards in flight are done.
-func (s *Service) snapshot(ctx context.Context, l *live) error {
-	l.barrier.Lock()
-	defer l.barrier.Unlock()
+// saveSnapshot saves l's policy state with the seq of the last reward it
+// has learnt; the caller holds l.learnMu, so no reward is half learnt.
+func (s *Service) saveSnapshot(ctx context.Context, l *live) error {
 	state, err := l.policy.Snapshot()
 	if err != nil {
 		return err
@@ -560,14 +601,11 @@ func (s *Service) snapshot(ctx context.Context, l *live) error {
 
 // SnapshotAll saves every loaded policy's state (at shutdown).
 func (s *Service) SnapshotAll(ctx context.Context) error {
-	s.mu.Lock()
-	ls := make([]*live, 0, len(s.live))
-	for _, l := range s.live {
-		ls = append(ls, l)
-	}
-	s.mu.Unlock()
-	for _, l := range ls {
-		if err := s.snapshot(ctx, l); err != nil {
+	for _, l := range s.loaded() {
+		l.learnMu.Lock()
+		err := s.saveSnapshot(ctx, l)
+		l.learnMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -312,3 +312,55 @@ func TestConcurrentRewardsAndSnapshots(t *testing.T) {
 		t.Errorf("the live policy learnt %v rewards, want %d", trials, workers*each)
 	}
 }
+
+// TestReplicasLearnTheSameLog runs two replicas (two Services) on one
+// database, each deciding and taking rewards for its own share of the
+// traffic: after catching up from the shared log both policies hold
+// every reward, in the same state.
+func TestReplicasLearnTheSameLog(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	b := &Service{Store: db, Seed: 42}
+	if _, err := a.Create(ctx, abn("shared", 3)); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range 400 {
+		s := a
+		if i%3 == 0 {
+			s = b
+		}
+		d, err := s.Decide(ctx, "shared", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := 0.0
+		if d.Variant == "v1" && rng.Float64() < 0.3 {
+			r = 1
+		}
+		if _, err := s.Reward(ctx, "shared", d.EventID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := func(s *Service) map[string]bandit.BetaStats {
+		l, err := s.get(ctx, "shared")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.catchUp(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		return l.policy.(*bandit.Thompson).Stats()
+	}
+	sa, sb := stats(a), stats(b)
+	var n float64
+	for id, st := range sa {
+		n += st.Trials
+		if sb[id] != st {
+			t.Errorf("variant %s: replica a %+v, replica b %+v", id, st, sb[id])
+		}
+	}
+	if n != 400 {
+		t.Errorf("replica a learnt %v rewards, want all 400", n)
+	}
+}

@@ -42,7 +42,7 @@ var (
 // path, or "postgres://...") and closes it at m.Close.
 func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	case isPostgres(dsn):
 		db, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("--db %s: %w", redact(dsn), err)
@@ -58,6 +58,11 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	}
 	m.onClose(db.Close)
 	return db, nil
+}
+
+// isPostgres reports whether a --db value names a PostgreSQL database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // redact hides a password in a connection URL for messages.

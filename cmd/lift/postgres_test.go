@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -88,5 +89,38 @@ func TestPostgresReplicas(t *testing.T) {
 	_, lb := b.Do("GET", "/models", nil)
 	if ms, _ := la["models"].([]any); len(ms) != 1 || !reflect.DeepEqual(la, lb) {
 		t.Errorf("replicas list different registries:\nA %v\nB %v", la, lb)
+	}
+
+	// The demo experiment on both: each replica decides, the other takes
+	// the reward. Both policies must come to have learnt every reward
+	// from the shared log, up to the last one stored.
+	var last float64
+	for i := range 40 {
+		dec, rew := a, b
+		if i%2 == 1 {
+			dec, rew = b, a
+		}
+		code, d := dec.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": fmt.Sprint("x", i)})
+		if code != 200 {
+			t.Fatalf("decide = %d %v", code, d)
+		}
+		code, r := rew.Do("POST", "/experiments/demo-thumbnails/rewards", map[string]any{"event_id": d["event_id"], "reward": i % 2})
+		if code != 200 {
+			t.Fatalf("reward on the other replica = %d %v", code, r)
+		}
+		last = max(last, r["seq"].(float64))
+	}
+	for _, s := range []*server{a, b} {
+		deadline := time.Now().Add(20 * time.Second)
+		for i := 0; ; i++ {
+			_, d := s.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": fmt.Sprint("probe-", s.URL, i)})
+			if d["policy_version"] == last {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s's policy has learnt up to reward %v, want %v", s.URL, d["policy_version"], last)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }

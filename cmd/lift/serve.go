@@ -76,6 +76,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	var experiments *experiment.Service
 	if es, ok := db.(lift.ExperimentStore); ok {
 		experiments = &experiment.Service{Store: es, Clips: db, Predictor: serving, Logger: logger, Seed: experimentSeed}
+		if isPostgres(*dsn) {
+			// Replicas commit rewards concurrently, so seqs can land out
+			// of order; learn each only once it is this old.
+			experiments.Settle = 2 * time.Second
+		}
 		srv.Experiments = experiments
 	} else {
 		logger.Warn("this database has no experiment store; /experiments is disabled")
