@@ -304,8 +304,21 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 // not learnt (its own replica's and the others'), and snapshots the
 // state every snapshotEvery rewards.
 func (s *Service) catchUp(ctx context.Context, l *live) error {
+	return s.catchUpTo(ctx, l, math.MaxInt64)
+}
+
+// catchUpTo is catchUp, but does nothing when the policy has learnt up
+// to seq by the time the lock is taken: rewards arriving together are
+// learnt by whichever gets the lock first, with one read of the log.
+func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 	l.learnMu.Lock()
 	defer l.learnMu.Unlock()
+	l.mu.Lock()
+	done := l.seq >= seq
+	l.mu.Unlock()
+	if done {
+		return nil
+	}
 	id := l.experiment().ID
 	for {
 		l.mu.Lock()
@@ -545,13 +558,8 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 	}
 	// The reward is stored: that is what makes it count. The policy
 	// learns it from the log, in seq order, now if it can.
-	l.mu.Lock()
-	learnt := l.seq >= r.Seq
-	l.mu.Unlock()
-	if !learnt {
-		if err := s.catchUp(ctx, l); err != nil {
-			s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
-		}
+	if err := s.catchUpTo(ctx, l, r.Seq); err != nil {
+		s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
 	}
 	return r, nil
 }
