@@ -160,11 +160,11 @@ type ExperimentStore interface {
 	SaveDecision(ctx context.Context, d *Decision) error
 	// GetDecision returns a decision with its reward, NotFound if absent.
 	GetDecision(ctx context.Context, experimentID, eventID string) (*Joined, error)
-	// SaveReward stores r for its decision, sets r.Seq and returns the
-	// decision (NotFound if there is none). If a reward is already stored,
-	// r is not, and that reward is returned as existing: an equal value is
-	// the caller's retry, a different one its conflict to report.
-	SaveReward(ctx context.Context, r *Reward) (d *Decision, existing *Reward, err error)
+	// SaveReward stores r for its decision (NotFound if there is none)
+	// and sets r.Seq. If a reward is already stored, r is not, and that
+	// reward is returned as existing: an equal value is the caller's
+	// retry, a different one its conflict to report.
+	SaveReward(ctx context.Context, r *Reward) (existing *Reward, err error)
 	// ExpiredDecisions returns up to limit decisions past their deadline
 	// without a reward.
 	ExpiredDecisions(ctx context.Context, now time.Time, limit int) ([]*Decision, error)

@@ -543,7 +543,7 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 
 func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
 	r.CreatedAt = s.now()
-	_, existing, err := s.Store.SaveReward(ctx, r)
+	existing, err := s.Store.SaveReward(ctx, r)
 	if err != nil {
 		return nil, err
 	}

@@ -201,7 +201,7 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 // SaveReward implements lift.ExperimentStore. The decision row is locked
 // first (SELECT ... FOR UPDATE), so two replicas rewarding the same event
 // at once serialise: the second sees the first one's reward and returns it.
-func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision, existing *lift.Reward, err error) {
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
@@ -217,8 +217,7 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision,
 		if err != nil {
 			return err
 		}
-		d, existing = &j.Decision, j.Reward
-		if existing != nil {
+		if existing = j.Reward; existing != nil {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE decisions SET rewarded = true WHERE experiment_id = $1 AND event_id = $2`,
@@ -229,9 +228,9 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision,
 			r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&r.Seq)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return d, existing, nil
+	return existing, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.

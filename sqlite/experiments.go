@@ -146,19 +146,11 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 	return j, err
 }
 
-// SaveReward implements lift.ExperimentStore. The decision is read on
-// the read pool (decisions never change but for their rewarded flag), so
-// the single writer only flips the flag and inserts: a concurrent reward
-// for the same event is caught by the flag.
-func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision, existing *lift.Reward, err error) {
+// SaveReward implements lift.ExperimentStore. The common case is one
+// flag flip and one insert in the single writer; only when the flag was
+// already set (or no decision exists) does it look further.
+func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
-	j, err := db.GetDecision(ctx, r.ExperimentID, r.EventID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if j.Reward != nil {
-		return &j.Decision, j.Reward, nil
-	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
 	}
@@ -169,25 +161,28 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (d *lift.Decision,
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			// Another reward for this event got in first.
-			var e lift.Reward
-			var created string
-			if err := tx.QueryRowContext(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = ? AND event_id = ?`,
-				r.ExperimentID, r.EventID).Scan(&e.Seq, &e.Value, &e.Default, &created); err != nil {
-				return err
-			}
-			e.ExperimentID, e.EventID, e.CreatedAt = r.ExperimentID, r.EventID, parseTime(created)
-			existing = &e
-			return nil
+		if n, _ := res.RowsAffected(); n == 1 {
+			return tx.QueryRowContext(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES (?,?,?,?,?) RETURNING seq`,
+				r.ExperimentID, r.EventID, r.Value, r.Default, formatTime(r.CreatedAt)).Scan(&r.Seq)
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES (?,?,?,?,?) RETURNING seq`,
-			r.ExperimentID, r.EventID, r.Value, r.Default, formatTime(r.CreatedAt)).Scan(&r.Seq)
+		var e lift.Reward
+		var created string
+		err = tx.QueryRowContext(ctx, `SELECT seq, value, is_default, created_at FROM rewards WHERE experiment_id = ? AND event_id = ?`,
+			r.ExperimentID, r.EventID).Scan(&e.Seq, &e.Value, &e.Default, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+		}
+		if err != nil {
+			return err
+		}
+		e.ExperimentID, e.EventID, e.CreatedAt = r.ExperimentID, r.EventID, parseTime(created)
+		existing = &e
+		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &j.Decision, existing, nil
+	return existing, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.

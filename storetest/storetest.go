@@ -794,14 +794,11 @@ func runExperiments(t *testing.T, s Store) {
 
 	// Rewards: new, existing returned, unknown.
 	r1 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 1, CreatedAt: t0.Add(time.Minute)}
-	dec, existing, err := s.SaveReward(ctx, r1)
+	existing, err := s.SaveReward(ctx, r1)
 	if err != nil || existing != nil || r1.Seq <= 0 {
 		t.Fatalf("SaveReward(new) = existing %v, %v, seq %d; want nil, nil, positive", existing, err, r1.Seq)
 	}
-	if dec == nil || dec.EventID != "ev1" || dec.ExperimentID != "exp-a" {
-		t.Errorf("SaveReward(new) returned decision %+v, want exp-a/ev1", dec)
-	}
-	_, existing, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 0.5})
+	existing, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "ev1", Value: 0.5})
 	if err != nil || existing == nil {
 		t.Fatalf("SaveReward(again) = existing %v, %v; want the stored reward", existing, err)
 	}
@@ -809,9 +806,9 @@ func runExperiments(t *testing.T, s Store) {
 		existing.EventID != "ev1" || !existing.CreatedAt.Equal(r1.CreatedAt) {
 		t.Errorf("SaveReward(again) returned %+v, want the first %+v", existing, r1)
 	}
-	_, _, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "no-such", Value: 1})
+	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "exp-a", EventID: "no-such", Value: 1})
 	wantKind(t, "SaveReward(unknown event)", err, lift.NotFound)
-	_, _, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "no-such", EventID: "ev1", Value: 1})
+	_, err = s.SaveReward(ctx, &lift.Reward{ExperimentID: "no-such", EventID: "ev1", Value: 1})
 	wantKind(t, "SaveReward(unknown experiment)", err, lift.NotFound)
 	j, err = s.GetDecision(ctx, "exp-a", "ev1")
 	if err != nil {
@@ -829,7 +826,7 @@ func runExperiments(t *testing.T, s Store) {
 	rb := &lift.Reward{ExperimentID: "exp-b", EventID: "ev1", Value: 1}
 	r2 := &lift.Reward{ExperimentID: "exp-a", EventID: "ev2", Value: 1}
 	for _, r := range []*lift.Reward{r3, rb, r2} {
-		if _, existing, err := s.SaveReward(ctx, r); err != nil || existing != nil {
+		if existing, err := s.SaveReward(ctx, r); err != nil || existing != nil {
 			t.Fatalf("SaveReward(%s/%s) = %v, %v", r.ExperimentID, r.EventID, existing, err)
 		}
 	}
