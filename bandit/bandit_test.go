@@ -256,7 +256,7 @@ func TestThompsonPosterior(t *testing.T) {
 	const n = 200000
 	var s, ss float64
 	for range n {
-		v := betaDraw(rng, 8, 14)
+		v := BetaDraw(rng, 8, 14)
 		s += v
 		ss += v * v
 	}

@@ -94,7 +94,7 @@ func (p *Thompson) PMF(ctx Context, actions []Action) ([]float64, error) {
 	rng := rand.New(rand.NewPCG(p.Seed, uint64(p.t)))
 	p.mu.RUnlock()
 	return thompsonPMF(len(actions), p.Draws, func(i int) float64 {
-		return betaDraw(rng, a[i], b[i])
+		return BetaDraw(rng, a[i], b[i])
 	}), nil
 }
 
@@ -161,8 +161,9 @@ func (p *Thompson) Restore(data []byte) error {
 	return nil
 }
 
-// betaDraw samples Beta(a, b) as X/(X+Y) with X ~ Gamma(a), Y ~ Gamma(b).
-func betaDraw(rng *rand.Rand, a, b float64) float64 {
+// BetaDraw samples Beta(a, b) from rng as X/(X+Y) with X ~ Gamma(a),
+// Y ~ Gamma(b).
+func BetaDraw(rng *rand.Rand, a, b float64) float64 {
 	x := gammaDraw(rng, a)
 	y := gammaDraw(rng, b)
 	if x+y == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lift"
+	"lift/bandit"
 )
 
 // Data is a generated history.
@@ -45,14 +46,14 @@ func Generate(r *rand.Rand, n int, now time.Time) *Data {
 
 // Clip draws one clip with plausible feature distributions.
 func Clip(r *rand.Rand, id string) *lift.Clip {
-	psych := beta(r, 5, 4)
-	hook := beta(r, 2, 2)
-	novelty := beta(r, 2, 3)
-	priority := beta(r, 2, 5)
+	psych := bandit.BetaDraw(r, 5, 4)
+	hook := bandit.BetaDraw(r, 2, 2)
+	novelty := bandit.BetaDraw(r, 2, 3)
+	priority := bandit.BetaDraw(r, 2, 5)
 	duration := math.Round(min(max(math.Exp(r.NormFloat64()*0.6+3.2), 3), 180)*10) / 10
 	c := &lift.Clip{
 		ID:              id,
-		PsychologyScore: map[string]any{"composite": round3(psych), "curiosity": round3(beta(r, 3, 3))},
+		PsychologyScore: map[string]any{"composite": round3(psych), "curiosity": round3(bandit.BetaDraw(r, 3, 3))},
 		HookStrength:    map[string]any{"strength": round3(hook)},
 		NoveltyScore:    map[string]any{"composite": round3(novelty)},
 		EmotionData:     map[string]any{"priority_score": round3(priority), "has_face": r.Float64() < 0.6, "dominant": emotions[r.IntN(len(emotions))]},
@@ -111,29 +112,6 @@ func Binomial(r *rand.Rand, n int64, p float64) int64 {
 	sd := math.Sqrt(mean * (1 - p))
 	k := int64(math.Round(mean + sd*r.NormFloat64()))
 	return min(max(k, 0), n)
-}
-
-func beta(r *rand.Rand, a, b float64) float64 {
-	x, y := gamma(r, a), gamma(r, b)
-	return x / (x + y)
-}
-
-// gamma draws Gamma(a, 1) for a >= 1 (Marsaglia and Tsang).
-func gamma(r *rand.Rand, a float64) float64 {
-	d := a - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := r.Float64()
-		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
-			return d * v
-		}
-	}
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

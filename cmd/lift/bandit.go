@@ -37,26 +37,7 @@ var banditSummaries = map[string]string{
 const banditPolicyHelp = "policy: default, epsilon-greedy[:EPS], softmax[:LAMBDA], thompson, lin-ts[:V], linucb[:ALPHA], squarecb[:GAMMA], greedy; options after commas, e.g. squarecb:20,estimator=mtr,quadratic=true"
 
 func runBandit(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" || args[0] == "-help" {
-		fmt.Fprintln(m.Stdout, "Usage: lift bandit SUBCOMMAND [flags]   (lift bandit SUBCOMMAND --help for its flags)\n\nSubcommands:")
-		names := make([]string, 0, len(banditSubcommands))
-		for n := range banditSubcommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(m.Stdout, "  %-9s %s\n", n, banditSummaries[n])
-		}
-		if len(args) == 0 {
-			return usagef("lift bandit needs a subcommand (run 'lift bandit --help')")
-		}
-		return flag.ErrHelp
-	}
-	run, ok := banditSubcommands[args[0]]
-	if !ok {
-		return usagef("unknown bandit subcommand %q (run 'lift bandit --help')", args[0])
-	}
-	return run(ctx, m, args[1:])
+	return dispatch(ctx, m, "bandit", banditSubcommands, banditSummaries, args)
 }
 
 func runBanditSimulate(ctx context.Context, m *Main, args []string) error {

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -45,26 +44,7 @@ var gbdtSummaries = map[string]string{
 }
 
 func runGBDT(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" || args[0] == "-help" {
-		fmt.Fprintln(m.Stdout, "Usage: lift gbdt SUBCOMMAND [flags]   (lift gbdt SUBCOMMAND --help for its flags)\n\nSubcommands:")
-		names := make([]string, 0, len(gbdtSubcommands))
-		for n := range gbdtSubcommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(m.Stdout, "  %-10s %s\n", n, gbdtSummaries[n])
-		}
-		if len(args) == 0 {
-			return usagef("lift gbdt needs a subcommand (run 'lift gbdt --help')")
-		}
-		return flag.ErrHelp
-	}
-	run, ok := gbdtSubcommands[args[0]]
-	if !ok {
-		return usagef("unknown gbdt subcommand %q (run 'lift gbdt --help')", args[0])
-	}
-	return run(ctx, m, args[1:])
+	return dispatch(ctx, m, "gbdt", gbdtSubcommands, gbdtSummaries, args)
 }
 
 // dataFlags are the flags every data-reading subcommand shares.

@@ -186,3 +186,29 @@ func writeJSON(w io.Writer, v any) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
+
+// dispatch runs the subcommand of command group named by args[0], or
+// lists the subcommands with their summaries for --help (and, as a usage
+// error, when none is given).
+func dispatch(ctx context.Context, m *Main, group string, subs map[string]func(context.Context, *Main, []string) error, summaries map[string]string, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" || args[0] == "-help" {
+		fmt.Fprintf(m.Stdout, "Usage: lift %s SUBCOMMAND [flags]   (lift %s SUBCOMMAND --help for its flags)\n\nSubcommands:\n", group, group)
+		names := make([]string, 0, len(subs))
+		for n := range subs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(m.Stdout, "  %-10s %s\n", n, summaries[n])
+		}
+		if len(args) == 0 {
+			return usagef("lift %s needs a subcommand (run 'lift %s --help')", group, group)
+		}
+		return flag.ErrHelp
+	}
+	run, ok := subs[args[0]]
+	if !ok {
+		return usagef("unknown %s subcommand %q (run 'lift %s --help')", group, args[0], group)
+	}
+	return run(ctx, m, args[1:])
+}
