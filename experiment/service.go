@@ -7,6 +7,7 @@ package experiment
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -433,7 +434,7 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		return nil, err
 	}
 	if req.EventID == "" {
-		req.EventID = newEventID()
+		req.EventID = s.newEventID()
 	} else if err := lift.ValidateClipID(req.EventID); err != nil {
 		return nil, lift.Errorf(lift.Invalid, "event_id: %s", lift.Message(err))
 	}
@@ -516,11 +517,15 @@ func response(d *lift.Decision) *DecideResponse {
 	return r
 }
 
-// newEventID returns 128 random bits in hex. Ids only need to be unique;
-// the decision's randomness is derived from the id and the seed.
-func newEventID() string {
+// newEventID returns a unique id that sorts by creation time: 8 bytes of
+// the clock in nanoseconds, then 8 random bytes, in hex. Time order keeps
+// the stores' (experiment, event id) indexes append-mostly, so a group
+// commit rewrites a few index pages instead of one page per decision.
+// The decision's randomness is derived from the id and the seed.
+func (s *Service) newEventID() string {
 	var b [16]byte
-	rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:8], uint64(s.now().UnixNano()))
+	rand.Read(b[8:])
 	return hex.EncodeToString(b[:])
 }
 

@@ -364,3 +364,18 @@ func TestReplicasLearnTheSameLog(t *testing.T) {
 		t.Errorf("replica a learnt %v rewards, want all 400", n)
 	}
 }
+
+func TestEventIDsSortByTime(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s := &Service{Now: func() time.Time { return now }}
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 100 {
+		now = now.Add(time.Duration(i) * time.Microsecond)
+		id := s.newEventID()
+		if len(id) != 32 || seen[id] || id <= prev {
+			t.Fatalf("id %d = %q after %q: want 32 hex digits, unique, increasing", i, id, prev)
+		}
+		seen[id], prev = true, id
+	}
+}
