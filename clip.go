@@ -222,6 +222,13 @@ func (o *Outcome) Validate() error {
 		return Errorf(Invalid, "impressions must be at least 1")
 	case o.Clicks > o.Impressions:
 		return Errorf(Invalid, "clicks (%d) must not exceed impressions (%d)", o.Clicks, o.Impressions)
+	case o.Impressions > MaxOutcomeImpressions:
+		return Errorf(Invalid, "impressions (%d) must be at most %d per outcome", o.Impressions, int64(MaxOutcomeImpressions))
 	}
 	return nil
 }
+
+// MaxOutcomeImpressions bounds one outcome's count: far above any real
+// observation window, and low enough that a clip's sums can never
+// overflow 64 bits, even after millions of outcomes.
+const MaxOutcomeImpressions = 1e12

@@ -128,7 +128,7 @@ func TestHeuristicBandFollowsValue(t *testing.T) {
 }
 
 func TestOutcomeValidate(t *testing.T) {
-	for _, o := range []lift.Outcome{{Impressions: -1}, {Impressions: 10, Clicks: -1}, {Impressions: 0}, {Impressions: 5, Clicks: 6}} {
+	for _, o := range []lift.Outcome{{Impressions: -1}, {Impressions: 10, Clicks: -1}, {Impressions: 0}, {Impressions: 5, Clicks: 6}, {Impressions: 1 << 62}} {
 		if err := o.Validate(); lift.KindOf(err) != lift.Invalid {
 			t.Errorf("Validate(%+v) = %v, want invalid", o, err)
 		}

@@ -19,6 +19,9 @@ type TrainSummary struct {
 	Reason string `json:"reason,omitempty"`
 	// Rows counts the clips used (training + holdout).
 	Rows int `json:"rows"`
+	// Warning reports a problem that did not stop the run, such as the
+	// promoted model's file export failing.
+	Warning string `json:"warning,omitempty"`
 }
 
 // MinTrainingClips is the fewest clips with outcomes a training run

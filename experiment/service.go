@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,8 +124,8 @@ func (s *Service) Run(ctx context.Context) {
 				s.logger().Warn("reward sweep failed", "err", err)
 			}
 			for _, l := range s.loaded() {
-				if err := s.catchUp(ctx, l); err != nil && ctx.Err() == nil {
-					s.logger().Warn("learning stored rewards", "experiment", l.experiment().ID, "err", err)
+				if err := s.refresh(ctx, l); err != nil && ctx.Err() == nil {
+					s.logger().Warn("following the experiment", "experiment", l.experiment().ID, "err", err)
 				}
 			}
 		}
@@ -172,15 +173,18 @@ func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
 
 // addPriors gives Thompson sampling a Beta prior of PriorStrength
 // pseudo-trials centred on each variant's PriorCTR. Pseudo-trials are
-// what a Beta prior is, and they are additive like the real counts.
+// what a Beta prior is, and they are additive like the real counts. A
+// variant the policy already has statistics for (from its creation, or a
+// restored snapshot) already has its prior.
 func addPriors(p bandit.Policy, vs []lift.Variant) {
 	th, ok := p.(*bandit.Thompson)
 	if !ok {
 		return
 	}
+	have := th.Stats()
 	delta := map[string]bandit.BetaStats{}
 	for _, v := range vs {
-		if v.PriorCTR != nil {
+		if _, known := have[v.ID]; v.PriorCTR != nil && !known {
 			delta[v.ID] = bandit.BetaStats{Trials: PriorStrength, RewardSum: PriorStrength * *v.PriorCTR}
 		}
 	}
@@ -294,6 +298,7 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 			return nil, fmt.Errorf("experiment %q: restoring the policy snapshot: %w", e.ID, err)
 		}
 		l.seq = seq
+		addPriors(p, e.Variants) // variants added after the snapshot
 	}
 	if err := s.catchUp(ctx, l); err != nil {
 		return nil, err
@@ -342,6 +347,26 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 			return s.snapshotIfDue(ctx, l)
 		}
 	}
+}
+
+// refresh follows what other replicas changed: the experiment's
+// definition (variants added or retired) and the rewards they stored.
+func (s *Service) refresh(ctx context.Context, l *live) error {
+	e, err := s.Store.GetExperiment(ctx, l.experiment().ID)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	changed := !reflect.DeepEqual(e.Variants, l.exp.Variants)
+	if changed {
+		l.exp = e
+	}
+	l.mu.Unlock()
+	if changed {
+		addPriors(l.policy, e.Variants)
+		l.pmfCache.Store(nil)
+	}
+	return s.catchUp(ctx, l)
 }
 
 // snapshotIfDue saves the policy after snapshotEvery new rewards; the
@@ -577,15 +602,25 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		failed := 0
 		for _, d := range ds {
+			// One broken experiment must not hold up everyone's defaults.
 			l, err := s.get(ctx, d.ExperimentID)
-			if err != nil {
-				return n, err
+			if err == nil {
+				_, err = s.reward(ctx, l, &lift.Reward{ExperimentID: d.ExperimentID, EventID: d.EventID, Value: l.experiment().DefaultReward, Default: true})
 			}
-			if _, err := s.reward(ctx, l, &lift.Reward{ExperimentID: d.ExperimentID, EventID: d.EventID, Value: l.experiment().DefaultReward, Default: true}); err != nil {
-				return n, err
+			if err != nil {
+				if ctx.Err() != nil {
+					return n, ctx.Err()
+				}
+				s.logger().Warn("applying a default reward", "experiment", d.ExperimentID, "event", d.EventID, "err", err)
+				failed++
+				continue
 			}
 			n++
+		}
+		if failed == len(ds) && failed > 0 {
+			return n, fmt.Errorf("%d expired decisions could not get their default reward", failed)
 		}
 		if len(ds) < 500 {
 			return n, nil

@@ -379,3 +379,36 @@ func TestEventIDsSortByTime(t *testing.T) {
 		seen[id], prev = true, id
 	}
 }
+
+// TestReplicaFollowsVariantChanges: a variant retired or added on one
+// replica is retired or offered on the other after its refresh.
+func TestReplicaFollowsVariantChanges(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	b := &Service{Store: db, Seed: 42}
+	if _, err := a.Create(ctx, abn("follow", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Decide(ctx, "follow", DecideRequest{EventID: "warm"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RetireVariant(ctx, "follow", "v0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddVariant(ctx, "follow", lift.Variant{ID: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := b.get(ctx, "follow")
+	if err := b.refresh(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		d, err := b.Decide(ctx, "follow", DecideRequest{EventID: fmt.Sprint("f", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Variant == "v0" || len(d.Ranking) != 2 {
+			t.Fatalf("replica b decided %+v after v0 was retired and v2 added", d)
+		}
+	}
+}

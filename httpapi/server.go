@@ -212,7 +212,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 	if err := dec.Decode(v); err != nil {
 		return false, lift.Errorf(lift.Invalid, "malformed JSON body: %v", jsonErrorText(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return false, lift.Errorf(lift.Invalid, "malformed JSON body: unexpected data after the JSON object")
 	}
 	return true, nil

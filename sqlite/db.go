@@ -225,13 +225,21 @@ func (db *DB) commit(batch []*writeReq) {
 	}
 }
 
-// runTx runs f in one transaction on the writer's connection.
-func (db *DB) runTx(f func(*wtx) error) error {
+// runTx runs f in one transaction on the writer's connection. A panic
+// in f (a bug) fails the transaction instead of the writer goroutine,
+// which every write in the process depends on.
+func (db *DB) runTx(f func(*wtx) error) (err error) {
 	sqlTx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
 	tx := &wtx{Tx: sqlTx, db: db}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			err = lift.Errorf(lift.Internal, "sqlite: write panicked: %v", p)
+		}
+	}()
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err

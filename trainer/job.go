@@ -297,8 +297,9 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	if err := j.Store.CreateModel(ctx, mv, promote); err != nil {
 		return nil, err
 	}
+	var warning string
 	if promote {
-		if err := j.serve(mv); err != nil {
+		if warning, err = j.serve(mv); err != nil {
 			return nil, err
 		}
 	}
@@ -307,18 +308,25 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 		"holdout_logloss", metrics.LogLoss, "seconds", time.Since(start).Seconds())
 	return &lift.TrainSummary{
 		Success: true, Message: "Model trained", ModelVersion: &v, Promoted: promote, Reason: reason,
-		Rows: len(clips), Metrics: summaryMetrics(metrics, time.Since(start)),
+		Rows: len(clips), Metrics: summaryMetrics(metrics, time.Since(start)), Warning: warning,
 	}, nil
 }
 
 // serve swaps the served model and exports the file after a promotion.
-func (j *Job) serve(mv *lift.ModelVersion) error {
+// The registry has already committed the activation, so a failed export
+// (a read-only directory, say) does not fail the run: it is logged and
+// returned as a warning, and the file is written at the next promotion.
+func (j *Job) serve(mv *lift.ModelVersion) (warning string, err error) {
 	if j.Serving != nil {
 		if err := j.Serving.Load(mv); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return j.export(mv)
+	if err := j.export(mv); err != nil {
+		j.logger().Warn("exporting the active model", "path", j.ExportPath, "version", mv.Version, "err", err)
+		return fmt.Sprintf("model v%d is active but was not exported to %s: %v", mv.Version, j.ExportPath, err), nil
+	}
+	return "", nil
 }
 
 // export writes the active model's JSON atomically to ExportPath.

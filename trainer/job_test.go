@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -293,4 +294,24 @@ func BenchmarkServingPredict(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestExportFailureDoesNotFailPromotion: the registry commits the
+// promotion first, so an unwritable export path must not make the run
+// report failure for a model that is already active.
+func TestExportFailureDoesNotFailPromotion(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 300, 8)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := &Job{Store: db, ExportPath: filepath.Join(blocker, "models", "ctr_predictor.json")}
+	sum, err := job.Run(ctx, DefaultOptions())
+	if err != nil || !sum.Promoted || sum.Warning == "" {
+		t.Fatalf("Run = %+v, %v; want promoted with a warning", sum, err)
+	}
+	if v, _ := db.ActiveVersion(ctx); v != *sum.ModelVersion {
+		t.Errorf("active v%d, want v%d", v, *sum.ModelVersion)
+	}
 }

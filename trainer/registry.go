@@ -103,7 +103,7 @@ func (j *Job) Activate(ctx context.Context, version int64) (mv *lift.ModelVersio
 		return nil, err
 	}
 	mv.Active = true
-	if err := j.serve(mv); err != nil {
+	if _, err := j.serve(mv); err != nil {
 		return nil, fmt.Errorf("activated in the registry but not served here: %w", err)
 	}
 	return mv, nil

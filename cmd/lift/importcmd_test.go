@@ -94,6 +94,9 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "serve") {
 		t.Errorf("--help: exit %d, %q", code, out)
 	}
+	if code, _, _ := run(t); code != 2 {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
 	if code, _, _ := run(t, "frobnicate"); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}

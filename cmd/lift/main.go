@@ -73,7 +73,11 @@ func usagef(format string, args ...any) error {
 
 // ParseFlags picks the subcommand; its own flags are parsed by Run.
 func (m *Main) ParseFlags(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		m.printUsage(m.Stderr)
+		return usagef("a command is required")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		m.printUsage(m.Stdout)
 		return flag.ErrHelp
 	}

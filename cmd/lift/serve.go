@@ -105,9 +105,17 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			experiments.Run(bgCtx)
 		}()
 	}
-	go pollRegistry(ctx, serving, db, *refresh, logger)
+	background.Add(1)
+	go func() {
+		defer background.Done()
+		pollRegistry(bgCtx, serving, db, *refresh, logger)
+	}()
 	if sched.Enabled() {
-		go runSchedule(ctx, sched, job, logger)
+		background.Add(1)
+		go func() {
+			defer background.Done()
+			runSchedule(bgCtx, sched, job, logger)
+		}()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -133,7 +141,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// In-flight requests finish, on-demand training included (it can run
+	// as long as the write timeout); only then does the database close.
+	sctx, cancel := context.WithTimeout(context.Background(), hs.WriteTimeout+10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

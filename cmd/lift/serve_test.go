@@ -199,6 +199,8 @@ func TestServeBadInput(t *testing.T) {
 		{"negative duration", "PUT", "/clips/c2", `{"duration": -3}`, 400, "invalid"},
 		{"missing duration", "PUT", "/clips/c2", `{}`, 400, "invalid"},
 		{"trailing data", "PUT", "/clips/c2", `{"duration": 1} {}`, 400, "invalid"},
+		{"trailing brace", "PUT", "/clips/c2", `{"duration": 1}}`, 400, "invalid"},
+		{"overflowing impressions", "POST", "/clips/c1/outcomes", `{"impressions": 4611686018427387904, "clicks": 0}`, 400, "invalid"},
 		{"string score", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": "high"}}`, 400, "invalid"},
 		{"body too large", "PUT", "/clips/c2", `{"duration": 1, "emotion_data": {"x": "` + strings.Repeat("a", 1<<20) + `"}}`, 413, "too_large"},
 		{"negative impressions", "POST", "/clips/c1/outcomes", `{"impressions": -1, "clicks": 0}`, 400, "invalid"},
