@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -39,6 +40,8 @@ type DB struct {
 	// wstmts and missed are the writer goroutine's statement cache.
 	wstmts map[string]*sql.Stmt
 	missed []string
+	// reruns counts batches that failed and were rerun call by call.
+	reruns atomic.Int64
 
 	writes     chan *writeReq
 	closed     chan struct{}
@@ -222,6 +225,7 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 		return
 	}
+	db.reruns.Add(1)
 	for _, r := range live {
 		r.done <- db.runTx(r.f)
 	}
