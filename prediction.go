@@ -125,9 +125,10 @@ type ClipStore interface {
 	// ListClips returns up to limit clips with id > after, in id order,
 	// and the id to pass as after for the next page ("" at the end).
 	ListClips(ctx context.Context, after string, limit int) ([]*Clip, string, error)
-	// AddOutcomes stores outcomes in one transaction and fills in
-	// actual_ctr on the clips' recorded predictions. NotFound (naming
-	// the clip) if a clip is absent; nothing is written then.
+	// AddOutcomes stores outcomes in one transaction; the clips' recorded
+	// predictions then read the new actual CTR (the stores' view
+	// predictions_with_outcomes). NotFound (naming the clip) if a clip is
+	// absent; nothing is written then.
 	AddOutcomes(ctx context.Context, os []*Outcome) error
 	// ClipsWithOutcomes returns every clip with at least one outcome, in
 	// id order: the training rows.

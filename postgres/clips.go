@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"lift"
 )
@@ -196,12 +197,6 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 				order = append(order, o.ClipID)
 			}
 		}
-		for _, id := range order {
-			if _, err := tx.Exec(ctx, `UPDATE predictions SET actual_ctr =
-				(SELECT clicks::double precision / impressions FROM clips WHERE id = $1) WHERE clip_id = $1`, id); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
 }
@@ -218,25 +213,16 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 		p.CreatedAt = db.Now()
 	}
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		var actual *float64
-		if p.ClipID != nil {
-			var impr, clicks int64
-			err := tx.QueryRow(ctx, `SELECT impressions, clicks FROM clips WHERE id = $1`, *p.ClipID).Scan(&impr, &clicks)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return lift.Errorf(lift.NotFound, "Clip not found")
-			}
-			if err != nil {
-				return err
-			}
-			if impr > 0 {
-				v := float64(clicks) / float64(impr)
-				actual = &v
-			}
-		}
-		return tx.QueryRow(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, actual_ctr) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id`,
+		// The foreign key refuses an unknown clip.
+		err := tx.QueryRow(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`,
 			p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
-			p.Interval[0], p.Interval[1], p.CreatedAt, actual).Scan(&p.ID)
+			p.Interval[0], p.Interval[1], p.CreatedAt).Scan(&p.ID)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return lift.Errorf(lift.NotFound, "Clip not found")
+		}
+		return err
 	})
 }
 
@@ -244,6 +230,6 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 // actual_ctr has been filled in from outcomes.
 func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n int, err error) {
 	defer lift.Wrap(&err, "PredictionStore.CountPredictionsWithActual(%q)", clipID)
-	err = db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM predictions WHERE clip_id = $1 AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
+	err = db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM predictions_with_outcomes WHERE clip_id = $1 AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
 	return n, classify(err)
 }

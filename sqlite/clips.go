@@ -211,7 +211,6 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 	}
 	now := db.Now()
 	return db.tx(ctx, func(tx *wtx) error {
-		touched := map[string]bool{}
 		for _, o := range os {
 			if o.ObservedAt.IsZero() {
 				o.ObservedAt = now
@@ -226,13 +225,6 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			}
 			if err := tx.QueryRowContext(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at) VALUES (?,?,?,?) RETURNING id`,
 				o.ClipID, o.Impressions, o.Clicks, formatTime(o.ObservedAt)).Scan(&o.ID); err != nil {
-				return err
-			}
-			touched[o.ClipID] = true
-		}
-		for id := range touched {
-			if _, err := tx.ExecContext(ctx, `UPDATE predictions SET actual_ctr =
-				(SELECT CAST(clicks AS REAL) / impressions FROM clips WHERE id = ?) WHERE clip_id = ?`, id, id); err != nil {
 				return err
 			}
 		}
@@ -258,12 +250,10 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 			return tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
 				ctr_lo, ctr_hi, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id`, args...).Scan(&p.ID)
 		}
-		// One statement: the clip's observed CTR so far is copied in, and
-		// no row comes back when the clip does not exist.
+		// One statement: no row comes back when the clip does not exist.
 		err := tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, clip_id, actual_ctr)
-			SELECT ?,?,?,?,?,?,?,?, id, CASE WHEN impressions > 0 THEN CAST(clicks AS REAL) / impressions END
-			FROM clips WHERE id = ? RETURNING id`, append(args, *p.ClipID)...).Scan(&p.ID)
+			ctr_lo, ctr_hi, created_at, clip_id)
+			SELECT ?,?,?,?,?,?,?,?, id FROM clips WHERE id = ? RETURNING id`, append(args, *p.ClipID)...).Scan(&p.ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "Clip not found")
 		}
@@ -275,6 +265,6 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 // actual_ctr has been filled in from outcomes.
 func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n int, err error) {
 	defer lift.Wrap(&err, "PredictionStore.CountPredictionsWithActual(%q)", clipID)
-	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions WHERE clip_id = ? AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions_with_outcomes WHERE clip_id = ? AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
 	return n, err
 }
