@@ -54,8 +54,9 @@ type Service struct {
 	// ones land first. SQLite's single writer commits in order: 0.
 	Settle time.Duration
 
-	mu   sync.Mutex
-	live map[string]*live
+	mu      sync.Mutex
+	live    map[string]*live
+	loading map[string]*loadCall
 }
 
 // live is an experiment's in-memory state.
@@ -262,23 +263,56 @@ func (s *Service) seedPrior(ctx context.Context, v *lift.Variant) error {
 // first use.
 func (s *Service) get(ctx context.Context, id string) (*live, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if l, ok := s.live[id]; ok {
+		s.mu.Unlock()
 		return l, nil
 	}
+	// Restoring replays the rewards after the last snapshot, which can
+	// take a while: do it outside s.mu, once per experiment however many
+	// requests ask, and not bound to the first asker's request.
+	c, loading := s.loading[id]
+	if !loading {
+		c = &loadCall{done: make(chan struct{})}
+		if s.loading == nil {
+			s.loading = map[string]*loadCall{}
+		}
+		s.loading[id] = c
+	}
+	s.mu.Unlock()
+	if !loading {
+		c.l, c.err = s.load(context.WithoutCancel(ctx), id)
+		s.mu.Lock()
+		delete(s.loading, id)
+		if c.err == nil {
+			if s.live == nil {
+				s.live = map[string]*live{}
+			}
+			s.live[id] = c.l
+		}
+		s.mu.Unlock()
+		close(c.done)
+	}
+	select {
+	case <-c.done:
+		return c.l, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loadCall is one experiment being restored.
+type loadCall struct {
+	done chan struct{}
+	l    *live
+	err  error
+}
+
+func (s *Service) load(ctx context.Context, id string) (*live, error) {
 	e, err := s.Store.GetExperiment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.restore(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	if s.live == nil {
-		s.live = map[string]*live{}
-	}
-	s.live[id] = l
-	return l, nil
+	return s.restore(ctx, e)
 }
 
 // restore rebuilds an experiment's policy: the latest snapshot, then
