@@ -173,6 +173,9 @@ type ExperimentStore interface {
 	// Log returns up to limit of the experiment's decisions with Seq >
 	// after, with their rewards, oldest first.
 	Log(ctx context.Context, experimentID string, after int64, limit int) ([]*Joined, error)
+	// LogTail returns the experiment's latest limit decisions with their
+	// rewards, oldest first.
+	LogTail(ctx context.Context, experimentID string, limit int) ([]*Joined, error)
 	// Totals sums resolved rewards by chosen variant.
 	Totals(ctx context.Context, experimentID string) (map[string]VariantTotals, error)
 	// SaveSnapshot stores the policy state that has learnt rewards up to seq.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"lift"
 	"lift/bandit"
 )
 
@@ -115,13 +116,13 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 // offPolicy estimates the current policy's and uniform play's value on
 // the experiment's most recent rewarded decisions.
 func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
-	logs, err := s.loggedEvents(ctx, l, opeWindow)
+	js, err := s.Store.LogTail(ctx, l.experiment().ID, opeWindow)
 	if err != nil {
 		return nil, err
 	}
 	var rewarded []bandit.LoggedEvent
-	for _, ev := range logs {
-		if ev.Rewarded {
+	for _, j := range js {
+		if ev := l.loggedEvent(j); ev.Rewarded {
 			rewarded = append(rewarded, ev)
 		}
 	}
@@ -143,56 +144,44 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	return &OffPolicy{Events: len(rewarded), Policy: cur, Uniform: uni}, nil
 }
 
-// loggedEvents reads up to limit of the most recent decisions as bandit
-// log events (all of them when limit <= 0).
-func (s *Service) loggedEvents(ctx context.Context, l *live, limit int) ([]bandit.LoggedEvent, error) {
-	var out []bandit.LoggedEvent
-	var after int64
-	for {
-		js, err := s.Store.Log(ctx, l.experiment().ID, after, 5000)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range js {
-			ev := bandit.LoggedEvent{
-				EventID:   j.EventID,
-				Timestamp: j.CreatedAt.UTC().Format(time.RFC3339Nano),
-				Event: bandit.Event{
-					Context: bandit.Context{Features: j.Context}, Actions: l.actions(j.Variants),
-					Chosen: j.Chosen, Probability: j.Probability,
-				},
-				PMF: j.PMF,
-			}
-			if j.Reward != nil {
-				ev.Reward, ev.Rewarded = j.Reward.Value, true
-			}
-			out = append(out, ev)
-			after = j.Seq
-		}
-		if limit > 0 && len(out) > limit {
-			out = out[len(out)-limit:]
-		}
-		if len(js) < 5000 {
-			return out, nil
-		}
+// loggedEvent is a stored decision (and reward) as a bandit log event.
+func (l *live) loggedEvent(j *lift.Joined) bandit.LoggedEvent {
+	ev := bandit.LoggedEvent{
+		EventID:   j.EventID,
+		Timestamp: j.CreatedAt.UTC().Format(time.RFC3339Nano),
+		Event: bandit.Event{
+			Context: bandit.Context{Features: j.Context}, Actions: l.actions(j.Variants),
+			Chosen: j.Chosen, Probability: j.Probability,
+		},
+		PMF: j.PMF,
 	}
+	if j.Reward != nil {
+		ev.Reward, ev.Rewarded = j.Reward.Value, true
+	}
+	return ev
 }
 
 // WriteDSJSON writes the experiment's joined decision/reward log in
-// Vowpal Wabbit's DSJSON (cost = -reward), oldest first.
+// Vowpal Wabbit's DSJSON (cost = -reward), oldest first, page by page.
 func (s *Service) WriteDSJSON(ctx context.Context, expID string, w io.Writer) error {
 	l, err := s.get(ctx, expID)
 	if err != nil {
 		return err
 	}
-	logs, err := s.loggedEvents(ctx, l, 0)
-	if err != nil {
-		return err
-	}
-	for _, ev := range logs {
-		if err := bandit.WriteDSJSON(w, ev); err != nil {
+	var after int64
+	for {
+		js, err := s.Store.Log(ctx, expID, after, 5000)
+		if err != nil {
 			return err
 		}
+		for _, j := range js {
+			if err := bandit.WriteDSJSON(w, l.loggedEvent(j)); err != nil {
+				return err
+			}
+			after = j.Seq
+		}
+		if len(js) < 5000 {
+			return nil
+		}
 	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -274,6 +275,20 @@ func (db *DB) Log(ctx context.Context, experimentID string, after int64, limit i
 		return nil, classify(err)
 	}
 	return collectJoined(rows)
+}
+
+// LogTail implements lift.ExperimentStore.
+func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.LogTail(%q)", experimentID)
+	rows, err := db.pool.Query(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = $1 ORDER BY d.seq DESC LIMIT $2`, experimentID, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	js, err := collectJoined(rows)
+	slices.Reverse(js)
+	return js, err
 }
 
 // Totals implements lift.ExperimentStore.

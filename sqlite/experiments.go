@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,6 +237,20 @@ func (db *DB) Log(ctx context.Context, experimentID string, after int64, limit i
 		return nil, err
 	}
 	return collectJoined(rows)
+}
+
+// LogTail implements lift.ExperimentStore.
+func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []*lift.Joined, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.LogTail(%q)", experimentID)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = ? ORDER BY d.rowid DESC LIMIT ?`, experimentID, limit)
+	if err != nil {
+		return nil, err
+	}
+	js, err := collectJoined(rows)
+	slices.Reverse(js)
+	return js, err
 }
 
 // Totals implements lift.ExperimentStore.

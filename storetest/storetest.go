@@ -768,6 +768,12 @@ func runExperiments(t *testing.T, s Store) {
 	if page, err := s.Log(ctx, "exp-a", log[2].Seq, 10); err != nil || len(page) != 0 {
 		t.Errorf("Log(after the last) = %q, %v; want none", joinedEvents(page), err)
 	}
+	if tail, err := s.LogTail(ctx, "exp-a", 2); err != nil || !reflect.DeepEqual(joinedEvents(tail), []string{"exp-a/ev2", "exp-a/ev3"}) {
+		t.Errorf("LogTail(2) = %q, %v; want [exp-a/ev2 exp-a/ev3], oldest first", joinedEvents(tail), err)
+	}
+	if tail, err := s.LogTail(ctx, "exp-a", 10); err != nil || len(tail) != 3 {
+		t.Errorf("LogTail(10) = %q, %v; want all three", joinedEvents(tail), err)
+	}
 
 	// Expired decisions: past the deadline (strictly) and not rewarded, by deadline.
 	expired := func(now time.Time, limit int) []string {
