@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -42,7 +41,7 @@ type DashboardStore interface {
 // lift.ExperimentStore is one, found on Clips like DashboardStore.
 type ExperimentLog interface {
 	ListExperiments(ctx context.Context) ([]*lift.Experiment, error)
-	Log(ctx context.Context, experimentID string, after int64, limit int) ([]*lift.Joined, error)
+	LogTail(ctx context.Context, experimentID string, limit int) ([]*lift.Joined, error)
 }
 
 // Explainer attributes a prediction to every feature without recording
@@ -336,34 +335,24 @@ func (s *Server) experimentTimeline(w http.ResponseWriter, r *http.Request) erro
 		}
 		buckets = n
 	}
-	// One compact row per decision; the log is read in pages.
+	// One compact row per decision, for the latest timelineWindow.
 	type row struct {
 		at      time.Time
 		variant string
 		reward  float64
 		has     bool
 	}
-	var rows []row
-	var after int64
-	for {
-		page, err := l.Log(r.Context(), id, after, 5000)
-		if err != nil {
-			return err
+	page, err := l.LogTail(r.Context(), id, timelineWindow)
+	if err != nil {
+		return err
+	}
+	rows := make([]row, 0, len(page))
+	for _, j := range page {
+		rw := row{at: j.CreatedAt, variant: j.Variants[j.Chosen]}
+		if j.Reward != nil {
+			rw.reward, rw.has = j.Reward.Value, true
 		}
-		for _, j := range page {
-			rw := row{at: j.CreatedAt, variant: j.Variants[j.Chosen]}
-			if j.Reward != nil {
-				rw.reward, rw.has = j.Reward.Value, true
-			}
-			rows = append(rows, rw)
-			after = j.Seq
-		}
-		if len(rows) > timelineWindow {
-			rows = slices.Delete(rows, 0, len(rows)-timelineWindow)
-		}
-		if len(page) < 5000 {
-			break
-		}
+		rows = append(rows, rw)
 	}
 	var variants []string
 	for _, v := range e.Variants {
