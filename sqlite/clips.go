@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 
 	"lift"
 )
@@ -244,19 +245,19 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 		p.CreatedAt = db.Now()
 	}
 	return db.tx(ctx, func(tx *wtx) error {
-		args := []any{p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
-			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt)}
-		if p.ClipID == nil {
-			return tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
-				ctr_lo, ctr_hi, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id`, args...).Scan(&p.ID)
+		// Exec and the rowid, not RETURNING: no result set to build. The
+		// foreign key refuses an unknown clip.
+		res, err := tx.ExecContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at, clip_id) VALUES (?,?,?,?,?,?,?,?,?)`,
+			p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
+			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), p.ClipID)
+		if err != nil {
+			if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
+				return lift.Errorf(lift.NotFound, "Clip not found")
+			}
+			return err
 		}
-		// One statement: no row comes back when the clip does not exist.
-		err := tx.QueryRowContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, clip_id)
-			SELECT ?,?,?,?,?,?,?,?, id FROM clips WHERE id = ? RETURNING id`, append(args, *p.ClipID)...).Scan(&p.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return lift.Errorf(lift.NotFound, "Clip not found")
-		}
+		p.ID, err = res.LastInsertId()
 		return err
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -215,4 +216,24 @@ func dispatch(ctx context.Context, m *Main, group string, subs map[string]func(c
 		return usagef("unknown %s subcommand %q (run 'lift %s --help')", group, args[0], group)
 	}
 	return run(ctx, m, args[1:])
+}
+
+// startCPUProfile writes a pprof CPU profile to path until the returned
+// stop is called; with an empty path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -34,9 +34,15 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	at := fs.String("train-at", "", "train daily at HH:MM local time")
 	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
 	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	sched, err := trainer.ParseSchedule(*every, *at)
 	if err != nil {
 		return usagef("%v", err)
