@@ -298,7 +298,19 @@ func TestServeDemo(t *testing.T) {
 	if len(ctrs) < 5 {
 		t.Errorf("7 demo clips gave only %d distinct CTRs: no spread", len(ctrs))
 	}
-	if code, body := s.Do("GET", "/clips?limit=1000", nil); code != 200 || len(body["clips"].([]any)) != defaultDemoClips {
-		t.Errorf("demo loaded %d clips, want %d", len(body["clips"].([]any)), defaultDemoClips)
+	n, after := 0, ""
+	for {
+		code, body := s.Do("GET", "/clips?limit=1000&after="+after, nil)
+		if code != 200 {
+			t.Fatalf("GET /clips = %d %v", code, body)
+		}
+		n += len(body["clips"].([]any))
+		if body["next"] == nil {
+			break
+		}
+		after = body["next"].(string)
+	}
+	if n != defaultDemoClips {
+		t.Errorf("demo loaded %d clips, want %d", n, defaultDemoClips)
 	}
 }
