@@ -32,7 +32,8 @@ const PriorStrength = 20
 // snapshotEvery is how many learnt rewards trigger a policy snapshot.
 const snapshotEvery = 500
 
-// Service is the experiments engine. Set the fields, then call Start.
+// Service is the experiments engine. Set the fields; Run does its
+// background work (default rewards, following other replicas).
 type Service struct {
 	Store lift.ExperimentStore
 	// Clips and Predictor, when set, seed variants that carry a clip_id
@@ -134,7 +135,7 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // policySpecString turns {name, params} into ParsePolicy's syntax.
-func policySpecString(p lift.PolicySpec) (string, error) {
+func policySpecString(p lift.PolicySpec) string {
 	main := map[string]string{"epsilon-greedy": "epsilon", "softmax": "lambda", "linucb": "alpha", "squarecb": "gamma", "lin-ts": "v"}
 	spec := p.Name
 	keys := make([]string, 0, len(p.Params))
@@ -154,17 +155,13 @@ func policySpecString(p lift.PolicySpec) (string, error) {
 	for _, o := range opts {
 		spec += "," + o
 	}
-	return spec, nil
+	return spec
 }
 
 // newPolicy builds the experiment's policy from its spec with the cold
 // start priors of variants linked to clips.
 func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
-	spec, err := policySpecString(e.Policy)
-	if err != nil {
-		return nil, err
-	}
-	p, err := bandit.ParsePolicy(spec)
+	p, err := bandit.ParsePolicy(policySpecString(e.Policy))
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
 	}
@@ -230,10 +227,7 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 		return nil, err
 	}
 	s.mu.Lock()
-	if s.live == nil {
-		s.live = map[string]*live{}
-	}
-	s.live[e.ID] = &live{exp: e, policy: p}
+	s.keep(&live{exp: e, policy: p})
 	s.mu.Unlock()
 	return e, nil
 }
@@ -284,10 +278,7 @@ func (s *Service) get(ctx context.Context, id string) (*live, error) {
 		s.mu.Lock()
 		delete(s.loading, id)
 		if c.err == nil {
-			if s.live == nil {
-				s.live = map[string]*live{}
-			}
-			s.live[id] = c.l
+			s.keep(c.l)
 		}
 		s.mu.Unlock()
 		close(c.done)
@@ -298,6 +289,15 @@ func (s *Service) get(ctx context.Context, id string) (*live, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// keep makes l this replica's live state of its experiment; the caller
+// holds s.mu.
+func (s *Service) keep(l *live) {
+	if s.live == nil {
+		s.live = map[string]*live{}
+	}
+	s.live[l.exp.ID] = l
 }
 
 // loadCall is one experiment being restored.

@@ -101,20 +101,51 @@ func ParseOptions(in map[string]any) (Options, error) {
 			return o, lift.Errorf(lift.Invalid, "preset must be \"logistic\" or \"seed\", got %v", v)
 		}
 	}
-	num := func(key string) (float64, bool, error) {
-		v, ok := in[key]
-		if !ok {
-			return 0, false, nil
-		}
+	num := func(key string, v any) (float64, error) {
 		f, isNum := v.(float64)
 		if !isNum || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, false, lift.Errorf(lift.Invalid, "%s must be a number", key)
+			return 0, lift.Errorf(lift.Invalid, "%s must be a number", key)
 		}
-		return f, true, nil
+		return f, nil
+	}
+	whole := func(key string, v any) (float64, error) {
+		f, err := num(key, v)
+		if err == nil && (f != math.Trunc(f) || f < 0 || f > 1e6) {
+			err = lift.Errorf(lift.Invalid, "%s must be a whole number in [0, 1000000], got %v", key, v)
+		}
+		return f, err
+	}
+	ints := map[string]*int{"rounds": &o.Params.Rounds, "max_depth": &o.Params.MaxDepth, "early_stopping": &o.Params.EarlyStopping}
+	floats := map[string]*float64{
+		"eta": &o.Params.Eta, "min_child_weight": &o.Params.MinChildWeight, "lambda": &o.Params.Lambda,
+		"alpha": &o.Params.Alpha, "gamma": &o.Params.Gamma, "subsample": &o.Params.Subsample,
+		"colsample_bytree": &o.Params.ColsampleBytree,
 	}
 	for key, v := range in {
+		if dst, ok := ints[key]; ok {
+			f, err := whole(key, v)
+			if err != nil {
+				return o, err
+			}
+			*dst = int(f)
+			continue
+		}
+		if dst, ok := floats[key]; ok {
+			f, err := num(key, v)
+			if err != nil {
+				return o, err
+			}
+			*dst = f
+			continue
+		}
 		switch key {
 		case "preset":
+		case "seed":
+			f, err := whole(key, v)
+			if err != nil {
+				return o, err
+			}
+			o.Params.Seed = uint64(f)
 		case "objective":
 			s, _ := v.(string)
 			switch gbdt.Objective(s) {
@@ -129,45 +160,6 @@ func ParseOptions(in map[string]any) (Options, error) {
 				return o, lift.Errorf(lift.Invalid, "weighted must be true or false")
 			}
 			o.Weighted = b
-		case "rounds", "max_depth", "early_stopping", "seed":
-			f, _, err := num(key)
-			if err != nil {
-				return o, err
-			}
-			if f != math.Trunc(f) || f < 0 || f > 1e6 {
-				return o, lift.Errorf(lift.Invalid, "%s must be a whole number in [0, 1000000], got %v", key, v)
-			}
-			switch key {
-			case "rounds":
-				o.Params.Rounds = int(f)
-			case "max_depth":
-				o.Params.MaxDepth = int(f)
-			case "early_stopping":
-				o.Params.EarlyStopping = int(f)
-			case "seed":
-				o.Params.Seed = uint64(f)
-			}
-		case "eta", "min_child_weight", "lambda", "alpha", "gamma", "subsample", "colsample_bytree":
-			f, _, err := num(key)
-			if err != nil {
-				return o, err
-			}
-			switch key {
-			case "eta":
-				o.Params.Eta = f
-			case "min_child_weight":
-				o.Params.MinChildWeight = f
-			case "lambda":
-				o.Params.Lambda = f
-			case "alpha":
-				o.Params.Alpha = f
-			case "gamma":
-				o.Params.Gamma = f
-			case "subsample":
-				o.Params.Subsample = f
-			case "colsample_bytree":
-				o.Params.ColsampleBytree = f
-			}
 		default:
 			return o, lift.Errorf(lift.Invalid, "unknown training parameter %q", key)
 		}
