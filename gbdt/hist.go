@@ -3,6 +3,7 @@ package gbdt
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // histBin is one histogram slot: the sums of the gradients and hessians
@@ -19,6 +20,9 @@ func (a histBin) sub(b histBin) histBin { return histBin{a.g - b.g, a.h - b.h} }
 type histLayout struct {
 	off   []int
 	total int
+	// wide: every feature owns 256 slots (off[f] = 256*f), so that a
+	// uint8 bin indexes its feature's slots directly (see buildHistWide).
+	wide bool
 }
 
 func newHistLayout(c *cuts) histLayout {
@@ -33,6 +37,20 @@ func newHistLayout(c *cuts) histLayout {
 	}
 	l.total = l.off[F]
 	return l
+}
+
+// widen gives every feature 256 slots when that at most doubles the
+// histogram and every feature fits.
+func (l histLayout) widen() histLayout {
+	F := len(l.off) - 1
+	if l.maxSlots() > 256 || 256*F > 2*l.total {
+		return l
+	}
+	w := histLayout{off: make([]int, F+1), total: 256 * F, wide: true}
+	for f := range w.off {
+		w.off[f] = 256 * f
+	}
+	return w
 }
 
 // maxSlots is the largest number of slots any feature has; it decides
@@ -63,6 +81,31 @@ func buildHist[B binIndex](hist []histBin, bins []B, cols int, rows []uint32, gh
 		row = row[:len(offs)]
 		for j, b := range row {
 			s := &hist[offs[j]+int(b)]
+			s.g += g
+			s.h += h
+		}
+	}
+}
+
+// buildHistWide is buildHist for uint8 bins and a wide layout: feature j's
+// slot for bin b is hist[j][b], an address computed from j and b alone,
+// with no offset to load and no bounds to check. That makes an update
+// about a fifth cheaper than through the offsets.
+func buildHistWide(hist []histBin, bins []uint8, cols int, rows []uint32, gh []gradPair, f0, f1 int) {
+	// A wide histogram is a whole number of 256-slot arrays; viewing it
+	// as such lets a byte index them without a bounds check.
+	wide := unsafe.Slice((*[256]histBin)(unsafe.Pointer(unsafe.SliceData(hist))), len(hist)/256)
+	wide = wide[f0:f1]
+	for k := range gh {
+		r := k
+		if rows != nil {
+			r = int(rows[k])
+		}
+		g, h := float64(gh[k].g), float64(gh[k].h)
+		row := bins[r*cols+f0 : r*cols+f1]
+		row = row[:len(wide)]
+		for j, b := range row {
+			s := &wide[j][b]
 			s.g += g
 			s.h += h
 		}

@@ -49,8 +49,17 @@ func BenchmarkBuildHist(b *testing.B) {
 			for b.Loop() {
 				buildHist(hist, m.bins, m.cols, c.rows, gh[:n], off, 0, m.cols)
 			}
-			c.rows = make([]uint32, n)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(c.rows)*m.cols), "ns/update")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*m.cols), "ns/update")
+		})
+		b.Run(c.name+"/wide", func(b *testing.B) {
+			n := len(c.rows)
+			if c.rows == nil {
+				n = len(sub)
+			}
+			for b.Loop() {
+				buildHistWide(hist, m.bins, m.cols, c.rows, gh[:n], 0, m.cols)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*m.cols), "ns/update")
 		})
 	}
 }

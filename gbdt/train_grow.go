@@ -20,6 +20,9 @@ func (n *growNode) rows() int { return n.end - n.begin }
 // by: the quantised matrix and the row ids for the root, the node's own
 // contiguous copy (nil indices) below it.
 func (g *grower[B]) nodeBins(nd *growNode, lo, hi int) ([]B, []uint32) {
+	if nd.id == 0 && g.rootAll {
+		return g.m.bins[lo*g.m.stride : hi*g.m.stride], nil
+	}
 	if nd.id == 0 {
 		return g.m.bins, g.rows[nd.buf][lo:hi]
 	}
@@ -83,6 +86,9 @@ type grower[B binIndex] struct {
 
 func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower[B] {
 	l := newHistLayout(c)
+	if _, ok := any(m.bins).([]uint8); ok {
+		l = l.widen()
+	}
 	return &grower[B]{
 		sp:       newSplitParams(p),
 		maxDepth: p.MaxDepth,
@@ -253,7 +259,12 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		}
 		lo, hi := nd.begin+t.lo, nd.begin+t.hi
 		bins, rows := g.nodeBins(nd, lo, hi)
-		buildHist(t.dst, bins, g.m.stride, rows, g.nodeGrad(nd, lo, hi, w), g.layout.off, t.f0, t.f1)
+		gh := g.nodeGrad(nd, lo, hi, w)
+		if b8, ok := any(bins).([]uint8); ok && g.layout.wide {
+			buildHistWide(t.dst, b8, g.m.stride, rows, gh, t.f0, t.f1)
+		} else {
+			buildHist(t.dst, bins, g.m.stride, rows, gh, g.layout.off, t.f0, t.f1)
+		}
 	})
 	// Sum each chunked node's chunks in order, in parallel over slots.
 	for _, first := range chunked {
