@@ -100,6 +100,111 @@ func TestPredictAgreesWithTreeWalk(t *testing.T) {
 	}
 }
 
+// randomSparseTree returns a tree of at most the given depth whose nodes
+// split with probability split, on thresholds drawn by value.
+func randomSparseTree(rng *rand.Rand, depth, nf int, split float64, value func() float32) Tree {
+	var t Tree
+	var grow func(level int) int32
+	grow = func(level int) int32 {
+		i := int32(len(t.Left))
+		t.Left, t.Right = append(t.Left, -1), append(t.Right, -1)
+		t.SplitIndex, t.DefaultLeft = append(t.SplitIndex, 0), append(t.DefaultLeft, rng.IntN(2) == 0)
+		t.SplitCond = append(t.SplitCond, value())
+		if level < depth && rng.Float64() < split {
+			t.SplitIndex[i] = int32(rng.IntN(nf))
+			l := grow(level + 1)
+			r := grow(level + 1)
+			t.Left[i], t.Right[i] = l, r
+		}
+		return i
+	}
+	grow(0)
+	return t
+}
+
+// TestPredictCompleteLayout checks the layout for rows without missing
+// values against the tree walk, bit for bit, on sparse trees of every
+// depth it takes and one it does not, groups of different depths, a last
+// group short of eight trees, and rows that hit the thresholds exactly,
+// signed zeros and infinities.
+func TestPredictCompleteLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32}
+	value := func() float32 {
+		if rng.IntN(2) == 0 {
+			return special[rng.IntN(len(special))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	const nf = 7
+	rows := make([][]float32, 2000)
+	for i := range rows {
+		rows[i] = make([]float32, nf)
+		for j := range rows[i] {
+			rows[i][j] = value()
+			if rng.IntN(20) == 0 {
+				rows[i][j] = float32(math.Inf(1 - 2*rng.IntN(2)))
+			}
+		}
+	}
+	for depth := 0; depth <= maxCompleteDepth+1; depth++ {
+		b := &Booster{Objective: SquaredError, BaseScore: 0.5, NumFeature: nf}
+		for ti := range 21 {
+			// Groups of different depths: the second group is shallower.
+			// The first tree of a group is complete, so the group has
+			// exactly that depth.
+			d, split := depth, 0.8
+			if ti/group == 1 {
+				d = depth / 2
+			}
+			if ti%group == 0 {
+				split = 1
+			}
+			b.Trees = append(b.Trees, randomSparseTree(rng, d, nf, split, value))
+		}
+		if got, want := b.compiled().complete != nil, depth <= maxCompleteDepth; got != want {
+			t.Fatalf("depth %d: complete layout %v, want %v", depth, got, want)
+		}
+		d := &dataset.Dense{Rows: len(rows), Cols: nf}
+		for _, r := range rows {
+			d.X = append(d.X, r...)
+		}
+		batch := b.PredictBatch(d, true, 1)
+		for i, x := range rows {
+			want := naiveMargin(b, x)
+			if got := b.PredictMargin(x); math.Float32bits(got) != math.Float32bits(want) || math.Float32bits(batch[i]) != math.Float32bits(want) {
+				t.Fatalf("depth %d row %v: PredictMargin %v, PredictBatch %v, tree walk %v", depth, x, got, batch[i], want)
+			}
+		}
+	}
+}
+
+// TestPredictKeepsNegativeZero: padding trees must not turn a -0 margin
+// into +0 (XGBoost's sum stays -0).
+func TestPredictKeepsNegativeZero(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	leaf := Tree{Left: []int32{-1}, Right: []int32{-1}, SplitIndex: []int32{0}, SplitCond: []float32{negZero}, DefaultLeft: []bool{false}}
+	b := &Booster{Objective: SquaredError, BaseScore: negZero, NumFeature: 1, Trees: []Tree{leaf}}
+	if got := b.PredictMargin([]float32{1}); math.Float32bits(got) != math.Float32bits(negZero) {
+		t.Errorf("margin %v (bits %#x), want -0", got, math.Float32bits(got))
+	}
+}
+
+func TestPredictManyFeatures(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	nf := maxCompleteFeatures + 1
+	b := randomForest(rng, 9, 3, nf)
+	if b.compiled().complete != nil {
+		t.Fatalf("%d features: complete layout, want the linked one", nf)
+	}
+	d := randomRows(rng, 100, nf, 0)
+	for i := range d.Rows {
+		if got, want := b.PredictMargin(d.Row(i)), naiveMargin(b, d.Row(i)); got != want {
+			t.Fatalf("row %d: %v, want %v", i, got, want)
+		}
+	}
+}
+
 func TestPredictNoAllocation(t *testing.T) {
 	b := randomForest(rand.New(rand.NewPCG(3, 4)), 10, 4, 8)
 	x := make([]float32, 8)
