@@ -50,16 +50,24 @@ type completeGroup struct {
 }
 
 // orderKey maps a float32 that is not NaN to a uint32 of the same order:
-// x < t exactly when orderKey(x) < orderKey(t). -0 is +0, as the float
-// comparison has it. The result is at least orderKey(-Inf) = 0x7fffff.
+// x < t implies orderKey(x) < orderKey(t). Negative floats order backwards
+// in their bits, so it flips them all, and it sets the sign bit of the
+// others to put them above. The two zeros stay apart (orderKey(-0) is
+// orderKey(+0)-1), which cutKey allows for. The result is at least
+// orderKey(-Inf) = 0x7fffff.
 func orderKey(v float32) uint32 {
 	b := math.Float32bits(v)
-	if b == 1<<31 {
-		b = 0
-	}
-	// Negative floats order backwards in their bits: flip them all; put
-	// positive ones above them by setting the sign bit.
 	return b ^ (uint32(int32(b)>>31) | 1<<31)
+}
+
+// cutKey is the cut for threshold t: x >= t exactly when orderKey(x) >
+// cutKey(t), for every x that is not NaN. A zero threshold takes -0's key,
+// so both zeros of x go right of it, as -0 >= 0 in float comparison.
+func cutKey(t float32) uint32 {
+	if t == 0 {
+		return orderKey(float32(math.Copysign(0, -1))) - 1
+	}
+	return orderKey(t) - 1
 }
 
 // compileComplete returns the complete layout of b's trees, grouped as in
@@ -101,7 +109,7 @@ func (c *complete) fill(t *Tree, cut, feature int, depth int32, s int, level int
 	}
 	l, r := i, i
 	if t.Left[i] >= 0 {
-		c.cut[cut+s] = orderKey(t.SplitCond[i]) - 1
+		c.cut[cut+s] = cutKey(t.SplitCond[i])
 		c.feature[feature+s] = uint8(t.SplitIndex[i])
 		l, r = t.Left[i], t.Right[i]
 	}
@@ -118,23 +126,20 @@ func (c *complete) margin(sum float32, x []float32) (float32, bool) {
 	// features keeps its zeroing cheap.
 	if len(x) <= 32 {
 		var keys [32]uint64
-		return c.marginKeys(sum, x, &keys[0])
+		return c.marginKeys(sum, x, keys[:len(x)])
 	}
 	var keys [maxCompleteFeatures]uint64
-	return c.marginKeys(sum, x, &keys[0])
+	return c.marginKeys(sum, x, keys[:len(x)])
 }
 
-func (c *complete) marginKeys(sum float32, x []float32, keys *uint64) (float32, bool) {
-	k := unsafe.Slice(keys, len(x))
-	nan := false
-	for i, v := range x {
-		nan = nan || v != v
-		k[i] = uint64(orderKey(v))
+func (c *complete) marginKeys(sum float32, x []float32, keys []uint64) (float32, bool) {
+	for i, v := range x[:len(keys)] {
+		if math.Float32bits(v)&^(1<<31) > 0x7f800000 { // NaN
+			return 0, false
+		}
+		keys[i] = uint64(orderKey(v))
 	}
-	if nan {
-		return 0, false
-	}
-	kp := unsafe.Pointer(keys)
+	kp := unsafe.Pointer(unsafe.SliceData(keys))
 	for _, g := range c.groups {
 		cp, fp := unsafe.Pointer(&c.cut[g.cut]), unsafe.Pointer(&c.feature[g.feature])
 		if g.depth == 6 {
