@@ -52,8 +52,8 @@ type forest struct {
 	// base is the base margin the sum starts from.
 	base float32
 	nf   int
-	// complete is the complete layout for rows without missing values,
-	// nil if the model does not fit it (see predict_complete.go).
+	// complete is the complete layout, nil if the model does not fit it
+	// (see predict_complete.go).
 	complete *complete
 	// Inputs the layout was compiled from, to notice a Booster that was
 	// changed (trees appended, base score set) after it was compiled.
@@ -186,14 +186,11 @@ func nextDense(nodes unsafe.Pointer, i uint32, x unsafe.Pointer) uint32 {
 func b2u(b bool) uint32 { return uint32(*(*uint8)(unsafe.Pointer(&b))) }
 
 // margin sums the leaves of every tree for row x into sum, in tree order.
-// x must have at least nf values (see rowMargin for shorter rows). Rows
-// without missing values take the complete layout when the model has one;
-// the rest walk the linked layout.
+// x must have at least nf values (see rowMargin for shorter rows). It walks
+// the complete layout when the model has one, else the linked layout.
 func (f *forest) margin(sum float32, x []float32) float32 {
 	if f.complete != nil {
-		if m, ok := f.complete.margin(sum, x[:f.nf]); ok {
-			return m
-		}
+		return f.complete.margin(sum, x[:f.nf])
 	}
 	xp := f.rowPointer(x)
 	if hasNaN(x[:f.nf]) {

@@ -5,10 +5,9 @@ import (
 	"unsafe"
 )
 
-// The complete layout serves rows without missing values (most rows of
-// most models), for models whose trees are at most maxCompleteDepth deep
-// and that split on at most maxCompleteFeatures features; other rows and
-// models take the linked layout of predict.go.
+// The complete layout serves models whose trees are at most
+// maxCompleteDepth deep and that split on at most maxCompleteFeatures
+// features; other models take the linked layout of predict.go.
 //
 // Each group of eight trees is one implicit complete binary tree, eight
 // subtrees hung from slots 8..15 of a heap: the children of slot i are
@@ -19,15 +18,22 @@ import (
 // below it.
 //
 // Thresholds are compared as integers: orderKey maps float32 to uint32 so
-// that x < t exactly when orderKey(x) < orderKey(t), for every x and t that
+// that x < t exactly when orderKey(x) <= cutKey(t), for every x and t that
 // are not NaN. A row's keys are computed once, and then a step is three
 // loads, a subtraction, a shift and an add, all on the integer side: a
 // shorter chain of dependent operations than loading a float32 and
 // comparing it, and the walk of eight interleaved trees waits on that
 // chain more than on the number of instructions.
+//
+// Missing values cost the walk nothing: for a row with one, each feature
+// has two keys, one read by the nodes that send a missing value right and
+// one by those that send it left (such a row reads a second copy of the
+// feature bytes, 2*feature+defaultLeft). For a value that is present both
+// keys are its orderKey; for a missing one they are above and below every
+// cut.
 const (
 	maxCompleteDepth    = 8
-	maxCompleteFeatures = 256
+	maxCompleteFeatures = 128
 )
 
 // complete is the complete layout of a forest.
@@ -39,9 +45,10 @@ type complete struct {
 	// unused.
 	cut []uint32
 	// feature[s] is the split feature of internal slot s; group g owns
-	// feature[groups[g].feature:][:8<<depth].
-	feature []uint8
-	groups  []completeGroup
+	// feature[groups[g].feature:][:8<<depth]. featureMissing[s] is
+	// 2*feature+defaultLeft, for rows with missing values.
+	feature, featureMissing []uint8
+	groups                  []completeGroup
 }
 
 type completeGroup struct {
@@ -84,6 +91,7 @@ func compileComplete(b *Booster, f *forest) *complete {
 		c.groups = append(c.groups, completeGroup{cut: len(c.cut), feature: len(c.feature), depth: d})
 		c.cut = append(c.cut, make([]uint32, 16<<d)...)
 		c.feature = append(c.feature, make([]uint8, 8<<d)...)
+		c.featureMissing = append(c.featureMissing, make([]uint8, 8<<d)...)
 		// The last group's padding trees add -0 to the sum, which leaves
 		// every float32 as it is (+0 would turn a -0 sum into +0).
 		leaves := c.cut[c.groups[g].cut+8<<d:]
@@ -111,6 +119,10 @@ func (c *complete) fill(t *Tree, cut, feature int, depth int32, s int, level int
 	if t.Left[i] >= 0 {
 		c.cut[cut+s] = cutKey(t.SplitCond[i])
 		c.feature[feature+s] = uint8(t.SplitIndex[i])
+		c.featureMissing[feature+s] = 2 * uint8(t.SplitIndex[i])
+		if t.DefaultLeft[i] {
+			c.featureMissing[feature+s]++
+		}
 		l, r = t.Left[i], t.Right[i]
 	}
 	// A leaf above the group's depth: cut 0 sends every row right, to one
@@ -120,28 +132,43 @@ func (c *complete) fill(t *Tree, cut, feature int, depth int32, s int, level int
 }
 
 // margin adds the trees' leaves for row x (its first NumFeature values) to
-// sum, or reports false if x has a missing value.
-func (c *complete) margin(sum float32, x []float32) (float32, bool) {
+// sum. A NaN in x is a missing value.
+func (c *complete) margin(sum float32, x []float32) float32 {
 	// The keys live on the stack; a small array for the usual number of
 	// features keeps its zeroing cheap.
 	if len(x) <= 32 {
-		var keys [32]uint64
-		return c.marginKeys(sum, x, keys[:len(x)])
+		var keys [2 * 32]uint64
+		return c.marginKeys(sum, x, keys[:2*len(x)])
 	}
-	var keys [maxCompleteFeatures]uint64
-	return c.marginKeys(sum, x, keys[:len(x)])
+	var keys [2 * maxCompleteFeatures]uint64
+	return c.marginKeys(sum, x, keys[:2*len(x)])
 }
 
-func (c *complete) marginKeys(sum float32, x []float32, keys []uint64) (float32, bool) {
-	for i, v := range x[:len(keys)] {
-		if math.Float32bits(v)&^(1<<31) > 0x7f800000 { // NaN
-			return 0, false
+// marginKeys is margin with room for two keys per feature.
+func (c *complete) marginKeys(sum float32, x []float32, keys []uint64) float32 {
+	missing := false
+	for i, v := range x[:len(keys)/2] {
+		if v != v {
+			missing = true
+			break
 		}
 		keys[i] = uint64(orderKey(v))
 	}
+	features := c.feature
+	if missing {
+		features = c.featureMissing
+		for i, v := range x[:len(keys)/2] {
+			k := uint64(orderKey(v))
+			right, left := k, k
+			if v != v {
+				right, left = 1<<32, 0
+			}
+			keys[2*i], keys[2*i+1] = right, left
+		}
+	}
 	kp := unsafe.Pointer(unsafe.SliceData(keys))
 	for _, g := range c.groups {
-		cp, fp := unsafe.Pointer(&c.cut[g.cut]), unsafe.Pointer(&c.feature[g.feature])
+		cp, fp := unsafe.Pointer(&c.cut[g.cut]), unsafe.Pointer(&features[g.feature])
 		if g.depth == 6 {
 			sum = walk6(cp, fp, kp, sum)
 			continue
@@ -152,7 +179,7 @@ func (c *complete) marginKeys(sum float32, x []float32, keys []uint64) (float32,
 			sum += leaf(cp, i)
 		}
 	}
-	return sum, true
+	return sum
 }
 
 // step takes one step from slot i for the row whose keys are at kp. It

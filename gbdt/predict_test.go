@@ -122,11 +122,11 @@ func randomSparseTree(rng *rand.Rand, depth, nf int, split float64, value func()
 	return t
 }
 
-// TestPredictCompleteLayout checks the layout for rows without missing
-// values against the tree walk, bit for bit, on sparse trees of every
-// depth it takes and one it does not, groups of different depths, a last
-// group short of eight trees, and rows that hit the thresholds exactly,
-// signed zeros and infinities.
+// TestPredictCompleteLayout checks the complete layout against the tree
+// walk, bit for bit, on sparse trees of every depth it takes and one it
+// does not, groups of different depths, a last group short of eight trees,
+// and rows that hit the thresholds exactly, signed zeros, infinities and
+// missing values.
 func TestPredictCompleteLayout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32}
@@ -142,8 +142,11 @@ func TestPredictCompleteLayout(t *testing.T) {
 		rows[i] = make([]float32, nf)
 		for j := range rows[i] {
 			rows[i][j] = value()
-			if rng.IntN(20) == 0 {
+			switch rng.IntN(20) {
+			case 0:
 				rows[i][j] = float32(math.Inf(1 - 2*rng.IntN(2)))
+			case 1:
+				rows[i][j] = float32(math.NaN())
 			}
 		}
 	}
@@ -197,7 +200,7 @@ func TestPredictManyFeatures(t *testing.T) {
 	if b.compiled().complete != nil {
 		t.Fatalf("%d features: complete layout, want the linked one", nf)
 	}
-	d := randomRows(rng, 100, nf, 0)
+	d := randomRows(rng, 100, nf, 0.1)
 	for i := range d.Rows {
 		if got, want := b.PredictMargin(d.Row(i)), naiveMargin(b, d.Row(i)); got != want {
 			t.Fatalf("row %d: %v, want %v", i, got, want)
@@ -266,6 +269,20 @@ func BenchmarkPredictMargin(b *testing.B) {
 		if i == d.Rows {
 			i = 0
 		}
+	}
+	_ = sink
+}
+
+// BenchmarkPredictMarginMissing: a tenth of the values missing, so most
+// rows have one.
+func BenchmarkPredictMarginMissing(b *testing.B) {
+	m, _ := benchModel()
+	d := randomRows(rand.New(rand.NewPCG(43, 43)), 10_000, 28, 0.1)
+	var sink float32
+	i := 0
+	for b.Loop() {
+		sink += m.PredictMargin(d.Row(i))
+		i = (i + 1) % d.Rows
 	}
 	_ = sink
 }
