@@ -69,6 +69,14 @@ func LogLoss(pred, label, weight []float32) float64 {
 	const eps = 1e-16
 	return weightedMean(pred, label, weight, func(p, y float64) float64 {
 		p = min(max(p, eps), 1-eps)
+		// A 0/1 label needs one logarithm: the other term is exactly 0
+		// (p is clipped, so both logarithms are finite), and x - 0 == x.
+		switch y {
+		case 0:
+			return -math.Log(1 - p)
+		case 1:
+			return -math.Log(p)
+		}
 		return -y*math.Log(p) - (1-y)*math.Log(1-p)
 	})
 }
