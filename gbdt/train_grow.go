@@ -31,14 +31,12 @@ func (g *grower[B]) nodeBins(nd *growNode, lo, hi int) ([]B, []uint32) {
 
 // nodeGrad returns the gradients of nd's rows lo..hi-1 in node order:
 // a slice of the gradients themselves for the root of an unsampled tree,
-// the node's own copy below the root (they move with the bins), else
-// gathered by row id into worker w's buffer.
+// else gathered by row id into worker w's buffer. Gathering only the rows
+// a histogram reads costs less than moving every row's gradients along
+// with it at every level.
 func (g *grower[B]) nodeGrad(nd *growNode, lo, hi, w int) []gradPair {
 	if nd.id == 0 && g.rootAll {
 		return g.grad[lo:hi]
-	}
-	if nd.id != 0 {
-		return g.gpart[nd.buf][lo:hi]
 	}
 	if cap(g.ghBuf[w]) < hi-lo {
 		g.ghBuf[w] = make([]gradPair, hi-lo, max(hi-lo, 2*histChunkRows))
@@ -78,10 +76,6 @@ type grower[B binIndex] struct {
 	rootAll bool         // the root holds every row, in order
 	ghBuf   [][]gradPair // per worker: a histogram task's gradients in node order
 	part    [2][]B
-	// gpart holds each row's gradients alongside its bins in part: a
-	// histogram below the root reads them sequentially. Gathering them by
-	// row id instead cost 9 ns a row, moving them 1 ns or less.
-	gpart [2][]gradPair
 	goLeft  []uint8 // 1: the row goes left
 	feats   []int   // features this tree may split on, ascending
 	splits  []binSplit
@@ -107,7 +101,6 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower
 		ghBuf:    make([][]gradPair, tm.threads),
 		// One spare row past the end takes bins that the partition discards.
 		part:   [2][]B{make([]B, len(m.bins)+m.stride), make([]B, len(m.bins)+m.stride)},
-		gpart:  [2][]gradPair{make([]gradPair, m.rows+1), make([]gradPair, m.rows+1)},
 		goLeft: make([]uint8, m.rows),
 	}
 }
@@ -437,19 +430,11 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		}
 		goLeft := g.goLeft[t.lo:t.hi]
 		srcR = srcR[t.lo:t.hi]
-		// The gradients of the root's rows are the tree's own, by row id.
-		srcG, dstG := g.grad, g.gpart[1-nd.buf]
-		switch {
-		case nd.id != 0:
-			srcG = g.gpart[nd.buf][t.lo:t.hi]
-		case rows == nil:
-			srcG = g.grad[t.lo:t.hi]
-		}
 		switch {
 		case !withBins:
 			scatterRows(goLeft, srcR, dstR, l, r)
 		case rows == nil && words == 4:
-			scatter4(goLeft, srcR, srcW, srcG, dstR, dstW, dstG, l, r, w)
+			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w)
 		default:
 			for k, side8 := range goLeft {
 				side := int(side8)
@@ -463,7 +448,6 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 						s = int(rows[s])
 					}
 					copy(dstW[d*words:(d+1)*words], srcW[s*words:(s+1)*words])
-					dstG[d] = srcG[s]
 				}
 			}
 		}
@@ -484,14 +468,12 @@ func scatterRows(goLeft []uint8, srcR, dstR []uint32, l, r int) {
 }
 
 // scatter4 is scatterRows that also moves each row's four words of bins
-// (srcW, in row order) to dstW and its gradients (srcG) to dstG. With w <
-// 2 only the bins of side w (1: left, 0: right) are needed: the others go
-// to the spare row past the end of dstW and dstG, so the loop does not
-// branch on the side.
-func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, srcG []gradPair, dstR []uint32, dstW []uint64, dstG []gradPair, l, r, w int) {
+// (srcW, in row order) to dstW. With w < 2 only the bins of side w (1:
+// left, 0: right) are needed: the others go to the spare row past the
+// end of dstW, so the loop does not branch on the side.
+func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w int) {
 	srcR = srcR[:len(goLeft)]
 	srcW = srcW[:4*len(goLeft)]
-	srcG = srcG[:len(goLeft)]
 	spare := len(dstW)/4 - 1
 	all := 0
 	if w == 2 {
@@ -509,7 +491,6 @@ func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, srcG []gradPair, dst
 		src := srcW[4*k : 4*k+4]
 		dst := dstW[4*db : 4*db+4]
 		dst[0], dst[1], dst[2], dst[3] = src[0], src[1], src[2], src[3]
-		dstG[db] = srcG[k]
 	}
 }
 
