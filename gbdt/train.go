@@ -229,9 +229,8 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		for _, s := range states {
 			if s.isTrain {
 				tm.parallelFor((n+chunkRows-1)/chunkRows, func(c, _ int) {
-					for r := c * chunkRows; r < min((c+1)*chunkRows, n); r++ {
-						s.pred[r] = obj.transform(s.margin[r])
-					}
+					lo, hi := c*chunkRows, min((c+1)*chunkRows, n)
+					obj.transforms(s.pred[lo:hi], s.margin[lo:hi])
 				})
 			} else {
 				addTree(&t, s.d, s.margin, s.pred, obj, tm)
@@ -306,10 +305,11 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 func addTree(t *Tree, d *dataset.Dense, margin, pred []float32, obj Objective, tm *team) {
 	const chunk = 4096
 	tm.parallelFor((d.Rows+chunk-1)/chunk, func(c, _ int) {
-		for r := c * chunk; r < min((c+1)*chunk, d.Rows); r++ {
+		lo, hi := c*chunk, min((c+1)*chunk, d.Rows)
+		for r := lo; r < hi; r++ {
 			margin[r] += t.SplitCond[leafOf(t, d.Row(r))]
-			pred[r] = obj.transform(margin[r])
 		}
+		obj.transforms(pred[lo:hi], margin[lo:hi])
 	})
 }
 
