@@ -75,6 +75,7 @@ type grower[B binIndex] struct {
 	grad    []gradPair   // this tree's gradients, by row id
 	rootAll bool         // the root holds every row, in order
 	ghBuf   [][]gradPair // per worker: a histogram task's gradients in node order
+	ghSlab  []gradPair   // gradients of the nodes built by feature blocks
 	part    [2][]B
 	goLeft  []uint8 // 1: the row goes left
 	feats   []int   // features this tree may split on, ascending
@@ -229,16 +230,26 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		lo, hi int // rows, relative to the node
 		f0, f1 int
 		dst    []histBin
+		gh     []gradPair // the node's gradients, gathered once for its blocks
 	}
 	var tasks []task
 	F := g.m.cols
 	var chunked []int // first task of each chunked node
+	// A node split by feature blocks has its gradients gathered once, into
+	// the slab, rather than once per block.
+	type gather struct {
+		nd     *growNode
+		lo, hi int // rows, relative to the node
+		dst    []gradPair
+	}
+	var gathers []gather
+	slabUsed := 0
 	for _, nd := range nodes {
 		n := nd.rows()
 		if n >= 2*histChunkRows {
 			chunked = append(chunked, len(tasks))
 			for lo := 0; lo < n; lo += histChunkRows {
-				tasks = append(tasks, task{nd, lo, min(lo+histChunkRows, n), 0, F, g.pool.get()})
+				tasks = append(tasks, task{nd, lo, min(lo+histChunkRows, n), 0, F, g.pool.get(), nil})
 			}
 			continue
 		}
@@ -247,10 +258,30 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		if n*F >= 1<<15 {
 			blocks = min(F, 2*g.team.threads)
 		}
+		var gh []gradPair
+		if blocks > 1 && (nd.id != 0 || !g.rootAll) {
+			if len(g.ghSlab) < g.m.rows {
+				g.ghSlab = make([]gradPair, g.m.rows)
+			}
+			gh = g.ghSlab[slabUsed : slabUsed+n]
+			slabUsed += n
+			for lo := 0; lo < n; lo += chunkRows {
+				hi := min(lo+chunkRows, n)
+				gathers = append(gathers, gather{nd, lo, hi, gh[lo:hi]})
+			}
+		}
 		for b := range blocks {
-			tasks = append(tasks, task{nd, 0, n, b * F / blocks, (b + 1) * F / blocks, nd.hist})
+			tasks = append(tasks, task{nd, 0, n, b * F / blocks, (b + 1) * F / blocks, nd.hist, gh})
 		}
 	}
+	g.team.parallelFor(len(gathers), func(i, _ int) {
+		t := gathers[i]
+		rows := g.rows[t.nd.buf][t.nd.begin+t.lo : t.nd.begin+t.hi]
+		dst := t.dst[:len(rows)]
+		for k, r := range rows {
+			dst[k] = g.grad[r]
+		}
+	})
 	g.team.parallelFor(len(tasks), func(i, w int) {
 		t := tasks[i]
 		nd := t.nd
@@ -259,7 +290,10 @@ func (g *grower[B]) buildHists(nodes []*growNode) {
 		}
 		lo, hi := nd.begin+t.lo, nd.begin+t.hi
 		bins, rows := g.nodeBins(nd, lo, hi)
-		gh := g.nodeGrad(nd, lo, hi, w)
+		gh := t.gh
+		if gh == nil {
+			gh = g.nodeGrad(nd, lo, hi, w)
+		}
 		if b8, ok := any(bins).([]uint8); ok && g.layout.wide {
 			buildHistWide(t.dst, b8, g.m.stride, rows, gh, t.f0, t.f1)
 		} else {
