@@ -304,13 +304,94 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 // to the objective's transform of the new margins.
 func addTree(t *Tree, d *dataset.Dense, margin, pred []float32, obj Objective, tm *team) {
 	const chunk = 4096
+	w, ok := newWalkTree(t, d.Cols)
 	tm.parallelFor((d.Rows+chunk-1)/chunk, func(c, _ int) {
 		lo, hi := c*chunk, min((c+1)*chunk, d.Rows)
-		for r := lo; r < hi; r++ {
+		r := lo
+		if ok {
+			for ; r+4 <= hi; r += 4 {
+				l0, l1, l2, l3 := w.leaves4(d.X[r*d.Cols:(r+4)*d.Cols], d.Cols)
+				margin[r] += t.SplitCond[l0]
+				margin[r+1] += t.SplitCond[l1]
+				margin[r+2] += t.SplitCond[l2]
+				margin[r+3] += t.SplitCond[l3]
+			}
+		}
+		for ; r < hi; r++ {
 			margin[r] += t.SplitCond[leafOf(t, d.Row(r))]
 		}
 		obj.transforms(pred[lo:hi], margin[lo:hi])
 	})
+}
+
+// walkTree is a tree laid out for walking four rows at once without
+// branches: a leaf's children are itself, so a row that reaches a leaf
+// stays there for the remaining steps.
+type walkTree struct {
+	nodes []walkNode
+	depth int
+}
+
+type walkNode struct {
+	feature     int32
+	cond        float32
+	left, right int32
+	defaultLeft int32 // 1 if a missing value goes left
+}
+
+// newWalkTree lays t out for leaves4, or reports false when a split
+// feature lies beyond the rows' cols (those rows take leafOf).
+func newWalkTree(t *Tree, cols int) (walkTree, bool) {
+	w := walkTree{nodes: make([]walkNode, len(t.Left))}
+	depth := make([]int, len(t.Left))
+	for i := range t.Left {
+		if p := t.Parent[i]; p >= 0 {
+			depth[i] = depth[p] + 1
+		}
+		w.depth = max(w.depth, depth[i])
+		if t.Left[i] < 0 {
+			w.nodes[i] = walkNode{left: int32(i), right: int32(i)}
+			continue
+		}
+		if int(t.SplitIndex[i]) >= cols {
+			return walkTree{}, false
+		}
+		dl := int32(0)
+		if t.DefaultLeft[i] {
+			dl = 1
+		}
+		w.nodes[i] = walkNode{t.SplitIndex[i], t.SplitCond[i], t.Left[i], t.Right[i], dl}
+	}
+	return w, true
+}
+
+// leaves4 returns the leaves of the four rows x[0:cols], ..., x[3*cols:4*cols].
+// The four walks are independent chains of loads, which the CPU overlaps.
+func (w *walkTree) leaves4(x []float32, cols int) (int32, int32, int32, int32) {
+	x0, x1, x2, x3 := x[:cols], x[cols:2*cols], x[2*cols:3*cols], x[3*cols:4*cols]
+	var n0, n1, n2, n3 int32
+	for range w.depth {
+		n0 = w.step(n0, x0)
+		n1 = w.step(n1, x1)
+		n2 = w.step(n2, x2)
+		n3 = w.step(n3, x3)
+	}
+	return n0, n1, n2, n3
+}
+
+// step moves a row from node n to its child, by arithmetic rather than
+// a branch on the comparison.
+func (w *walkTree) step(n int32, x []float32) int32 {
+	nd := &w.nodes[n]
+	v := x[nd.feature]
+	var left int32
+	if v < nd.cond {
+		left = 1
+	}
+	if v != v {
+		left = nd.defaultLeft
+	}
+	return nd.right + (nd.left-nd.right)&-left
 }
 
 func leafOf(t *Tree, x []float32) int32 {
