@@ -26,6 +26,7 @@ func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err erro
 		created, err = putClip(ctx, tx, c, db.now())
 		return err
 	})
+	db.features.Invalidate(c.ID)
 	return created, err
 }
 
@@ -38,6 +39,7 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 	}
 	now := db.now()
+	defer db.invalidate(cs)
 	return db.tx(ctx, func(tx *wtx) error {
 		for _, c := range cs {
 			if _, err := putClip(ctx, tx, c, now); err != nil {
@@ -46,6 +48,16 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 		return nil
 	})
+}
+
+// invalidate drops written clips from the feature cache, after the write
+// (committed or not: either way the cache must not keep the old value).
+func (db *DB) invalidate(cs []*lift.Clip) {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	db.features.Invalidate(ids...)
 }
 
 func putClip(ctx context.Context, tx *wtx, c *lift.Clip, now string) (bool, error) {
@@ -123,10 +135,15 @@ func (db *DB) GetClip(ctx context.Context, id string) (_ *lift.Clip, err error) 
 	return c, err
 }
 
-// ClipFeatures returns a clip's model inputs without parsing its JSON
-// objects (NotFound if absent): the prediction hot path.
+// ClipFeatures returns a clip's model inputs (NotFound if absent): the
+// prediction hot path. They come from the feature cache, or from the
+// stored feature columns without parsing the clip's JSON objects.
 func (db *DB) ClipFeatures(ctx context.Context, id string) (_ lift.Features, err error) {
+	if f, ok := db.features.Get(id); ok {
+		return f, nil
+	}
 	defer lift.Wrap(&err, "ClipStore.ClipFeatures(%q)", id)
+	token := db.features.Begin()
 	var (
 		f    lift.Features
 		cols [6]sql.NullFloat64
@@ -144,10 +161,12 @@ func (db *DB) ClipFeatures(ctx context.Context, id string) (_ lift.Features, err
 		if err != nil {
 			return f, err
 		}
-		return c.Features(), nil
+		f = c.Features()
+	} else {
+		f.PsychologyComposite, f.HookStrength, f.NoveltyScore = cols[0].Float64, cols[1].Float64, cols[2].Float64
+		f.EmotionPriority, f.HasFace, f.CompositeScore = cols[3].Float64, cols[4].Float64, cols[5].Float64
 	}
-	f.PsychologyComposite, f.HookStrength, f.NoveltyScore = cols[0].Float64, cols[1].Float64, cols[2].Float64
-	f.EmotionPriority, f.HasFace, f.CompositeScore = cols[3].Float64, cols[4].Float64, cols[5].Float64
+	db.features.Fill(id, f, token)
 	return f, nil
 }
 
@@ -244,23 +263,67 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
-	return db.tx(ctx, func(tx *wtx) error {
-		// Exec and the rowid, not RETURNING: no result set to build. The
-		// foreign key refuses an unknown clip.
-		res, err := tx.ExecContext(ctx, `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, clip_id) VALUES (?,?,?,?,?,?,?,?,?)`,
-			p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
-			p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), p.ClipID)
-		if err != nil {
+	return db.send(&writeReq{ctx: ctx, pred: p, done: make(chan error, 1), f: func(tx *wtx) error {
+		return insertPredictions(tx, []*lift.Prediction{p})
+	}})
+}
+
+const predictionColumns = 10
+
+// insertPredictions records ps with multi-row INSERTs of up to
+// maxPredictionRows rows (fewer statements to step through than one per
+// prediction). The writer assigns ids itself, after the largest in the
+// table, because a multi-row INSERT reports only its last rowid; no other
+// connection can insert between the two statements of this write
+// transaction. The foreign key refuses an unknown clip.
+func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+		return err
+	}
+	args := make([]any, 0, predictionColumns*min(len(ps), maxPredictionRows))
+	for len(ps) > 0 {
+		n := maxPredictionRows
+		for n > len(ps) {
+			n /= 2
+		}
+		args = args[:0]
+		for i, p := range ps[:n] {
+			args = append(args, last+int64(i)+1, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
+				p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), p.ClipID)
+		}
+		if _, err := tx.ExecContext(ctx, insertPredictionsSQL[n], args...); err != nil {
 			if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 				return lift.Errorf(lift.NotFound, "Clip not found")
 			}
 			return err
 		}
-		p.ID, err = res.LastInsertId()
-		return err
-	})
+		for i, p := range ps[:n] {
+			p.ID = last + int64(i) + 1
+		}
+		last += int64(n)
+		ps = ps[n:]
+	}
+	return nil
 }
+
+// maxPredictionRows bounds a multi-row INSERT; insertPredictionsSQL holds
+// the statement for each power of two up to it.
+const maxPredictionRows = 32
+
+var insertPredictionsSQL = func() map[int]string {
+	m := map[int]string{}
+	for n := 1; n <= maxPredictionRows; n *= 2 {
+		rows := strings.Repeat(",(?,?,?,?,?,?,?,?,?,?)", n)[1:]
+		m[n] = `INSERT INTO predictions(id, model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at, clip_id) VALUES ` + rows
+	}
+	return m
+}()
 
 // CountPredictionsWithActual counts a clip's recorded predictions whose
 // actual_ctr has been filled in from outcomes.

@@ -43,6 +43,14 @@ type DB struct {
 	// reruns counts batches that failed and were rerun call by call.
 	reruns atomic.Int64
 
+	// features caches clips' model inputs for predictions. This process's
+	// clip writes invalidate it; a change by another process is noticed
+	// by the writer through PRAGMA data_version within
+	// externalCheckInterval.
+	features *lift.FeatureCache
+	// dataVersion is the writer connection's last PRAGMA data_version.
+	dataVersion int64
+
 	writes     chan *writeReq
 	closed     chan struct{}
 	writerDone chan struct{}
@@ -63,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// synchronous(FULL): a commit is on disk before it is acknowledged,
 	// power loss included; group commit spreads the fsync over a batch.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
@@ -80,7 +88,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
 	db := &DB{Path: path, Now: time.Now, write: w, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
-		writes: make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
+		features: lift.NewFeatureCache(featureCacheSize),
+		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.writer()
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
@@ -145,7 +154,12 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 // if one fails, each reruns in a transaction of its own (see commit). One commit then makes a whole batch durable, which is what lets
 // decisions, rewards and predictions be written at thousands per second.
 func (db *DB) tx(ctx context.Context, f func(*wtx) error) error {
-	req := &writeReq{ctx: ctx, f: f, done: make(chan error, 1)}
+	return db.send(&writeReq{ctx: ctx, f: f, done: make(chan error, 1)})
+}
+
+// send queues req for the writer and waits for its commit.
+func (db *DB) send(req *writeReq) error {
+	ctx := req.ctx
 	select {
 	case db.writes <- req:
 	case <-ctx.Done():
@@ -157,8 +171,12 @@ func (db *DB) tx(ctx context.Context, f func(*wtx) error) error {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	f    func(*wtx) error
+	ctx context.Context
+	f   func(*wtx) error
+	// pred, when set, is the prediction f records: a batch inserts all
+	// of its predictions with a few multi-row statements instead of one
+	// statement each (f is still what a rerun runs).
+	pred *lift.Prediction
 	done chan error
 }
 
@@ -168,11 +186,18 @@ const maxBatch = 256
 // writer owns the write connection.
 func (db *DB) writer() {
 	defer close(db.writerDone)
+	tick := time.NewTicker(externalCheckInterval)
+	defer tick.Stop()
+	lastCheck := time.Now()
 	for {
 		var batch []*writeReq
 		select {
 		case req := <-db.writes:
 			batch = append(batch, req)
+		case <-tick.C:
+			db.checkExternalWrites()
+			lastCheck = time.Now()
+			continue
 		case <-db.closed:
 			return
 		}
@@ -190,6 +215,32 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		if time.Since(lastCheck) >= externalCheckInterval {
+			db.checkExternalWrites()
+			lastCheck = time.Now()
+		}
+	}
+}
+
+// Bounds of the clip feature cache.
+const (
+	featureCacheSize      = 1 << 20
+	externalCheckInterval = time.Second
+)
+
+// checkExternalWrites clears the feature cache when another connection
+// (another process: this one writes only through the writer) has
+// committed since the last check. PRAGMA data_version changes with every
+// commit made by a connection other than the one asking.
+func (db *DB) checkExternalWrites() {
+	var v int64
+	if err := db.write.QueryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+		db.features.Clear() // cannot tell: assume the worst
+		return
+	}
+	if v != db.dataVersion {
+		db.dataVersion = v
+		db.features.Clear()
 	}
 }
 
@@ -212,12 +263,17 @@ func (db *DB) commit(batch []*writeReq) {
 	// never undoes another's write. Calls only write through tx, so a
 	// rerun starts from the same state.
 	err := db.runTx(func(tx *wtx) error {
+		var preds []*lift.Prediction
 		for _, r := range live {
+			if r.pred != nil {
+				preds = append(preds, r.pred)
+				continue
+			}
 			if err := r.f(tx); err != nil {
 				return err
 			}
 		}
-		return nil
+		return insertPredictions(tx, preds)
 	})
 	if err == nil || len(live) == 1 {
 		for _, r := range live {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"lift"
 )
@@ -51,5 +52,46 @@ func TestClipFeaturesMatchClip(t *testing.T) {
 	}
 	if _, err := db.ClipFeatures(ctx, "nope"); lift.KindOf(err) != lift.NotFound {
 		t.Errorf("unknown clip: %v", err)
+	}
+}
+
+// TestClipFeaturesSeeAnotherConnection: a clip rewritten through another
+// connection to the file (another process, or a second Open) reaches this
+// store's cached features within the external-write check interval.
+func TestClipFeaturesSeeAnotherConnection(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := a.PutClip(ctx, &lift.Clip{ID: "x", Duration: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := a.ClipFeatures(ctx, "x"); err != nil || f.Duration != 10 {
+		t.Fatalf("ClipFeatures = %+v, %v", f, err)
+	}
+	if _, err := b.PutClip(ctx, &lift.Clip{ID: "x", Duration: 20}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * externalCheckInterval)
+	for {
+		f, err := a.ClipFeatures(ctx, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Duration == 20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v the store still serves duration %v written over by another connection", 10*externalCheckInterval, f.Duration)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Outcomes", testOutcomes},
 		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
 		{"Predictions", testPredictions},
+		{"PredictionsConcurrent", testPredictionsConcurrent},
+		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
 		{"ActivateExactlyOne", testActivateExactlyOne},
 		{"Lock", testLock},
@@ -456,6 +459,99 @@ func testPredictions(t *testing.T, s Store) {
 	MustAddOutcome(t, s, "p1", 10, 1)
 	if n, err := s.CountPredictionsWithActual(ctx, "p1"); err != nil || n != 2 {
 		t.Errorf("predictions of p1 with actual = %d, %v; want 2 (the rejected ones must not be stored)", n, err)
+	}
+}
+
+// testPredictionsConcurrent records predictions from many goroutines at
+// once, as a busy server does (stores may batch them), with a few for an
+// unknown clip among them: those fail alone, the others get distinct ids.
+func testPredictionsConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	ids := []string{"c1", "c2", "c3"}
+	for _, id := range ids {
+		MustPutClip(t, s, NewClip(id, 10))
+	}
+	const n = 60
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, n)
+		ps   = make([]*lift.Prediction, n)
+	)
+	for i := range n {
+		clip := ids[i%len(ids)]
+		if i%20 == 7 {
+			clip = "no-such-clip"
+		}
+		ps[i] = &lift.Prediction{ClipID: &clip, PredictedCTR: float64(i) / n, Band: lift.Low, Confidence: 0.5,
+			Interval: [2]float64{0, 1}, Source: "model"}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.RecordPrediction(ctx, ps[i])
+		}()
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	perClip := map[string]int{}
+	for i, err := range errs {
+		if *ps[i].ClipID == "no-such-clip" {
+			wantKind(t, "RecordPrediction for an unknown clip", err, lift.NotFound)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("RecordPrediction %d: %v", i, err)
+		}
+		if ps[i].ID <= 0 || seen[ps[i].ID] {
+			t.Fatalf("prediction %d got id %d (seen before: %v)", i, ps[i].ID, seen[ps[i].ID])
+		}
+		seen[ps[i].ID] = true
+		perClip[*ps[i].ClipID]++
+	}
+	for _, id := range ids {
+		MustAddOutcome(t, s, id, 10, 1)
+		if n, err := s.CountPredictionsWithActual(ctx, id); err != nil || n != perClip[id] {
+			t.Errorf("predictions of %s = %d, %v; want %d", id, n, err, perClip[id])
+		}
+	}
+}
+
+// FeatureSource is what a store that reads a clip's model inputs on its
+// own (and may cache them) has.
+type FeatureSource interface {
+	ClipFeatures(ctx context.Context, id string) (lift.Features, error)
+}
+
+// testClipFeaturesFollowWrites: a store's feature read sees its own clip
+// writes at once, cache or not.
+func testClipFeaturesFollowWrites(t *testing.T, s Store) {
+	fs, ok := s.(FeatureSource)
+	if !ok {
+		t.Skip("the store has no ClipFeatures")
+	}
+	ctx := context.Background()
+	if _, err := fs.ClipFeatures(ctx, "f1"); lift.KindOf(err) != lift.NotFound {
+		t.Fatalf("ClipFeatures(absent) = %v, want NotFound", err)
+	}
+	c := NewClip("f1", 10)
+	MustPutClip(t, s, c)
+	for i, d := range []float64{10, 20, 30} {
+		if i > 0 {
+			c.Duration = d
+			if err := s.PutClips(ctx, []*lift.Clip{c}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 { // the second read may come from a cache
+			f, err := fs.ClipFeatures(ctx, "f1")
+			if err != nil || f != c.Features() {
+				t.Fatalf("ClipFeatures after writing duration %v = %+v, %v; want %+v", d, f, err, c.Features())
+			}
+		}
+	}
+	c.Duration = 40
+	MustPutClip(t, s, c)
+	if f, err := fs.ClipFeatures(ctx, "f1"); err != nil || f.Duration != 40 {
+		t.Fatalf("ClipFeatures after PutClip = %+v, %v; want duration 40", f, err)
 	}
 }
 
