@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"lift"
 )
@@ -28,6 +27,7 @@ func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err erro
 		created, err = putClip(ctx, tx, c, db.Now())
 		return err
 	})
+	db.features.Invalidate(c.ID) // at once here; other replicas hear of it
 	return created, err
 }
 
@@ -40,6 +40,7 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 	}
 	now := db.Now()
+	defer db.invalidate(cs)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range cs {
 			if _, err := putClip(ctx, tx, c, now); err != nil {
@@ -71,6 +72,16 @@ func putClip(ctx context.Context, tx pgx.Tx, c *lift.Clip, now time.Time) (creat
 		RETURNING xmax = 0`,
 		c.ID, js[0], js[1], js[2], js[3], c.Duration, c.CompositeScore, now).Scan(&created)
 	return created, err
+}
+
+// invalidate drops written clips from this replica's feature cache as
+// soon as the write returns, instead of when the notification arrives.
+func (db *DB) invalidate(cs []*lift.Clip) {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	db.features.Invalidate(ids...)
 }
 
 func scanClip(s pgx.Row) (*lift.Clip, error) {
@@ -212,18 +223,15 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		// The foreign key refuses an unknown clip.
-		err := tx.QueryRow(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`,
-			p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
-			p.Interval[0], p.Interval[1], p.CreatedAt).Scan(&p.ID)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			return lift.Errorf(lift.NotFound, "Clip not found")
-		}
-		return err
-	})
+	req := &predictionReq{ctx: ctx, p: p, done: make(chan error, 1)}
+	select {
+	case db.preds <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stopped:
+		return lift.Errorf(lift.Unavailable, "postgres: the store is closed")
+	}
+	return <-req.done
 }
 
 // CountPredictionsWithActual counts a clip's recorded predictions whose

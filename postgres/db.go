@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,8 +34,18 @@ type DB struct {
 	// it. Replicas compare leases with their own clocks, so their clocks
 	// should agree to well within a lease's TTL (NTP does that).
 	Now func() time.Time
+	// Logger, if set, hears of the clip-change listener's troubles.
+	Logger *slog.Logger
 
 	pool *pgxpool.Pool
+
+	// features caches clips' model inputs; listenClips keeps it true.
+	features  *lift.FeatureCache
+	readyOnce sync.Once
+	stop      context.CancelFunc
+	stopped   chan struct{}
+	// preds batches RecordPrediction calls into multi-row inserts.
+	preds chan *predictionReq
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -51,16 +63,34 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	db := &DB{Now: time.Now, pool: pool}
+	db := &DB{Now: time.Now, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
+		stopped: make(chan struct{}), preds: make(chan *predictionReq)}
+	db.features.SetEnabled(false)
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	bg, stop := context.WithCancel(context.Background())
+	db.stop = stop
+	ready := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { db.listenClips(bg, ready) })
+	wg.Go(func() { db.recordPredictions(bg) })
+	go func() { wg.Wait(); close(db.stopped) }()
+	// Serve from the cache from the start if the listener comes up soon;
+	// without it every read goes to the database, which is correct too.
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+	}
 	return db, nil
 }
 
-// Close closes every connection of the pool.
+// Close stops the store's background work and closes every connection
+// of the pool.
 func (db *DB) Close() error {
+	db.stop()
+	<-db.stopped
 	db.pool.Close()
 	return nil
 }

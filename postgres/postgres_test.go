@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"lift"
 	"lift/postgres"
 	"lift/storetest"
@@ -203,5 +205,63 @@ func TestOpenBadDSN(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("Open(%q) error shows the password: %v", tt.dsn, err)
 		}
+	}
+}
+
+// TestClipFeaturesAcrossReplicas: a clip rewritten through one replica
+// reaches the cached features of another within moments (the clips
+// trigger notifies every listener), also after the listening session was
+// killed and came back.
+func TestClipFeaturesAcrossReplicas(t *testing.T) {
+	dsn := storetest.MustPostgresDSN(t)
+	ctx := context.Background()
+	a, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c := storetest.NewClip("x", 10)
+	storetest.MustPutClip(t, b, c)
+
+	waitFor := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			f, err := a.ClipFeatures(ctx, "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Duration == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica a still serves duration %v, want %v written through replica b", f.Duration, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i, d := range []float64{20, 30, 40} {
+		if i == 2 {
+			// End every other session (a's LISTEN among them): a must not
+			// serve what it cached before, whatever it missed meanwhile.
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE pid <> pg_backend_pid() AND query LIKE 'LISTEN %' || current_schema() || '%'`); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close(ctx)
+		}
+		waitFor(c.Duration) // cached now
+		c.Duration = d
+		storetest.MustPutClip(t, b, c)
+		waitFor(d)
 	}
 }
