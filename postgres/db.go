@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,8 +35,8 @@ type DB struct {
 	// it. Replicas compare leases with their own clocks, so their clocks
 	// should agree to well within a lease's TTL (NTP does that).
 	Now func() time.Time
-	// Logger, if set, hears of the clip-change listener's troubles.
-	Logger *slog.Logger
+	// logger, if set, hears of the clip-change listener's troubles.
+	logger atomic.Pointer[slog.Logger]
 
 	pool *pgxpool.Pool
 
@@ -85,6 +86,9 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	}
 	return db, nil
 }
+
+// SetLogger sets where the store reports trouble in its background work.
+func (db *DB) SetLogger(l *slog.Logger) { db.logger.Store(l) }
 
 // Close stops the store's background work and closes every connection
 // of the pool.

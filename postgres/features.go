@@ -43,8 +43,8 @@ func (db *DB) listenClips(ctx context.Context, ready chan<- struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
-		if db.Logger != nil {
-			db.Logger.Warn("clip change notifications lost; the feature cache is off until they resume", "err", err)
+		if l := db.logger.Load(); l != nil {
+			l.Warn("clip change notifications lost; the feature cache is off until they resume", "err", err)
 		}
 		select {
 		case <-time.After(backoff):

@@ -15,6 +15,7 @@ import (
 	"lift"
 	"lift/experiment"
 	"lift/httpapi"
+	"lift/postgres"
 	"lift/trainer"
 )
 
@@ -61,6 +62,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
 		return err
+	}
+	if pg, ok := db.(*postgres.DB); ok {
+		pg.SetLogger(logger)
 	}
 	serving := &trainer.Serving{Bands: lift.DefaultBands, Explain: explainTop}
 	if err := serving.Refresh(ctx, db); err != nil {
