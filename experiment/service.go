@@ -68,6 +68,10 @@ type live struct {
 	// rewards, so a restart that replays rewards after the snapshot's seq
 	// misses none.
 	learnMu sync.Mutex
+	// settleAt is when the first reward not yet learnt settles (zero if
+	// none was waiting); nothing can be learnt before it, so catchUpTo
+	// does not read the log until then. Guarded by learnMu.
+	settleAt time.Time
 
 	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
 	exp     *lift.Experiment
@@ -340,6 +344,21 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 	return l, nil
 }
 
+// catchUpPage is how many rewards catchUpTo reads at a time;
+// minCatchUpEvery is how often at most it reads the log while rewards
+// are settling (Settle > 0), so learning lags Settle by at most that.
+const (
+	catchUpPage     = 1000
+	minCatchUpEvery = 50 * time.Millisecond
+)
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // catchUp teaches l's policy, in seq order, every stored reward it has
 // not learnt (its own replica's and the others'), and snapshots the
 // state every snapshotEvery rewards.
@@ -348,15 +367,18 @@ func (s *Service) catchUp(ctx context.Context, l *live) error {
 }
 
 // catchUpTo is catchUp, but does nothing when the policy has learnt up
-// to seq by the time the lock is taken: rewards arriving together are
-// learnt by whichever gets the lock first, with one read of the log.
+// to seq by the time the lock is taken (rewards arriving together are
+// learnt by whichever gets the lock first, with one read of the log), or
+// while the first reward it has not learnt is still settling: without
+// that, every reward under load re-read the whole unsettled tail of the
+// log, Settle's worth of rewards each time.
 func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 	l.learnMu.Lock()
 	defer l.learnMu.Unlock()
 	l.mu.Lock()
 	done := l.seq >= seq
 	l.mu.Unlock()
-	if done {
+	if done || (s.Settle > 0 && s.now().Before(l.settleAt)) {
 		return nil
 	}
 	id := l.experiment().ID
@@ -364,20 +386,24 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 		l.mu.Lock()
 		after := l.seq
 		l.mu.Unlock()
-		js, err := s.Store.RewardedSince(ctx, id, after, 1000)
+		js, err := s.Store.RewardedSince(ctx, id, after, catchUpPage)
 		if err != nil {
 			return err
 		}
 		settled := s.now().Add(-s.Settle)
 		for _, j := range js {
 			if s.Settle > 0 && j.Reward.CreatedAt.After(settled) {
+				// Not sooner than minCatchUpEvery from now either: under
+				// a steady stream the next reward settles within
+				// microseconds, and each look reads a page of the log.
+				l.settleAt = later(j.Reward.CreatedAt.Add(s.Settle), s.now().Add(minCatchUpEvery))
 				return s.snapshotIfDue(ctx, l)
 			}
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
 				s.logger().Warn("policy refused a reward", "experiment", id, "event", j.EventID, "err", err)
 			}
 		}
-		if len(js) < 1000 {
+		if len(js) < catchUpPage {
 			return s.snapshotIfDue(ctx, l)
 		}
 	}

@@ -6,6 +6,8 @@
 #   scripts/pg-test-cluster.sh stop DIR    stop the cluster (DIR is left for the
 #                                          caller to remove)
 #
+# The cluster runs with fsync off unless PG_DURABLE=1 (benchmarks set it).
+#
 # The cluster listens on 127.0.0.1 only, on a private port (PGPORT, default
 # 55432, or the next free one) and a socket directory inside DIR, with trust
 # authentication: it holds nothing but test data and dies with the test run.
@@ -62,8 +64,11 @@ start)
 	as "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	# fsync off: a crash loses only test data, and the tests run faster.
+	# PG_DURABLE=1 keeps PostgreSQL's durable defaults (for benchmarks).
+	durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${PG_DURABLE:-}" = 1 ] && durability=""
 	as "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability -c max_connections=200" \
 		start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 	echo "$port" >"$dir/port"
 	as "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
