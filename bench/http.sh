@@ -4,6 +4,12 @@
 # scenarios, with the ratios against GET /healthz measured in the same run.
 #
 #   bench/http.sh [SECONDS] [WORKERS]      (default 10 s, 32 workers; run from anywhere)
+#   DB=postgres bench/http.sh ...          the same on a throwaway PostgreSQL cluster
+#                                          (scripts/pg-test-cluster.sh, fsync on)
+#
+# Besides requests/s and latency it prints the CPU time the server (and,
+# on Postgres, the PostgreSQL processes) and the load generator spent per
+# request, from /proc: a figure other work on the machine disturbs less.
 #
 # Targets: predict >= 50% of healthz requests/s with p99 < 10 ms and no
 # errors; >= 5,000 decide+reward pairs/s with p99 < 20 ms and no errors.
@@ -11,13 +17,16 @@
 # server; on few cores that matters (see docs/BENCHMARKS-http.md).
 set -eu
 SECS=${1:-10}
+DB=${DB:-sqlite}
 WORKERS=${2:-32}
 ADDR=127.0.0.1:18089
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 PID=
+PGDIR=
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "$PGDIR" ] && "$ROOT/scripts/pg-test-cluster.sh" stop "$PGDIR"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -25,8 +34,15 @@ trap cleanup EXIT INT TERM
 echo "building bin/lift and loadgen" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -o bin/lift ./cmd/lift && CGO_ENABLED=0 go build -o "$TMP/loadgen" ./bench/loadgen)
 
-echo "starting lift serve --demo on $ADDR" >&2
-env -u LIFT_API_TOKEN "$ROOT/bin/lift" serve --demo --addr "$ADDR" --db "sqlite:$TMP/lift.db" --export "" 2> "$TMP/serve.log" &
+DSN="sqlite:$TMP/lift.db"
+if [ "$DB" = postgres ]; then
+	PGDIR=$TMP/pg
+	chmod 755 "$TMP" # the server runs as the postgres user when we are root
+	echo "starting a PostgreSQL cluster" >&2
+	DSN=$(PG_DURABLE=1 PGPORT=55480 "$ROOT/scripts/pg-test-cluster.sh" start "$PGDIR")
+fi
+echo "starting lift serve --demo on $ADDR ($DB)" >&2
+env -u LIFT_API_TOKEN "$ROOT/bin/lift" serve --demo --addr "$ADDR" --db "$DSN" --export "" 2> "$TMP/serve.log" &
 PID=$!
 i=0
 until curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; do
@@ -43,9 +59,41 @@ echo "training a model" >&2
 curl -fsS -X POST "http://$ADDR/train/ctr-model" > "$TMP/train.json"
 cat "$TMP/train.json" >&2
 
+# cpu_ticks: CPU time (clock ticks) of the server, plus PostgreSQL's
+# processes when it runs.
+cpu_ticks() {
+	pids="$PID"
+	if [ -n "$PGDIR" ]; then
+		pm=$(head -1 "$PGDIR/data/postmaster.pid")
+		pids="$pids $pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	fi
+	t=0
+	for p in $pids; do
+		t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
 run() {
 	echo "loadgen $1 for ${SECS}s with $WORKERS workers" >&2
-	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$WORKERS" -d "${SECS}s" | tee "$TMP/$1.json"
+	c0=$(cpu_ticks)
+	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$WORKERS" -d "${SECS}s" > "$TMP/$1.json" &
+	LG=$!
+	lg=0
+	while kill -0 $LG 2>/dev/null; do
+		lg=$(awk '{print $14 + $15}' "/proc/$LG/stat" 2>/dev/null || echo "$lg")
+		sleep 0.2
+	done
+	wait $LG
+	c1=$(cpu_ticks)
+	python3 - "$TMP/$1.json" $((c1 - c0)) "$lg" "$(getconf CLK_TCK)" <<'PYEOF'
+import json, sys
+path, server, lg, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+r = json.load(open(path))
+r["server_cpu_us_per_request"] = round(server / hz * 1e6 / max(r["requests"], 1), 1)
+r["loadgen_cpu_us_per_request"] = round(lg / hz * 1e6 / max(r["requests"], 1), 1)
+json.dump(r, open(path, "w"))
+print(json.dumps(r))
+PYEOF
 }
 run healthz
 run predict
@@ -58,9 +106,10 @@ h, p, e = (json.load(open(f"{d}/{n}.json")) for n in ("healthz", "predict", "exp
 ratio = p["requests_per_s"] / h["requests_per_s"]
 ok1 = ratio >= 0.5 and p["p99_ms"] < 10 and p["errors"] == 0
 ok2 = e["ops_per_s"] >= 5000 and e["p99_ms"] < 20 and e["errors"] == 0
-print(f"healthz     {h['requests_per_s']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms  errors {h['errors']}")
-print(f"predict     {p['requests_per_s']:9.0f} req/s  p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  errors {p['errors']}")
+cpu = lambda r: f"  CPU/req server {r['server_cpu_us_per_request']:.0f} us, loadgen {r['loadgen_cpu_us_per_request']:.0f} us"
+print(f"healthz     {h['requests_per_s']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms  errors {h['errors']}" + cpu(h))
+print(f"predict     {p['requests_per_s']:9.0f} req/s  p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  errors {p['errors']}" + cpu(p))
 print(f"predict/healthz = {ratio:.2f}  (target >= 0.50, p99 < 10 ms, 0 errors: {'met' if ok1 else 'MISSED'})")
-print(f"experiment  {e['ops_per_s']:9.0f} decide+reward/s ({e['requests_per_s']:.0f} req/s)  p50 {e['p50_ms']:.2f} ms  p99 {e['p99_ms']:.2f} ms  errors {e['errors']}")
+print(f"experiment  {e['ops_per_s']:9.0f} decide+reward/s ({e['requests_per_s']:.0f} req/s)  p50 {e['p50_ms']:.2f} ms  p99 {e['p99_ms']:.2f} ms  errors {e['errors']}" + cpu(e))
 print(f"decisions/s = {e['ops_per_s']:.0f}  (target >= 5000, p99 < 20 ms, 0 errors: {'met' if ok2 else 'MISSED'})")
 PYEOF
