@@ -133,6 +133,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		margin[i] = baseMargin
 	}
 	grad := make([]gradPair, n)
+	g.margin = margin
 	metrics := p.metrics()
 
 	states := make([]*evalState, len(evals))
@@ -207,10 +208,14 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		t := g.grow(grad, sample)
 		b.Trees = append(b.Trees, t)
 
-		// Training predictions: each leaf adds its value to its rows.
+		// Training predictions: each leaf adds its value to its rows (the
+		// grower has done so for the leaves marked applied).
 		leaves := g.leaves
 		tm.parallelFor(len(leaves), func(i, _ int) {
 			nd := leaves[i]
+			if nd.applied {
+				return
+			}
 			v := t.SplitCond[nd.id]
 			for _, r := range g.rows[nd.buf][nd.begin:nd.end] {
 				margin[r] += v

@@ -12,6 +12,9 @@ type growNode struct {
 	rootGain   float32
 	hist       []histBin
 	split      splitCandidate
+	// applied: the partition has already added this leaf's value to its
+	// rows' margins, and did not record its rows.
+	applied bool
 }
 
 func (n *growNode) rows() int { return n.end - n.begin }
@@ -81,6 +84,9 @@ type grower[B binIndex] struct {
 	feats   []int   // features this tree may split on, ascending
 	splits  []binSplit
 	leaves  []*growNode
+	// margin, when set, receives the values of the leaves at max_depth
+	// directly from the last partition (see applyLeaves).
+	margin []float32
 	cands   []splitCandidate
 	partCnt []int
 }
@@ -108,7 +114,9 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower
 
 // grow builds one tree from the gradients grad of the rows in sample (nil
 // means every row). The leaves, with their row segments, are left in
-// g.leaves for the caller's prediction update.
+// g.leaves for the caller's prediction update, except those marked
+// applied: with g.margin set, the leaves at max_depth add their values to
+// g.margin as their rows are routed to them.
 func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
 	n := g.m.rows
 	g.grad = grad
@@ -173,7 +181,11 @@ func (g *grower[B]) grow(grad []gradPair, sample []uint32) Tree {
 			r.rootGain = float32(g.sp.gain(s.right))
 			next = append(next, l, r)
 		}
-		g.partition(expand, next)
+		if g.margin != nil && expand[0].depth+1 == g.maxDepth {
+			g.applyLeaves(expand, next, &t)
+		} else {
+			g.partition(expand, next)
+		}
 
 		// Children at max_depth are leaves and need no histogram. For the
 		// others, build the smaller child's histogram and derive its
@@ -379,33 +391,15 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 	g.team.parallelFor(len(tasks), func(i, _ int) {
 		t := tasks[i]
 		nd := expand[t.nd]
-		s := g.splits[nd.id]
-		f := int(s.feature)
-		missing := B(g.c.nbins(f))
-		hasMissing := g.c.missing[f]
-		leftBin := int(s.leftBin)
-		// The side comes from the split feature's column, gathered by row
-		// id: rows ascend within a node, so the reads move forward through
-		// a column of one byte per row.
-		col := g.m.byCol[f*g.m.rows : (f+1)*g.m.rows]
+		col, side := g.sideRule(nd)
 		rows := g.rows[nd.buf][t.lo:t.hi]
 		goLeft := g.goLeft[t.lo:t.hi]
 		goLeft = goLeft[:len(rows)]
 		c := 0
 		for k, r := range rows {
-			b := col[r]
-			var left bool
-			if hasMissing && b == missing {
-				left = s.defaultLeft
-			} else {
-				left = int(b) <= leftBin
-			}
-			var side uint8
-			if left {
-				side = 1
-			}
-			goLeft[k] = side
-			c += int(side)
+			s := side.of(col[r])
+			goLeft[k] = s
+			c += int(s)
 		}
 		cnt[i] = c
 	})
@@ -484,6 +478,67 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 					copy(dstW[d*words:(d+1)*words], srcW[s*words:(s+1)*words])
 				}
 			}
+		}
+	})
+}
+
+// sideRule routes rows in bin space by a node's split.
+type sideRule[B binIndex] struct {
+	missing     B
+	hasMissing  bool
+	defaultLeft bool
+	leftBin     int
+}
+
+// of returns 1 if a row with bin b goes left, else 0.
+func (s sideRule[B]) of(b B) uint8 {
+	var left bool
+	if s.hasMissing && b == s.missing {
+		left = s.defaultLeft
+	} else {
+		left = int(b) <= s.leftBin
+	}
+	var side uint8
+	if left {
+		side = 1
+	}
+	return side
+}
+
+// sideRule returns nd's split feature's column and the rule that routes a
+// bin of it. The side comes from the column, gathered by row id: rows
+// ascend within a node, so the reads move forward through a column of one
+// byte per row.
+func (g *grower[B]) sideRule(nd *growNode) ([]B, sideRule[B]) {
+	s := g.splits[nd.id]
+	f := int(s.feature)
+	return g.m.byCol[f*g.m.rows : (f+1)*g.m.rows], sideRule[B]{B(g.c.nbins(f)), g.c.missing[f], s.defaultLeft, int(s.leftBin)}
+}
+
+// applyLeaves replaces the last partition, whose children are leaves at
+// max_depth: each row of an expanded node adds its leaf's value to its
+// margin where partition would have moved it to the leaf's segment for
+// the caller to do the same, saving the partition's second pass and the
+// caller's.
+func (g *grower[B]) applyLeaves(expand, next []*growNode, t *Tree) {
+	type task struct {
+		nd     int
+		lo, hi int
+	}
+	var tasks []task
+	for i, nd := range expand {
+		next[2*i].applied, next[2*i+1].applied = true, true
+		for lo := nd.begin; lo < nd.end; lo += chunkRows {
+			tasks = append(tasks, task{i, lo, min(lo+chunkRows, nd.end)})
+		}
+	}
+	g.team.parallelFor(len(tasks), func(i, _ int) {
+		tk := tasks[i]
+		nd := expand[tk.nd]
+		col, side := g.sideRule(nd)
+		v := [2]float32{t.SplitCond[next[2*tk.nd+1].id], t.SplitCond[next[2*tk.nd].id]}
+		for _, r := range g.rows[nd.buf][tk.lo:tk.hi] {
+			g.margin[r] += v[side.of(col[r])]
 		}
 	})
 }
