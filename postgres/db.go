@@ -45,8 +45,10 @@ type DB struct {
 	readyOnce sync.Once
 	stop      context.CancelFunc
 	stopped   chan struct{}
-	// preds batches RecordPrediction calls into multi-row inserts.
-	preds chan *predictionReq
+	// preds batches RecordPrediction calls into multi-row inserts;
+	// predictionSeq names the sequence of predictions.id.
+	preds         chan *predictionReq
+	predictionSeq string
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -70,6 +72,10 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if err := pool.QueryRow(ctx, `SELECT pg_get_serial_sequence('predictions', 'id')`).Scan(&db.predictionSeq); err != nil {
+		pool.Close()
+		return nil, classify(err)
 	}
 	bg, stop := context.WithCancel(context.Background())
 	db.stop = stop

@@ -81,8 +81,9 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 }
 
 // insertPredictions inserts the batch with one statement. The ids come
-// from the table's identity sequence in a materialised CTE, read back in
-// the callers' order.
+// from the table's identity sequence (named once, at Open: looking it up
+// per row cost catalog reads) in a materialised CTE, read back in the
+// callers' order.
 func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error {
 	n := len(rs)
 	var (
@@ -103,7 +104,7 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		ctr[i], conf[i], lo[i], hi[i], at[i] = p.PredictedCTR, p.Confidence, p.Interval[0], p.Interval[1], p.CreatedAt
 	}
 	rows, err := db.pool.Query(ctx, `WITH r AS MATERIALIZED (
-			SELECT nextval(pg_get_serial_sequence('predictions', 'id')) AS id, u.*
+			SELECT nextval($10::regclass) AS id, u.*
 			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[],
 				$7::float8[], $8::float8[], $9::timestamptz[])
 				WITH ORDINALITY AS u(clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at, ord)
@@ -111,7 +112,7 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 			INSERT INTO predictions(id, clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at)
 			SELECT id, clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at FROM r
 		)
-		SELECT id FROM r ORDER BY ord`, clip, model, source, band, ctr, conf, lo, hi, at)
+		SELECT id FROM r ORDER BY ord`, clip, model, source, band, ctr, conf, lo, hi, at, db.predictionSeq)
 	if err != nil {
 		return predictionError(err)
 	}
