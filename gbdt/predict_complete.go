@@ -34,6 +34,9 @@ import (
 const (
 	maxCompleteDepth    = 8
 	maxCompleteFeatures = 128
+	// maxCompleteBytesPerNode bounds the layout's size against the
+	// model's (a full tree of depth 6 takes about 5 bytes a node).
+	maxCompleteBytesPerNode = 64
 )
 
 // complete is the complete layout of a forest.
@@ -83,11 +86,25 @@ func compileComplete(b *Booster, f *forest) *complete {
 	if b.NumFeature > maxCompleteFeatures {
 		return nil
 	}
-	c := &complete{}
-	for g, d := range f.groupSteps {
+	// A group costs 20<<depth words whatever its trees hold, so a model of
+	// deep, sparse trees (a chain of 8 splits among single leaves, say)
+	// would take hundreds of bytes per node: such models keep the linked
+	// layout, and a hostile file cannot make this one allocate gigabytes.
+	cuts, nodes := 0, 0
+	for _, d := range f.groupSteps {
 		if d > maxCompleteDepth {
 			return nil
 		}
+		cuts += 16 << d
+	}
+	for ti := range b.Trees {
+		nodes += len(b.Trees[ti].Left)
+	}
+	if bytes := 6 * cuts; bytes > maxCompleteBytesPerNode*nodes+1<<20 {
+		return nil
+	}
+	c := &complete{cut: make([]uint32, 0, cuts), feature: make([]uint8, 0, cuts/2), featureMissing: make([]uint8, 0, cuts/2)}
+	for g, d := range f.groupSteps {
 		c.groups = append(c.groups, completeGroup{cut: len(c.cut), feature: len(c.feature), depth: d})
 		c.cut = append(c.cut, make([]uint32, 16<<d)...)
 		c.feature = append(c.feature, make([]uint8, 8<<d)...)

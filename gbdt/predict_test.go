@@ -303,3 +303,44 @@ func BenchmarkContributions(b *testing.B) {
 		i = (i + 1) % d.Rows
 	}
 }
+
+// TestPredictSparseDeepModelKeepsLinkedLayout: a group costs the same
+// whatever its trees hold, so a model of depth-8 chains among single
+// leaves would make the complete layout hundreds of times larger than the
+// model; it must keep the linked layout, and predict the same.
+func TestPredictSparseDeepModelKeepsLinkedLayout(t *testing.T) {
+	const depth = maxCompleteDepth
+	chain := Tree{}
+	for i := range depth {
+		// Node 2i splits; its left child 2i+1 is a leaf, its right child
+		// 2i+2 goes on.
+		chain.Left = append(chain.Left, int32(2*i+1), -1)
+		chain.Right = append(chain.Right, int32(2*i+2), -1)
+		chain.SplitIndex = append(chain.SplitIndex, int32(i%4), 0)
+		chain.SplitCond = append(chain.SplitCond, float32(i)/8, float32(i))
+		chain.DefaultLeft = append(chain.DefaultLeft, i%2 == 0, false)
+	}
+	chain.Left = append(chain.Left, -1)
+	chain.Right = append(chain.Right, -1)
+	chain.SplitIndex = append(chain.SplitIndex, 0)
+	chain.SplitCond = append(chain.SplitCond, 9)
+	chain.DefaultLeft = append(chain.DefaultLeft, false)
+	leaf := Tree{Left: []int32{-1}, Right: []int32{-1}, SplitIndex: []int32{0}, SplitCond: []float32{0.25}, DefaultLeft: []bool{false}}
+	b := &Booster{Objective: SquaredError, BaseScore: 0.5, NumFeature: 4}
+	for range 100 {
+		b.Trees = append(b.Trees, chain)
+		for range group - 1 {
+			b.Trees = append(b.Trees, leaf)
+		}
+	}
+	if b.compiled().complete != nil {
+		t.Fatal("a model of sparse depth-8 trees got the complete layout")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	d := randomRows(rng, 200, 4, 0.1)
+	for i := range d.Rows {
+		if got, want := b.PredictMargin(d.Row(i)), naiveMargin(b, d.Row(i)); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("row %d: %v, want %v", i, got, want)
+		}
+	}
+}
