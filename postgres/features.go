@@ -28,8 +28,9 @@ func (db *DB) ClipFeatures(ctx context.Context, id string) (lift.Features, error
 	return f, nil
 }
 
-// featureCacheSize bounds the clips whose features a replica keeps.
-const featureCacheSize = 1 << 20
+// featureCacheSize bounds the clips whose features a replica keeps
+// (about 30 MB when full).
+const featureCacheSize = 1 << 18
 
 // listenClips keeps the feature cache in step with clip changes from
 // every replica until ctx ends. The cache is switched on only once LISTEN

@@ -222,9 +222,10 @@ func (db *DB) writer() {
 	}
 }
 
-// Bounds of the clip feature cache.
+// Bounds of the clip feature cache: its size (about 30 MB when full)
+// and how stale it can be for clips written by another process.
 const (
-	featureCacheSize      = 1 << 20
+	featureCacheSize      = 1 << 18
 	externalCheckInterval = time.Second
 )
 
