@@ -125,18 +125,17 @@ func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 	if err != nil {
 		return lift.Errorf(lift.Invalid, "decision pmf: %v", err)
 	}
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
-			policy_version, created_at, deadline) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq`,
-			d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, d.CreatedAt, d.Deadline).Scan(&d.Seq)
-		switch pgCode(err) {
-		case uniqueViolation:
-			return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
-		case foreignKeyViolation:
-			return lift.Errorf(lift.NotFound, "experiment %q not found", d.ExperimentID)
-		}
-		return err
-	})
+	// One statement, committed on its own: no BEGIN and COMMIT round trips.
+	err = db.pool.QueryRow(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+		policy_version, created_at, deadline) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq`,
+		d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, d.CreatedAt, d.Deadline).Scan(&d.Seq)
+	switch pgCode(err) {
+	case uniqueViolation:
+		return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
+	case foreignKeyViolation:
+		return lift.Errorf(lift.NotFound, "experiment %q not found", d.ExperimentID)
+	}
+	return classify(err)
 }
 
 const joinedColumns = `d.seq, d.experiment_id, d.event_id, d.context, d.variants, d.pmf, d.chosen, d.probability, d.policy_version,
@@ -207,31 +206,42 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
 	}
-	err = db.tx(ctx, func(tx pgx.Tx) error {
-		// Locking the decision row serialises replicas rewarding one event.
-		j, err := scanJoined(tx.QueryRow(ctx, `SELECT `+joinedColumns+` FROM decisions d
-			LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
-			WHERE d.experiment_id = $1 AND d.event_id = $2 FOR UPDATE OF d`, r.ExperimentID, r.EventID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
-		}
-		if err != nil {
-			return err
-		}
-		if existing = j.Reward; existing != nil {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE decisions SET rewarded = true WHERE experiment_id = $1 AND event_id = $2`,
-			r.ExperimentID, r.EventID); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at) VALUES ($1,$2,$3,$4,$5) RETURNING seq`,
-			r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&r.Seq)
-	})
-	if err != nil {
-		return nil, err
+	// One statement, committed on its own (no BEGIN and COMMIT round
+	// trips). Locking the decision row serialises replicas rewarding one
+	// event; a second reward for it inserts nothing and reads the first.
+	var (
+		found int
+		seq   *int64
+	)
+	err = db.pool.QueryRow(ctx, `WITH d AS (
+			SELECT experiment_id, event_id FROM decisions WHERE experiment_id = $1 AND event_id = $2 FOR UPDATE
+		), ins AS (
+			INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at)
+			SELECT experiment_id, event_id, $3, $4, $5 FROM d
+			ON CONFLICT (experiment_id, event_id) DO NOTHING
+			RETURNING seq
+		), upd AS (
+			UPDATE decisions SET rewarded = true
+			WHERE experiment_id = $1 AND event_id = $2 AND EXISTS (SELECT 1 FROM ins)
+		)
+		SELECT (SELECT COUNT(*) FROM d), (SELECT seq FROM ins)`,
+		r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&found, &seq)
+	switch {
+	case err != nil:
+		return nil, classify(err)
+	case found == 0:
+		return nil, lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+	case seq != nil:
+		r.Seq = *seq
+		return nil, nil
 	}
-	return existing, nil
+	j, err := scanJoined(db.pool.QueryRow(ctx, `SELECT `+joinedColumns+` FROM decisions d
+		JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = $1 AND d.event_id = $2`, r.ExperimentID, r.EventID))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return j.Reward, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
 		{"Predictions", testPredictions},
 		{"PredictionsConcurrent", testPredictionsConcurrent},
+		{"RewardsConcurrent", testRewardsConcurrent},
 		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
 		{"ActivateExactlyOne", testActivateExactlyOne},
@@ -512,6 +513,59 @@ func testPredictionsConcurrent(t *testing.T, s Store) {
 		if n, err := s.CountPredictionsWithActual(ctx, id); err != nil || n != perClip[id] {
 			t.Errorf("predictions of %s = %d, %v; want %d", id, n, err, perClip[id])
 		}
+	}
+}
+
+// testRewardsConcurrent rewards one event from many goroutines at once
+// (replicas racing): exactly one reward is stored, and every other call
+// gets it back as the existing one.
+func testRewardsConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.CreateExperiment(ctx, newExperiment("race", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveDecision(ctx, newDecision("race", "ev", 0, t0, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var (
+		wg       sync.WaitGroup
+		rs       = make([]*lift.Reward, n)
+		existing = make([]*lift.Reward, n)
+		errs     = make([]error, n)
+	)
+	for i := range n {
+		rs[i] = &lift.Reward{ExperimentID: "race", EventID: "ev", Value: float64(i) / n, CreatedAt: t0.Add(time.Minute)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			existing[i], errs[i] = s.SaveReward(ctx, rs[i])
+		}()
+	}
+	wg.Wait()
+	var winner *lift.Reward
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("SaveReward %d: %v", i, errs[i])
+		}
+		if existing[i] == nil {
+			if winner != nil {
+				t.Fatalf("two rewards stored for one event: %+v and %+v", winner, rs[i])
+			}
+			winner = rs[i]
+		}
+	}
+	if winner == nil {
+		t.Fatal("no reward was stored")
+	}
+	for i := range n {
+		if e := existing[i]; e != nil && (e.Seq != winner.Seq || e.Value != winner.Value) {
+			t.Errorf("call %d got existing %+v, want the stored %+v", i, e, winner)
+		}
+	}
+	if ds, err := s.ExpiredDecisions(ctx, t0.Add(2*time.Hour), 10); err != nil || len(ds) != 0 {
+		t.Errorf("ExpiredDecisions after the reward = %d, %v; want none (the decision is rewarded)", len(ds), err)
 	}
 }
 
