@@ -120,6 +120,11 @@ type ModelStore interface {
 	ActiveVersion(ctx context.Context) (int64, error)
 	// ActivateModel makes version the only active one (NotFound if absent).
 	ActivateModel(ctx context.Context, version int64) error
+	// ActivateModelIf is ActivateModel only while the active version is
+	// still ifActive (0: none), checked and changed atomically; it reports
+	// whether it activated. A promotion decided against one champion must
+	// not override a rollback made meanwhile.
+	ActivateModelIf(ctx context.Context, version, ifActive int64) (bool, error)
 }
 
 // Locker is a named lease that a crashed holder cannot keep forever.

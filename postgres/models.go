@@ -86,7 +86,7 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 // the second would trip the one-active unique index. The lock is released
 // at commit or rollback, so a crash cannot leave it held.
 func activate_(ctx context.Context, tx pgx.Tx, version int64, now time.Time) (time.Time, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.lift.models.activate'))`); err != nil {
+	if err := lockActivation(ctx, tx); err != nil {
 		return now, err
 	}
 	var exists bool
@@ -110,6 +110,34 @@ func (db *DB) ActivateModel(ctx context.Context, version int64) (err error) {
 		_, err := activate_(ctx, tx, version, db.Now())
 		return err
 	})
+}
+
+// lockActivation serialises activations across replicas until the
+// transaction ends (taking it twice in one transaction is allowed).
+func lockActivation(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.lift.models.activate'))`)
+	return err
+}
+
+// ActivateModelIf implements lift.ModelStore: the check and the change
+// hold the activation lock together.
+func (db *DB) ActivateModelIf(ctx context.Context, version, ifActive int64) (activated bool, err error) {
+	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %d)", version, ifActive)
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockActivation(ctx, tx); err != nil {
+			return err
+		}
+		var active int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM models WHERE active), 0)`).Scan(&active); err != nil {
+			return err
+		}
+		if activated = active == ifActive; !activated {
+			return nil
+		}
+		_, err := activate_(ctx, tx, version, db.Now())
+		return err
+	})
+	return activated && err == nil, err
 }
 
 const modelColumns = `version, created_at, source, objective, params, training_rows, holdout_rows, evaluated, metrics, calibration, note, active, activated_at`

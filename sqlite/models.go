@@ -105,6 +105,24 @@ func (db *DB) ActivateModel(ctx context.Context, version int64) (err error) {
 	})
 }
 
+// ActivateModelIf implements lift.ModelStore. The writer goroutine runs
+// one transaction at a time, so the check and the change are atomic.
+func (db *DB) ActivateModelIf(ctx context.Context, version, ifActive int64) (activated bool, err error) {
+	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %d)", version, ifActive)
+	err = db.tx(ctx, func(tx *wtx) error {
+		var active int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT version FROM models WHERE active = 1), 0)`).Scan(&active); err != nil {
+			return err
+		}
+		if activated = active == ifActive; !activated {
+			return nil
+		}
+		_, err := activate_(ctx, tx, version, db.Now())
+		return err
+	})
+	return activated && err == nil, err
+}
+
 const modelColumns = `version, created_at, source, objective, params, training_rows, holdout_rows, evaluated, metrics, calibration, note, active, activated_at`
 
 func scanModel(s scanner, withJSON bool) (*lift.ModelVersion, error) {

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
 		{"ActivateExactlyOne", testActivateExactlyOne},
+		{"ActivateModelIf", testActivateModelIf},
 		{"Lock", testLock},
 		{"Experiments", runExperiments},
 	}
@@ -739,6 +740,78 @@ func testActivateExactlyOne(t *testing.T, s Store) {
 		if v, err := s.ActiveVersion(ctx); err != nil || v != st.want {
 			t.Fatalf("step %d: ActiveVersion = %d, %v; want %d", i, v, err, st.want)
 		}
+	}
+}
+
+// testActivateModelIf: activation conditional on the active version,
+// alone and raced.
+func testActivateModelIf(t *testing.T, s Store) {
+	ctx := context.Background()
+	m1 := MustCreateModel(t, s, `{"m":1}`, false)
+	m2 := MustCreateModel(t, s, `{"m":2}`, false)
+	active := func() int64 {
+		t.Helper()
+		v, err := s.ActiveVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	steps := []struct {
+		version, ifActive int64
+		want              bool
+		wantActive        int64
+	}{
+		{m1.Version, m2.Version, false, 0}, // none is active, not m2
+		{m1.Version, 0, true, m1.Version},  // none was active
+		{m2.Version, 0, false, m1.Version}, // m1 is active now
+		{m2.Version, m1.Version, true, m2.Version},
+	}
+	for i, st := range steps {
+		ok, err := s.ActivateModelIf(ctx, st.version, st.ifActive)
+		if err != nil || ok != st.want || active() != st.wantActive {
+			t.Fatalf("step %d: ActivateModelIf(%d, if %d) = %v, %v, active %d; want %v, nil, active %d",
+				i, st.version, st.ifActive, ok, err, active(), st.want, st.wantActive)
+		}
+	}
+	_, err := s.ActivateModelIf(ctx, 999999, m2.Version)
+	wantKind(t, "ActivateModelIf(unknown version)", err, lift.NotFound)
+	if active() != m2.Version {
+		t.Fatalf("a failed ActivateModelIf changed the active version to %d", active())
+	}
+
+	// Eight promotions decided against m2 race: exactly one wins.
+	const n = 8
+	var (
+		wg  sync.WaitGroup
+		won = make([]bool, n)
+		vs  = make([]int64, n)
+	)
+	for i := range n {
+		vs[i] = MustCreateModel(t, s, fmt.Sprintf(`{"race":%d}`, i), false).Version
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if won[i], err = s.ActivateModelIf(ctx, vs[i], m2.Version); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i := range n {
+		if won[i] {
+			winners++
+			if active() != vs[i] {
+				t.Errorf("winner v%d is not the active version (%d)", vs[i], active())
+			}
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d of %d conditional activations won, want exactly 1", winners, n)
 	}
 }
 

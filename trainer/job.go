@@ -278,7 +278,7 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 		Metrics: metrics, Calibration: cal, Model: buf.Bytes(),
 	}
 	mv.Params["rounds_used"] = len(booster.Trees)
-	promote, reason, err := j.shouldPromote(ctx, hold, metrics, mean)
+	promote, reason, champion, err := j.shouldPromote(ctx, hold, metrics, mean)
 	if err != nil {
 		return nil, err
 	}
@@ -286,8 +286,21 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // cancelled before registering: nothing changes
 	}
-	if err := j.Store.CreateModel(ctx, mv, promote); err != nil {
+	// Registered inactive, then activated only if the champion it was
+	// compared with is still active: a rollback made while this model
+	// trained wins.
+	if err := j.Store.CreateModel(ctx, mv, false); err != nil {
 		return nil, err
+	}
+	if promote {
+		if promote, err = j.Store.ActivateModelIf(ctx, mv.Version, champion); err != nil {
+			return nil, err
+		}
+		if promote {
+			mv.Active = true
+		} else {
+			reason += "; not promoted: the active model changed while this one trained"
+		}
 	}
 	var warning string
 	if promote {
@@ -395,27 +408,28 @@ func innerSplit(clips []*lift.Clip, percent int) (fit, valid []*lift.Clip) {
 }
 
 // shouldPromote compares the challenger with the champion on the same
-// holdout. With no champion, it must beat the heuristic.
-func (j *Job) shouldPromote(ctx context.Context, h *holdoutSet, m *lift.ModelMetrics, mean float64) (bool, string, error) {
+// holdout, and returns the champion's version (0 if none). With no
+// champion, it must beat the heuristic.
+func (j *Job) shouldPromote(ctx context.Context, h *holdoutSet, m *lift.ModelMetrics, mean float64) (bool, string, int64, error) {
 	champ, err := j.Store.ActiveModel(ctx)
 	if lift.KindOf(err) == lift.NotFound {
 		if m.LogLoss <= m.HeuristicLogLoss {
-			return true, fmt.Sprintf("first model: holdout logloss %.5f beats the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), nil
+			return true, fmt.Sprintf("first model: holdout logloss %.5f beats the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), 0, nil
 		}
-		return false, fmt.Sprintf("holdout logloss %.5f does not beat the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), nil
+		return false, fmt.Sprintf("holdout logloss %.5f does not beat the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), 0, nil
 	}
 	if err != nil {
-		return false, "", err
+		return false, "", 0, err
 	}
 	cb, err := gbdt.Load(bytes.NewReader(champ.Model))
 	if err != nil {
 		// A champion that no longer loads should not block a good model.
-		return true, fmt.Sprintf("the active model v%d does not load (%v)", champ.Version, err), nil
+		return true, fmt.Sprintf("the active model v%d does not load (%v)", champ.Version, err), champ.Version, nil
 	}
 	champLoss := logLoss(predictAll(cb, h), h.ctr, h.impr)
 	limit := champLoss * (1 + j.Tolerance)
 	if m.LogLoss <= limit {
-		return true, fmt.Sprintf("holdout logloss %.5f is not worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), nil
+		return true, fmt.Sprintf("holdout logloss %.5f is not worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
 	}
-	return false, fmt.Sprintf("holdout logloss %.5f is worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), nil
+	return false, fmt.Sprintf("holdout logloss %.5f is worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
 }

@@ -315,3 +315,58 @@ func TestExportFailureDoesNotFailPromotion(t *testing.T) {
 		t.Errorf("active v%d, want v%d", v, *sum.ModelVersion)
 	}
 }
+
+// rollbackStore rolls the registry back to version `to` the moment a
+// trained model is registered: an operator's rollback landing between
+// the job's comparison with the champion and its promotion.
+type rollbackStore struct {
+	*sqlite.DB
+	to int64
+}
+
+func (s *rollbackStore) CreateModel(ctx context.Context, m *lift.ModelVersion, activate bool) error {
+	if err := s.DB.CreateModel(ctx, m, activate); err != nil {
+		return err
+	}
+	return s.DB.ActivateModel(ctx, s.to)
+}
+
+// TestRollbackDuringTrainingWins: a model that beat the champion it was
+// compared with is not promoted over a rollback made meanwhile.
+func TestRollbackDuringTrainingWins(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 1500, 5)
+	weak, err := ParseOptions(map[string]any{"rounds": 2.0, "eta": 0.05, "early_stopping": 0.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// v1 weak but first (beats the heuristic or not, it is registered),
+	// v2 good and promoted over it.
+	first, err := (&Job{Store: db, Tolerance: 1e9}).Run(ctx, weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ActivateModel(ctx, *first.ModelVersion); err != nil {
+		t.Fatal(err)
+	}
+	good, err := (&Job{Store: db}).Run(ctx, DefaultOptions())
+	if err != nil || !good.Promoted {
+		t.Fatalf("good model: %v %+v", err, good)
+	}
+	// The next run compares with v2 (active), but v1 is rolled back to
+	// before it can promote.
+	serving := &Serving{Bands: lift.DefaultBands}
+	third, err := (&Job{Store: &rollbackStore{DB: db, to: *first.ModelVersion}, Serving: serving, Tolerance: 1e9}).Run(ctx, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Promoted {
+		t.Fatalf("promoted over a rollback: %+v", third)
+	}
+	if av, _ := db.ActiveVersion(ctx); av != *first.ModelVersion {
+		t.Errorf("active v%d after the race, want the rolled-back-to v%d", av, *first.ModelVersion)
+	}
+	if serving.Version() == *third.ModelVersion {
+		t.Errorf("the unpromoted v%d is being served", *third.ModelVersion)
+	}
+}
