@@ -3,12 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"lift"
+	"lift/internal/groupcommit"
 )
 
 // predictionReq is one RecordPrediction waiting for its batch.
@@ -35,17 +35,7 @@ func (db *DB) recordPredictions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		runtime.Gosched() // let the callers about to send get in line
-	drain:
-		for len(batch) < maxPredictionBatch {
-			select {
-			case r := <-db.preds:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		db.insertBatch(batch)
+		db.insertBatch(groupcommit.Gather(db.preds, batch, maxPredictionBatch))
 	}
 }
 

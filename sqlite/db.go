@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"lift"
+	"lift/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -201,20 +201,7 @@ func (db *DB) writer() {
 		case <-db.closed:
 			return
 		}
-		// Let the goroutines that are about to write get in line: a
-		// commit costs about as much as several statements, so larger
-		// batches are cheaper per write.
-		runtime.Gosched()
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-db.writes:
-				batch = append(batch, req)
-			default:
-				break drain
-			}
-		}
-		db.commit(batch)
+		db.commit(groupcommit.Gather(db.writes, batch, maxBatch))
 		if time.Since(lastCheck) >= externalCheckInterval {
 			db.checkExternalWrites()
 			lastCheck = time.Now()
