@@ -19,7 +19,7 @@ func sigmoid32(x float32) float32 {
 	return 1 / (float32(math.Exp(float64(-x))) + 1)
 }
 
-// expTable[j] is 2^(j/64), for exp64's range reduction.
+// expTable[j] is 2^(j/64), for the range reduction of sigmoids' exponential.
 var expTable = func() (t [64]float64) {
 	for j := range t {
 		t[j] = math.Exp2(float64(j) / 64)
@@ -27,7 +27,7 @@ var expTable = func() (t [64]float64) {
 	return t
 }()
 
-// expShift etc. are the constants of sigmoidGrad's exponential.
+// expShift etc. are the constants of sigmoids' exponential.
 const (
 	expN     = 64
 	expShift = 0x1.8p52 // adding it rounds to an integer in the low bits
@@ -41,9 +41,10 @@ const (
 // exponential is computed inline rather than by math.Exp: e^x = 2^(k/64)
 // e^r with |r| <= ln2/128, a table for 2^(j/64) and a degree-5
 // polynomial for e^r, within two units in the last place of float64, far
-// below the float32 rounding that follows (no float32 result differed
-// from math.Exp's in 6e7 random margins). Inline, one row's exponential
-// overlaps the next's; math.Exp is a call, 7 ns a row here.
+// below the float32 rounding that follows: no result differs from
+// sigmoid32's over all 2^32 float32 inputs (checked once by a sweep).
+// Inline, one row's exponential overlaps the next's; math.Exp is a call,
+// 7 ns a row here.
 func sigmoids(p, margin []float32) {
 	margin = margin[:len(p)]
 	for i, m := range margin {

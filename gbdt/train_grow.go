@@ -106,8 +106,9 @@ func newGrower[B binIndex](p Params, c *cuts, m *binMatrix[B], tm *team) *grower
 		pool:     histPool{size: l.total},
 		rows:     [2][]uint32{make([]uint32, m.rows), make([]uint32, m.rows)},
 		ghBuf:    make([][]gradPair, tm.threads),
-		// One spare row past the end takes bins that the partition discards.
-		part:   [2][]B{make([]B, len(m.bins)+m.stride), make([]B, len(m.bins)+m.stride)},
+		// One spare row per worker past the end takes the bins that the
+		// partition discards (one per worker: they write concurrently).
+		part:   [2][]B{make([]B, len(m.bins)+m.stride*tm.threads), make([]B, len(m.bins)+m.stride*tm.threads)},
 		goLeft: make([]uint8, m.rows),
 	}
 }
@@ -437,7 +438,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		}
 		i = j
 	}
-	g.team.parallelFor(len(tasks), func(i, _ int) {
+	g.team.parallelFor(len(tasks), func(i, worker int) {
 		t := tasks[i]
 		nd := expand[t.nd]
 		srcR, dstR := g.rows[nd.buf], g.rows[1-nd.buf]
@@ -462,7 +463,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		case !withBins:
 			scatterRows(goLeft, srcR, dstR, l, r)
 		case rows == nil && words == 4:
-			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w)
+			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w, g.m.rows+worker)
 		default:
 			for k, side8 := range goLeft {
 				side := int(side8)
@@ -558,12 +559,12 @@ func scatterRows(goLeft []uint8, srcR, dstR []uint32, l, r int) {
 
 // scatter4 is scatterRows that also moves each row's four words of bins
 // (srcW, in row order) to dstW. With w < 2 only the bins of side w (1:
-// left, 0: right) are needed: the others go to the spare row past the
-// end of dstW, so the loop does not branch on the side.
-func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w int) {
+// left, 0: right) are needed: the others go to row spare of dstW (past
+// the rows, the calling worker's own), so the loop does not branch on the
+// side.
+func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w, spare int) {
 	srcR = srcR[:len(goLeft)]
 	srcW = srcW[:4*len(goLeft)]
-	spare := len(dstW)/4 - 1
 	all := 0
 	if w == 2 {
 		all = -1

@@ -26,4 +26,6 @@ fi
 
 "$GO" test -count=1 -timeout 30m ./...
 CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Concurrent' ./trainer ./experiment
+# The trainer's worker team and the shared predictor, under the race detector.
+CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Train|Predict' ./gbdt
 ./scripts/fuzz.sh "$FUZZTIME"
