@@ -86,7 +86,7 @@ type grower[B binIndex] struct {
 	leaves  []*growNode
 	// margin, when set, receives the values of the leaves at max_depth
 	// directly from the last partition (see applyLeaves).
-	margin []float32
+	margin  []float32
 	cands   []splitCandidate
 	partCnt []int
 }
