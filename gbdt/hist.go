@@ -3,6 +3,7 @@ package gbdt
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -171,6 +172,10 @@ func (p *histPool) put(h []histBin) {
 type team struct {
 	threads int
 	jobs    chan *job
+	// cur is the newest job, for workers that look for work before they
+	// sleep: waking a sleeping goroutine takes tens of microseconds, and
+	// growing one tree takes hundreds of short parallel steps.
+	cur atomic.Pointer[job]
 }
 
 // job is one parallelFor call: n tasks handed out by an atomic counter.
@@ -198,12 +203,43 @@ func newTeam(threads int) *team {
 	t := &team{threads: max(threads, 1), jobs: make(chan *job, max(threads, 1))}
 	for w := 1; w < t.threads; w++ {
 		go func() {
-			for j := range t.jobs {
-				j.run(w)
+			for {
+				if j := t.spinForJob(); j != nil {
+					j.run(w)
+					continue
+				}
+				j, ok := <-t.jobs
+				if !ok {
+					return
+				}
+				j.run(w) // may have been run already: then it finds no tasks left
 			}
 		}()
 	}
 	return t
+}
+
+// spinWait bounds how long an idle worker looks for a new job before it
+// sleeps on the channel.
+const spinWait = 200 * time.Microsecond
+
+// spinForJob returns the newest job if it has tasks left or gets some
+// within spinWait, nil otherwise.
+func (t *team) spinForJob() *job {
+	var deadline time.Time
+	for i := 0; ; i++ {
+		if j := t.cur.Load(); j != nil && j.next.Load() < int64(j.n) {
+			return j
+		}
+		if i%64 == 0 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(spinWait)
+			} else if now.After(deadline) {
+				return nil
+			}
+		}
+	}
 }
 
 func (t *team) close() { close(t.jobs) }
@@ -223,6 +259,7 @@ func (t *team) parallelFor(n int, fn func(i, worker int)) {
 	}
 	j := &job{n: n, fn: fn}
 	j.pending.Add(n)
+	t.cur.Store(j)
 	for range min(t.threads, n) - 1 {
 		select {
 		case t.jobs <- j:
