@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"lift"
+	"lift/internal/groupcommit"
 )
 
 var _ lift.ClipStore = (*DB)(nil)
@@ -223,16 +224,10 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
-	req := &predictionReq{ctx: ctx, p: p, done: make(chan error, 1)}
-	select {
-	case db.preds <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.stopped:
-		return lift.Errorf(lift.Unavailable, "postgres: the store is closed")
-	}
-	return <-req.done
+	return groupcommit.Submit(ctx, db.preds, db.stopped, errClosed, p)
 }
+
+var errClosed = lift.Errorf(lift.Unavailable, "postgres: the store is closed")
 
 // CountPredictionsWithActual counts a clip's recorded predictions whose
 // actual_ctr has been filled in from outcomes.

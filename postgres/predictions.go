@@ -12,11 +12,7 @@ import (
 )
 
 // predictionReq is one RecordPrediction waiting for its batch.
-type predictionReq struct {
-	ctx  context.Context
-	p    *lift.Prediction
-	done chan error
-}
+type predictionReq = groupcommit.Request[*lift.Prediction]
 
 // maxPredictionBatch bounds the predictions inserted by one statement.
 const maxPredictionBatch = 256
@@ -43,14 +39,7 @@ func (db *DB) recordPredictions(ctx context.Context) {
 // fails (an unknown clip: a foreign key), each prediction is inserted on
 // its own, so that one caller's error is never another's.
 func (db *DB) insertBatch(batch []*predictionReq) {
-	live := batch[:0:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-		} else {
-			live = append(live, r)
-		}
-	}
+	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
 	}
@@ -61,12 +50,12 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 	err := db.insertPredictions(ctx, live)
 	if err == nil || len(live) == 1 {
 		for _, r := range live {
-			r.done <- err
+			r.Answer(err)
 		}
 		return
 	}
 	for _, r := range live {
-		r.done <- db.insertPrediction(ctx, r.p)
+		r.Answer(db.insertPrediction(ctx, r.Item))
 	}
 }
 
@@ -89,7 +78,7 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		assigned = make([]int64, 0, n)
 	)
 	for i, r := range rs {
-		p := r.p
+		p := r.Item
 		clip[i], model[i], source[i], band[i] = p.ClipID, p.ModelVersion, p.Source, string(p.Band)
 		ctr[i], conf[i], lo[i], hi[i], at[i] = p.PredictedCTR, p.Confidence, p.Interval[0], p.Interval[1], p.CreatedAt
 	}
@@ -121,7 +110,7 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		return lift.Errorf(lift.Internal, "postgres: %d prediction ids for %d predictions", len(assigned), n)
 	}
 	for i, r := range rs {
-		r.p.ID = assigned[i]
+		r.Item.ID = assigned[i]
 	}
 	return nil
 }

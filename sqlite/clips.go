@@ -263,7 +263,7 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
-	return db.send(&writeReq{ctx: ctx, pred: p, done: make(chan error, 1), f: func(tx *wtx) error {
+	return db.send(ctx, write{pred: p, f: func(tx *wtx) error {
 		return insertPredictions(tx, []*lift.Prediction{p})
 	}})
 }

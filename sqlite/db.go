@@ -154,31 +154,26 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 // if one fails, each reruns in a transaction of its own (see commit). One commit then makes a whole batch durable, which is what lets
 // decisions, rewards and predictions be written at thousands per second.
 func (db *DB) tx(ctx context.Context, f func(*wtx) error) error {
-	return db.send(&writeReq{ctx: ctx, f: f, done: make(chan error, 1)})
+	return db.send(ctx, write{f: f})
 }
 
-// send queues req for the writer and waits for its commit.
-func (db *DB) send(req *writeReq) error {
-	ctx := req.ctx
-	select {
-	case db.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.closed:
-		return lift.Errorf(lift.Unavailable, "sqlite: database is closed")
-	}
-	return <-req.done
+// send queues w for the writer and waits for its commit.
+func (db *DB) send(ctx context.Context, w write) error {
+	return groupcommit.Submit(ctx, db.writes, db.closed, errClosed, w)
 }
 
-type writeReq struct {
-	ctx context.Context
-	f   func(*wtx) error
+var errClosed = lift.Errorf(lift.Unavailable, "sqlite: database is closed")
+
+// write is what a call asks the writer to run.
+type write struct {
+	f func(*wtx) error
 	// pred, when set, is the prediction f records: a batch inserts all
 	// of its predictions with a few multi-row statements instead of one
 	// statement each (f is still what a rerun runs).
 	pred *lift.Prediction
-	done chan error
 }
+
+type writeReq = groupcommit.Request[write]
 
 // maxBatch bounds a group commit.
 const maxBatch = 256
@@ -234,14 +229,7 @@ func (db *DB) checkExternalWrites() {
 
 func (db *DB) commit(batch []*writeReq) {
 	defer db.prepareMissed()
-	live := batch[:0:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-		} else {
-			live = append(live, r)
-		}
-	}
+	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
 	}
@@ -253,11 +241,11 @@ func (db *DB) commit(batch []*writeReq) {
 	err := db.runTx(func(tx *wtx) error {
 		var preds []*lift.Prediction
 		for _, r := range live {
-			if r.pred != nil {
-				preds = append(preds, r.pred)
+			if r.Item.pred != nil {
+				preds = append(preds, r.Item.pred)
 				continue
 			}
-			if err := r.f(tx); err != nil {
+			if err := r.Item.f(tx); err != nil {
 				return err
 			}
 		}
@@ -265,13 +253,13 @@ func (db *DB) commit(batch []*writeReq) {
 	})
 	if err == nil || len(live) == 1 {
 		for _, r := range live {
-			r.done <- err
+			r.Answer(err)
 		}
 		return
 	}
 	db.reruns.Add(1)
 	for _, r := range live {
-		r.done <- db.runTx(r.f)
+		r.Answer(db.runTx(r.Item.f))
 	}
 }
 

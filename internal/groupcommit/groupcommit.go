@@ -3,7 +3,35 @@
 // stores' writers use it to batch concurrent calls.
 package groupcommit
 
-import "runtime"
+import (
+	"context"
+	"runtime"
+)
+
+// Request is one caller's write, Item, waiting for its group's commit.
+type Request[T any] struct {
+	Ctx  context.Context
+	Item T
+	done chan error
+}
+
+// Answer tells the caller how its write ended.
+func (r *Request[T]) Answer(err error) { r.done <- err }
+
+// Submit queues item on ch for the writer and waits for its answer. It
+// gives up with ctx's error when ctx ends first, and with closedErr when
+// closed is closed (the writer has stopped) first.
+func Submit[T any](ctx context.Context, ch chan<- *Request[T], closed <-chan struct{}, closedErr error, item T) error {
+	r := &Request[T]{Ctx: ctx, Item: item, done: make(chan error, 1)}
+	select {
+	case ch <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-closed:
+		return closedErr
+	}
+	return <-r.done
+}
 
 // Gather appends to batch every request already waiting on ch, up to max
 // in all, without blocking. It first yields the processor once, so that
@@ -23,4 +51,18 @@ func Gather[T any](ch <-chan T, batch []T, max int) []T {
 		}
 	}
 	return batch
+}
+
+// Live answers the requests of batch whose callers have given up, with
+// their contexts' errors, and returns the others.
+func Live[T any](batch []*Request[T]) []*Request[T] {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.Ctx.Err(); err != nil {
+			r.Answer(err)
+		} else {
+			live = append(live, r)
+		}
+	}
+	return live
 }

@@ -1,6 +1,10 @@
 package groupcommit
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
 func TestGather(t *testing.T) {
 	ch := make(chan int, 10)
@@ -19,5 +23,52 @@ func TestGather(t *testing.T) {
 	close(ch)
 	if got := Gather(ch, []int{7}, 10); len(got) != 1 {
 		t.Fatalf("Gather of a closed channel = %v, want the batch unchanged", got)
+	}
+}
+
+func TestSubmitAndLive(t *testing.T) {
+	ch := make(chan *Request[string])
+	closed := make(chan struct{})
+	errClosed := errors.New("closed")
+
+	// A writer for which "" succeeds and any other item fails with itself
+	// as the error.
+	go func() {
+		for r := range ch {
+			for _, r := range Live([]*Request[string]{r}) {
+				if r.Item == "" {
+					r.Answer(nil)
+				} else {
+					r.Answer(errors.New(r.Item))
+				}
+			}
+		}
+	}()
+	ctx := context.Background()
+	if err := Submit(ctx, ch, closed, errClosed, ""); err != nil {
+		t.Fatalf("Submit = %v, want nil", err)
+	}
+	if err := Submit(ctx, ch, closed, errClosed, "bad"); err == nil || err.Error() != "bad" {
+		t.Fatalf("Submit = %v, want the writer's error", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	close(ch)
+	if err := Submit(cancelled, make(chan *Request[string]), closed, errClosed, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Submit with a cancelled context = %v", err)
+	}
+	close(closed)
+	if err := Submit(ctx, make(chan *Request[string]), closed, errClosed, ""); err != errClosed {
+		t.Fatalf("Submit after close = %v, want %v", err, errClosed)
+	}
+
+	// Live answers the cancelled request and keeps the other.
+	a := &Request[string]{Ctx: cancelled, done: make(chan error, 1)}
+	b := &Request[string]{Ctx: ctx, done: make(chan error, 1)}
+	if live := Live([]*Request[string]{a, b}); len(live) != 1 || live[0] != b {
+		t.Fatalf("Live kept %v", live)
+	}
+	if err := <-a.done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled request was answered %v", err)
 	}
 }
