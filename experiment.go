@@ -168,7 +168,11 @@ type ExperimentStore interface {
 	// ExpiredDecisions returns up to limit decisions past their deadline
 	// without a reward.
 	ExpiredDecisions(ctx context.Context, now time.Time, limit int) ([]*Decision, error)
-	// RewardedSince returns decisions with rewards whose seq > after, in seq order.
+	// RewardedSince returns decisions with rewards whose seq > after, in
+	// seq order. A reward it has returned never gains a stored
+	// predecessor: a store whose writers commit concurrently returns only
+	// rewards below which no seq can still be committed (waiting for
+	// statements in flight, if it must), and a later call the rest.
 	RewardedSince(ctx context.Context, experimentID string, after int64, limit int) ([]*Joined, error)
 	// Log returns up to limit of the experiment's decisions with Seq >
 	// after, with their rewards, oldest first.

@@ -41,6 +41,10 @@ if [ "$DB" = postgres ]; then
 	echo "starting a PostgreSQL cluster" >&2
 	DSN=$(PG_DURABLE=1 PGPORT=55480 "$ROOT/scripts/pg-test-cluster.sh" start "$PGDIR")
 fi
+if curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; then
+	echo "something already answers on $ADDR: stop it first (the run would measure it)" >&2
+	exit 1
+fi
 echo "starting lift serve --demo on $ADDR ($DB)" >&2
 env -u LIFT_API_TOKEN "$ROOT/bin/lift" serve --demo --addr "$ADDR" --db "$DSN" --export "" 2> "$TMP/serve.log" &
 PID=$!

@@ -49,11 +49,14 @@ type Service struct {
 	// default reward and the policies catch up with rewards stored by
 	// other replicas (default 1s).
 	SweepEvery time.Duration
-	// Settle is how old a stored reward must be before it is learnt. On
-	// a database with concurrent writers (PostgreSQL replicas) rewards
-	// can commit out of seq order; waiting this long lets the earlier
-	// ones land first. SQLite's single writer commits in order: 0.
-	Settle time.Duration
+	// CatchUpEvery, when set, is how often at most the policies read the
+	// reward log after a reward is stored; rewards stored meanwhile are
+	// learnt by the next read. On PostgreSQL a reward is readable only
+	// once the reward statements in flight when it was stored have
+	// finished (see postgres.DB.RewardedSince), so reading after every
+	// reward would mostly find nothing new. SQLite's single writer commits
+	// in seq order: 0, every reward is learnt at once.
+	CatchUpEvery time.Duration
 
 	mu      sync.Mutex
 	live    map[string]*live
@@ -68,10 +71,9 @@ type live struct {
 	// rewards, so a restart that replays rewards after the snapshot's seq
 	// misses none.
 	learnMu sync.Mutex
-	// settleAt is when the first reward not yet learnt settles (zero if
-	// none was waiting); nothing can be learnt before it, so catchUpTo
-	// does not read the log until then. Guarded by learnMu.
-	settleAt time.Time
+	// nextRead is when catchUpTo may read the log again (CatchUpEvery).
+	// Guarded by learnMu.
+	nextRead time.Time
 
 	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
 	exp     *lift.Experiment
@@ -344,20 +346,8 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 	return l, nil
 }
 
-// catchUpPage is how many rewards catchUpTo reads at a time;
-// minCatchUpEvery is how often at most it reads the log while rewards
-// are settling (Settle > 0), so learning lags Settle by at most that.
-const (
-	catchUpPage     = 1000
-	minCatchUpEvery = 50 * time.Millisecond
-)
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
+// catchUpPage is how many rewards catchUpTo reads at a time.
+const catchUpPage = 1000
 
 // catchUp teaches l's policy, in seq order, every stored reward it has
 // not learnt (its own replica's and the others'), and snapshots the
@@ -369,17 +359,26 @@ func (s *Service) catchUp(ctx context.Context, l *live) error {
 // catchUpTo is catchUp, but does nothing when the policy has learnt up
 // to seq by the time the lock is taken (rewards arriving together are
 // learnt by whichever gets the lock first, with one read of the log), or
-// while the first reward it has not learnt is still settling: without
-// that, every reward under load re-read the whole unsettled tail of the
-// log, Settle's worth of rewards each time.
+// when the last read was less than CatchUpEvery ago. With CatchUpEvery
+// set it does not wait for a catch-up in progress either: the next one
+// learns what that one misses.
 func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
-	l.learnMu.Lock()
+	if s.CatchUpEvery > 0 && seq != math.MaxInt64 {
+		if !l.learnMu.TryLock() {
+			return nil
+		}
+	} else {
+		l.learnMu.Lock()
+	}
 	defer l.learnMu.Unlock()
 	l.mu.Lock()
 	done := l.seq >= seq
 	l.mu.Unlock()
-	if done || (s.Settle > 0 && s.now().Before(l.settleAt)) {
+	if done || (s.CatchUpEvery > 0 && s.now().Before(l.nextRead)) {
 		return nil
+	}
+	if s.CatchUpEvery > 0 {
+		l.nextRead = s.now().Add(s.CatchUpEvery)
 	}
 	id := l.experiment().ID
 	for {
@@ -390,15 +389,7 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 		if err != nil {
 			return err
 		}
-		settled := s.now().Add(-s.Settle)
 		for _, j := range js {
-			if s.Settle > 0 && j.Reward.CreatedAt.After(settled) {
-				// Not sooner than minCatchUpEvery from now either: under
-				// a steady stream the next reward settles within
-				// microseconds, and each look reads a page of the log.
-				l.settleAt = later(j.Reward.CreatedAt.Add(s.Settle), s.now().Add(minCatchUpEvery))
-				return s.snapshotIfDue(ctx, l)
-			}
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
 				s.logger().Warn("policy refused a reward", "experiment", id, "event", j.EventID, "err", err)
 			}

@@ -49,7 +49,15 @@ type DB struct {
 	// predictionSeq names the sequence of predictions.id.
 	preds         chan *predictionReq
 	predictionSeq string
+
+	// horizons are what RewardedSince knows of each experiment's log.
+	horizonMu sync.Mutex
+	horizons  map[string]*rewardHorizon
 }
+
+// defaultMaxConns is the pool size when the DSN does not set
+// pool_max_conns.
+const defaultMaxConns = 16
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string; search_path may be set in it) and migrates it to the
@@ -62,12 +70,20 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 		// The parse error may quote the DSN, password and all.
 		return nil, lift.Errorf(lift.Invalid, "cannot parse the PostgreSQL connection string")
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default, max(4, CPUs), lets only four statements
+		// wait on one WAL flush at a time: decisions and rewards commit
+		// one statement each, and PostgreSQL's group commit needs more
+		// of them in flight to share a flush.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, classify(err)
 	}
 	db := &DB{Now: time.Now, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
-		stopped: make(chan struct{}), preds: make(chan *predictionReq)}
+		stopped: make(chan struct{}), preds: make(chan *predictionReq),
+		horizons: map[string]*rewardHorizon{}}
 	db.features.SetEnabled(false)
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()

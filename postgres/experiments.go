@@ -201,6 +201,9 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 // SaveReward implements lift.ExperimentStore. The decision row is locked
 // first (SELECT ... FOR UPDATE), so two replicas rewarding the same event
 // at once serialise: the second sees the first one's reward and returns it.
+// The statement also holds the experiment's reward lock in shared mode
+// from before its seq is drawn until it commits; RewardedSince relies on
+// that (see rewardHorizonSQL).
 func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
 	if r.CreatedAt.IsZero() {
@@ -213,18 +216,7 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 		found int
 		seq   *int64
 	)
-	err = db.pool.QueryRow(ctx, `WITH d AS (
-			SELECT experiment_id, event_id FROM decisions WHERE experiment_id = $1 AND event_id = $2 FOR UPDATE
-		), ins AS (
-			INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at)
-			SELECT experiment_id, event_id, $3, $4, $5 FROM d
-			ON CONFLICT (experiment_id, event_id) DO NOTHING
-			RETURNING seq
-		), upd AS (
-			UPDATE decisions SET rewarded = true
-			WHERE experiment_id = $1 AND event_id = $2 AND EXISTS (SELECT 1 FROM ins)
-		)
-		SELECT (SELECT COUNT(*) FROM d), (SELECT seq FROM ins)`,
+	err = db.pool.QueryRow(ctx, saveRewardSQL,
 		r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&found, &seq)
 	switch {
 	case err != nil:
@@ -242,6 +234,91 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 		return nil, classify(err)
 	}
 	return j.Reward, nil
+}
+
+// Rewards commit out of seq order on PostgreSQL: replicas draw seqs from
+// one sequence and commit concurrently, so a reward with a lower seq can
+// become visible after one with a higher seq. A policy learns rewards in
+// seq order and never looks below the last seq it learnt, so it must not
+// read past a seq that could still be filled in. Each experiment has a
+// reward lock (a transaction-scoped advisory lock) that tells:
+//
+//   - saveRewardSQL takes it in shared mode before the row's seq is drawn
+//     (the decision CTE the insert reads from joins the lock's CTE) and
+//     holds it until it commits or rolls back;
+//   - rewardHorizonSQL reads the highest visible seq of the experiment,
+//     then which transactions hold the lock. A reward with a lower seq
+//     drew it before the highest visible one was drawn, so its statement
+//     held the lock when the holders were read, or had finished.
+//
+// Once none of the transactions listed with a seq holds the lock any
+// more, no reward at or below that seq can still appear: RewardedSince
+// returns rewards up to there only. Nobody waits for anybody (the lock is
+// never taken exclusively), and clocks play no part, so replicas' clock
+// skew cannot make one skip a reward.
+const (
+	rewardLockArgs = `1818846836, hashtext(current_schema() || '.lift.rewards.' || $1)`
+
+	saveRewardSQL = `WITH lk AS (
+			SELECT pg_advisory_xact_lock_shared(` + rewardLockArgs + `)
+		), d AS (
+			SELECT experiment_id, event_id FROM decisions, lk
+			WHERE experiment_id = $1 AND event_id = $2 FOR UPDATE OF decisions
+		), ins AS (
+			INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at)
+			SELECT experiment_id, event_id, $3, $4, $5 FROM d
+			ON CONFLICT (experiment_id, event_id) DO NOTHING
+			RETURNING seq
+		), upd AS (
+			UPDATE decisions SET rewarded = true
+			WHERE experiment_id = $1 AND event_id = $2 AND EXISTS (SELECT 1 FROM ins)
+		)
+		SELECT (SELECT COUNT(*) FROM d), (SELECT seq FROM ins)`
+
+	// The statement's snapshot (the MAX) is taken before pg_locks is read.
+	rewardHorizonSQL = `SELECT (SELECT COALESCE(MAX(seq), 0) FROM rewards WHERE experiment_id = $1),
+		ARRAY(SELECT virtualtransaction FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid = 1818846836 AND objid = hashtext(current_schema() || '.lift.rewards.' || $1)::oid
+			AND objsubid = 2)`
+)
+
+// rewardHorizon is what RewardedSince knows of an experiment's log: every
+// reward up to final is committed; up to pending, once none of holders
+// holds the reward lock.
+type rewardHorizon struct {
+	final, pending int64
+	holders        []string
+}
+
+// horizon returns the seq up to which experimentID's rewards are final.
+func (db *DB) horizon(ctx context.Context, experimentID string) (int64, error) {
+	var (
+		top     int64
+		holders []string
+	)
+	if err := db.pool.QueryRow(ctx, rewardHorizonSQL, experimentID).Scan(&top, &holders); err != nil {
+		return 0, classify(err)
+	}
+	db.horizonMu.Lock()
+	defer db.horizonMu.Unlock()
+	h := db.horizons[experimentID]
+	if h == nil {
+		h = &rewardHorizon{}
+		db.horizons[experimentID] = h
+	}
+	if h.holders != nil && !slices.ContainsFunc(h.holders, func(v string) bool { return slices.Contains(holders, v) }) {
+		h.final = max(h.final, h.pending)
+		h.holders = nil
+	}
+	switch {
+	case len(holders) == 0:
+		h.final = max(h.final, top)
+		h.holders = nil
+	case h.holders == nil && top > h.final:
+		h.pending, h.holders = top, holders
+	}
+	return h.final, nil
 }
 
 // ExpiredDecisions implements lift.ExperimentStore.
@@ -263,12 +340,18 @@ func (db *DB) ExpiredDecisions(ctx context.Context, now time.Time, limit int) (_
 	return out, nil
 }
 
-// RewardedSince implements lift.ExperimentStore.
+// RewardedSince implements lift.ExperimentStore: the rewards with seq >
+// after up to the experiment's horizon (see rewardHorizonSQL), which no
+// later commit can add to.
 func (db *DB) RewardedSince(ctx context.Context, experimentID string, after int64, limit int) (_ []*lift.Joined, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.RewardedSince(%q)", experimentID)
+	final, err := db.horizon(ctx, experimentID)
+	if err != nil || final <= after {
+		return nil, err
+	}
 	rows, err := db.pool.Query(ctx, `SELECT `+joinedColumns+` FROM rewards r
 		JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
-		WHERE r.experiment_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`, experimentID, after, sqlLimit(limit))
+		WHERE r.experiment_id = $1 AND r.seq > $2 AND r.seq <= $3 ORDER BY r.seq LIMIT $4`, experimentID, after, final, sqlLimit(limit))
 	if err != nil {
 		return nil, classify(err)
 	}

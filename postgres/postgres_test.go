@@ -265,3 +265,116 @@ func TestClipFeaturesAcrossReplicas(t *testing.T) {
 		waitFor(d)
 	}
 }
+
+// TestRewardsCommittedOutOfOrder holds one replica's reward statement open
+// after it has drawn its seq while another replica's later reward commits:
+// a policy catching up must not learn the later reward first (it would
+// never look below it again), whatever the clocks say. Once the open
+// statement commits, both come back in seq order; a rolled-back
+// statement's gap holds nothing back; with nothing in flight a reward is
+// readable at once.
+func TestRewardsCommittedOutOfOrder(t *testing.T) {
+	dsn := storetest.MustPostgresDSN(t)
+	db := MustOpenDSN(t, dsn)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	exp := &lift.Experiment{ID: "exp", Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
+		Policy: lift.PolicySpec{Name: "thompson"}, RewardWait: lift.Duration{Duration: time.Hour},
+		RewardRange: [2]float64{0, 1}, CreatedAt: t0}
+	if err := db.CreateExperiment(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{"ev1", "ev2", "ev3", "ev4", "ev5"} {
+		d := &lift.Decision{ExperimentID: "exp", EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
+			PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
+		if err := db.SaveDecision(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+
+	// openReward runs the reward statement for ev in a transaction left open.
+	openReward := func(ev string) (pgx.Tx, int64) {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			found int
+			seq   *int64
+		)
+		if err := tx.QueryRow(ctx, postgres.SaveRewardSQL, "exp", ev, 1.0, false, t0).Scan(&found, &seq); err != nil || seq == nil {
+			t.Fatalf("reward %s in an open transaction: found %d, seq %v, %v", ev, found, seq, err)
+		}
+		return tx, *seq
+	}
+	// reward stores ev's reward through the store (committed at once).
+	reward := func(ev string) int64 {
+		t.Helper()
+		r := &lift.Reward{ExperimentID: "exp", EventID: ev, Value: 0, CreatedAt: t0}
+		if _, err := db.SaveReward(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Seq
+	}
+	// since returns the rewards RewardedSince gives after seq, as ev@seq.
+	since := func(after int64) string {
+		t.Helper()
+		js, err := db.RewardedSince(ctx, "exp", after, 10)
+		if err != nil {
+			t.Fatalf("RewardedSince: %v", err)
+		}
+		var evs []string
+		for _, j := range js {
+			evs = append(evs, fmt.Sprintf("%s@%d", j.EventID, j.Reward.Seq))
+		}
+		return fmt.Sprint(evs)
+	}
+	// eventually reads twice: the first read after the holders finished
+	// may be the one that notices.
+	eventually := func(after int64, want string) {
+		t.Helper()
+		got := since(after)
+		if got == "[]" {
+			got = since(after)
+		}
+		if got != want {
+			t.Fatalf("RewardedSince(%d) = %s, want %s", after, got, want)
+		}
+	}
+
+	tx, seq1 := openReward("ev1")
+	seq2 := reward("ev2")
+	if seq2 <= seq1 {
+		t.Fatalf("seqs %d then %d: want the committed reward after the open one", seq1, seq2)
+	}
+	for range 2 {
+		if got := since(0); got != "[]" {
+			t.Fatalf("RewardedSince = %s while a reward with a lower seq was not committed", got)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(0, fmt.Sprintf("[ev1@%d ev2@%d]", seq1, seq2))
+
+	tx, _ = openReward("ev3")
+	seq4 := reward("ev4")
+	if got := since(seq2); got != "[]" {
+		t.Fatalf("RewardedSince = %s while a reward with a lower seq was in flight", got)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(seq2, fmt.Sprintf("[ev4@%d]", seq4))
+
+	seq5 := reward("ev5")
+	if got, want := since(seq4), fmt.Sprintf("[ev5@%d]", seq5); got != want {
+		t.Fatalf("with nothing in flight RewardedSince = %s, want %s at once", got, want)
+	}
+}

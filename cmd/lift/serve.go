@@ -87,9 +87,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if es, ok := db.(lift.ExperimentStore); ok {
 		experiments = &experiment.Service{Store: es, Clips: db, Predictor: serving, Logger: logger, Seed: experimentSeed}
 		if isPostgres(*dsn) {
-			// Replicas commit rewards concurrently, so seqs can land out
-			// of order; learn each only once it is this old.
-			experiments.Settle = 2 * time.Second
+			// A reward is readable once the replicas' reward statements
+			// in flight beside it have finished: read the log every
+			// 200 ms, not after every reward (docs/BENCHMARKS-http.md).
+			experiments.CatchUpEvery = 200 * time.Millisecond
 		}
 		srv.Experiments = experiments
 	} else {
