@@ -49,13 +49,14 @@ type Service struct {
 	// default reward and the policies catch up with rewards stored by
 	// other replicas (default 1s).
 	SweepEvery time.Duration
-	// CatchUpEvery, when set, is how often at most the policies read the
-	// reward log after a reward is stored; rewards stored meanwhile are
-	// learnt by the next read. On PostgreSQL a reward is readable only
-	// once the reward statements in flight when it was stored have
-	// finished (see postgres.DB.RewardedSince), so reading after every
-	// reward would mostly find nothing new. SQLite's single writer commits
-	// in seq order: 0, every reward is learnt at once.
+	// CatchUpEvery, when set, moves learning off the reward requests: Run
+	// reads the reward log of each experiment that stored rewards, every
+	// CatchUpEvery. On PostgreSQL a reward is readable only once the
+	// reward statements in flight beside it have finished (see
+	// postgres.DB.RewardedSince), so reading after every reward would
+	// mostly find nothing new, and a request that read a page of the log
+	// on a busy database waited for it. 0 (SQLite, whose single writer
+	// commits in seq order): the request that stores a reward learns it.
 	CatchUpEvery time.Duration
 
 	mu      sync.Mutex
@@ -71,9 +72,9 @@ type live struct {
 	// rewards, so a restart that replays rewards after the snapshot's seq
 	// misses none.
 	learnMu sync.Mutex
-	// nextRead is when catchUpTo may read the log again (CatchUpEvery).
-	// Guarded by learnMu.
-	nextRead time.Time
+	// stored is the highest seq of the rewards this replica stored; Run
+	// reads the log (CatchUpEvery) while the policy has not learnt it.
+	stored atomic.Int64
 
 	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
 	exp     *lift.Experiment
@@ -112,7 +113,8 @@ func (s *Service) logger() *slog.Logger {
 }
 
 // Run sweeps expired decisions until ctx ends, then snapshots every
-// loaded policy.
+// loaded policy. With CatchUpEvery set it also teaches the policies the
+// rewards this replica stored.
 func (s *Service) Run(ctx context.Context) {
 	every := s.SweepEvery
 	if every <= 0 {
@@ -120,8 +122,26 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var learn <-chan time.Time
+	if s.CatchUpEvery > 0 {
+		lt := time.NewTicker(s.CatchUpEvery)
+		defer lt.Stop()
+		learn = lt.C
+	}
 	for {
 		select {
+		case <-learn:
+			for _, l := range s.loaded() {
+				l.mu.Lock()
+				learnt := l.seq
+				l.mu.Unlock()
+				if l.stored.Load() <= learnt {
+					continue
+				}
+				if err := s.catchUp(ctx, l); err != nil && ctx.Err() == nil {
+					s.logger().Warn("learning stored rewards", "experiment", l.experiment().ID, "err", err)
+				}
+			}
 		case <-ctx.Done():
 			if err := s.SnapshotAll(context.WithoutCancel(ctx)); err != nil {
 				s.logger().Error("saving policy snapshots", "err", err)
@@ -358,27 +378,15 @@ func (s *Service) catchUp(ctx context.Context, l *live) error {
 
 // catchUpTo is catchUp, but does nothing when the policy has learnt up
 // to seq by the time the lock is taken (rewards arriving together are
-// learnt by whichever gets the lock first, with one read of the log), or
-// when the last read was less than CatchUpEvery ago. With CatchUpEvery
-// set it does not wait for a catch-up in progress either: the next one
-// learns what that one misses.
+// learnt by whichever gets the lock first, with one read of the log).
 func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
-	if s.CatchUpEvery > 0 && seq != math.MaxInt64 {
-		if !l.learnMu.TryLock() {
-			return nil
-		}
-	} else {
-		l.learnMu.Lock()
-	}
+	l.learnMu.Lock()
 	defer l.learnMu.Unlock()
 	l.mu.Lock()
 	done := l.seq >= seq
 	l.mu.Unlock()
-	if done || (s.CatchUpEvery > 0 && s.now().Before(l.nextRead)) {
+	if done {
 		return nil
-	}
-	if s.CatchUpEvery > 0 {
-		l.nextRead = s.now().Add(s.CatchUpEvery)
 	}
 	id := l.experiment().ID
 	for {
@@ -638,11 +646,25 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 		return existing, nil
 	}
 	// The reward is stored: that is what makes it count. The policy
-	// learns it from the log, in seq order, now if it can.
+	// learns it from the log, in seq order: now, or at Run's next
+	// catch-up.
+	if s.CatchUpEvery > 0 {
+		raise(&l.stored, r.Seq)
+		return r, nil
+	}
 	if err := s.catchUpTo(ctx, l, r.Seq); err != nil {
 		s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
 	}
 	return r, nil
+}
+
+// raise sets a to v if v is larger.
+func raise(a *atomic.Int64, v int64) {
+	for old := a.Load(); v > old; old = a.Load() {
+		if a.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }
 
 // Sweep applies default_reward to decisions whose reward_wait expired.

@@ -365,6 +365,56 @@ func TestReplicasLearnTheSameLog(t *testing.T) {
 	}
 }
 
+// TestRunLearnsStoredRewards: with CatchUpEvery set, a reward request
+// only stores the reward, and Run's catch-up teaches it to the policy.
+func TestRunLearnsStoredRewards(t *testing.T) {
+	ctx := context.Background()
+	s, _ := MustService(t)
+	s.CatchUpEvery = 5 * time.Millisecond
+	if _, err := s.Create(ctx, abn("bg", 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		d, err := s.Decide(ctx, "bg", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reward(ctx, "bg", d.EventID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := s.get(ctx, "bg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := func() float64 {
+		var n float64
+		for _, st := range l.policy.(*bandit.Thompson).Stats() {
+			n += st.Trials
+		}
+		return n
+	}
+	base := trials() // the variants' priors count as trials too
+	if l.stored.Load() == 0 {
+		t.Fatal("the rewards were not marked for Run to learn")
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { s.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		l.learnMu.Lock()
+		n := trials()
+		l.learnMu.Unlock()
+		if n == base+20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run learnt %v of 20 rewards", n-base)
+		}
+	}
+}
+
 func TestEventIDsSortByTime(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	s := &Service{Now: func() time.Time { return now }}
