@@ -463,7 +463,7 @@ func (g *grower[B]) partition(expand, next []*growNode) {
 		case !withBins:
 			scatterRows(goLeft, srcR, dstR, l, r)
 		case rows == nil && words == 4:
-			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w, g.m.rows+worker)
+			scatter4(goLeft, srcR, srcW, dstR, dstW, l, r, w, g.m.rows+worker, cnt[i])
 		default:
 			for k, side8 := range goLeft {
 				side := int(side8)
@@ -557,12 +557,12 @@ func scatterRows(goLeft []uint8, srcR, dstR []uint32, l, r int) {
 	}
 }
 
-// scatter4 is scatterRows that also moves each row's four words of bins
+// scatter4Go is scatterRows that also moves each row's four words of bins
 // (srcW, in row order) to dstW. With w < 2 only the bins of side w (1:
 // left, 0: right) are needed: the others go to row spare of dstW (past
 // the rows, the calling worker's own), so the loop does not branch on the
-// side.
-func scatter4(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w, spare int) {
+// side. scatter4 is this loop, in assembly on amd64.
+func scatter4Go(goLeft []uint8, srcR []uint32, srcW []uint64, dstR []uint32, dstW []uint64, l, r, w, spare int) {
 	srcR = srcR[:len(goLeft)]
 	srcW = srcW[:4*len(goLeft)]
 	all := 0
