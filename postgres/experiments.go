@@ -248,8 +248,10 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 //     holds it until it commits or rolls back;
 //   - rewardHorizonSQL reads the highest visible seq of the experiment,
 //     then which transactions hold the lock. A reward with a lower seq
-//     drew it before the highest visible one was drawn, so its statement
-//     held the lock when the holders were read, or had finished.
+//     drew it before the highest visible one was drawn (the sequence
+//     hands out values in call order: its cache is 1, bigserial's
+//     default), so its statement held the lock when the holders were
+//     read, or had finished.
 //
 // Once none of the transactions listed with a seq holds the lock any
 // more, no reward at or below that seq can still appear: RewardedSince
@@ -292,7 +294,11 @@ type rewardHorizon struct {
 }
 
 // horizon returns the seq up to which experimentID's rewards are final.
+// The lock is held across the query: a reading older than the one that
+// set pending could miss holders that came later and wrongly clear it.
 func (db *DB) horizon(ctx context.Context, experimentID string) (int64, error) {
+	db.horizonMu.Lock()
+	defer db.horizonMu.Unlock()
 	var (
 		top     int64
 		holders []string
@@ -300,8 +306,6 @@ func (db *DB) horizon(ctx context.Context, experimentID string) (int64, error) {
 	if err := db.pool.QueryRow(ctx, rewardHorizonSQL, experimentID).Scan(&top, &holders); err != nil {
 		return 0, classify(err)
 	}
-	db.horizonMu.Lock()
-	defer db.horizonMu.Unlock()
 	h := db.horizons[experimentID]
 	if h == nil {
 		h = &rewardHorizon{}
