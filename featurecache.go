@@ -69,6 +69,15 @@ func (c *FeatureCache) Invalidate(ids ...string) {
 	}
 }
 
+// InvalidateClips forgets the clips of a write of cs.
+func (c *FeatureCache) InvalidateClips(cs []*Clip) {
+	ids := make([]string, len(cs))
+	for i, cl := range cs {
+		ids[i] = cl.ID
+	}
+	c.Invalidate(ids...)
+}
+
 // Clear forgets every clip: for when the store cannot tell which clips
 // changed.
 func (c *FeatureCache) Clear() {

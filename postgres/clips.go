@@ -41,7 +41,8 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 	}
 	now := db.Now()
-	defer db.invalidate(cs)
+	// As soon as the write returns, not when the notification arrives.
+	defer db.features.InvalidateClips(cs)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range cs {
 			if _, err := putClip(ctx, tx, c, now); err != nil {
@@ -73,16 +74,6 @@ func putClip(ctx context.Context, tx pgx.Tx, c *lift.Clip, now time.Time) (creat
 		RETURNING xmax = 0`,
 		c.ID, js[0], js[1], js[2], js[3], c.Duration, c.CompositeScore, now).Scan(&created)
 	return created, err
-}
-
-// invalidate drops written clips from this replica's feature cache as
-// soon as the write returns, instead of when the notification arrives.
-func (db *DB) invalidate(cs []*lift.Clip) {
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	db.features.Invalidate(ids...)
 }
 
 func scanClip(s pgx.Row) (*lift.Clip, error) {

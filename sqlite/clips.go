@@ -39,7 +39,9 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 	}
 	now := db.now()
-	defer db.invalidate(cs)
+	// After the write, committed or not: either way the cache must not
+	// keep the old value.
+	defer db.features.InvalidateClips(cs)
 	return db.tx(ctx, func(tx *wtx) error {
 		for _, c := range cs {
 			if _, err := putClip(ctx, tx, c, now); err != nil {
@@ -48,16 +50,6 @@ func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 		}
 		return nil
 	})
-}
-
-// invalidate drops written clips from the feature cache, after the write
-// (committed or not: either way the cache must not keep the old value).
-func (db *DB) invalidate(cs []*lift.Clip) {
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	db.features.Invalidate(ids...)
 }
 
 func putClip(ctx context.Context, tx *wtx, c *lift.Clip, now string) (bool, error) {
