@@ -273,9 +273,11 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 		return nil
 	}
 	ctx := context.Background()
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
-		return err
+	last := tx.lastPred
+	if last == 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+			return err
+		}
 	}
 	args := make([]any, 0, predictionColumns*min(len(ps), maxPredictionRows))
 	for len(ps) > 0 {
@@ -298,6 +300,7 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 			p.ID = last + int64(i) + 1
 		}
 		last += int64(n)
+		tx.lastPred = last
 		ps = ps[n:]
 	}
 	return nil

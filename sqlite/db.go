@@ -35,11 +35,18 @@ type DB struct {
 	Now func() time.Time
 
 	write *sql.DB
+	// wconn is write's only connection, held by the writer goroutine for
+	// the life of the DB: transactions are BEGIN IMMEDIATE and COMMIT
+	// statements prepared once on it (sql.DB.BeginTx parsed both again for
+	// every group commit), and every statement is prepared on it.
+	wconn *sql.Conn
 	read  *reader
 
-	// wstmts and missed are the writer goroutine's statement cache.
+	// wstmts is the writer goroutine's statement cache.
 	wstmts map[string]*sql.Stmt
-	missed []string
+	// lastPred is the largest prediction id committed, or 0 when the
+	// writer has to read it (at start and after a rollback).
+	lastPred int64
 	// reruns counts batches that failed and were rerun call by call.
 	reruns atomic.Int64
 
@@ -80,14 +87,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
+	wconn, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
+		wconn.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
-	db := &DB{Path: path, Now: time.Now, write: w, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
+	db := &DB{Path: path, Now: time.Now, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		features: lift.NewFeatureCache(featureCacheSize),
 		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.writer()
@@ -103,6 +116,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
 	rerr := db.read.pool.Close()
+	db.wconn.Close()
 	if err := db.write.Close(); err != nil {
 		return err
 	}
@@ -116,8 +130,11 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.pool.PingContext(
 // own transaction, in file-name order.
 func (db *DB) Migrate(ctx context.Context) (err error) {
 	defer lift.Wrap(&err, "sqlite.Migrate")
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	if err := db.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -213,7 +230,7 @@ const (
 // commit made by a connection other than the one asking.
 func (db *DB) checkExternalWrites() {
 	var v int64
-	if err := db.write.QueryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+	if err := db.wconn.QueryRowContext(context.Background(), `PRAGMA data_version`).Scan(&v); err != nil {
 		db.features.Clear() // cannot tell: assume the worst
 		return
 	}
@@ -224,7 +241,6 @@ func (db *DB) checkExternalWrites() {
 }
 
 func (db *DB) commit(batch []*writeReq) {
-	defer db.prepareMissed()
 	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
@@ -259,47 +275,59 @@ func (db *DB) commit(batch []*writeReq) {
 	}
 }
 
-// runTx runs f in one transaction on the writer's connection. A panic
-// in f (a bug) fails the transaction instead of the writer goroutine,
-// which every write in the process depends on.
 func (db *DB) runTx(f func(*wtx) error) (err error) {
-	sqlTx, err := db.write.BeginTx(context.Background(), nil)
-	if err != nil {
+	ctx := context.Background()
+	tx := &wtx{conn: db.wconn, db: db, lastPred: db.lastPred}
+	if _, err := tx.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
-	tx := &wtx{Tx: sqlTx, db: db}
 	defer func() {
 		if p := recover(); p != nil {
-			tx.Rollback()
 			err = lift.Errorf(lift.Internal, "sqlite: write panicked: %v", p)
 		}
+		if err == nil {
+			if _, err = tx.ExecContext(ctx, `COMMIT`); err == nil {
+				db.lastPred = tx.lastPred
+				return
+			}
+		}
+		// A failed COMMIT can leave the transaction open (SQLITE_BUSY);
+		// after a failed statement it may already be gone, and then
+		// ROLLBACK's own error says only that.
+		tx.ExecContext(ctx, `ROLLBACK`)
+		db.lastPred = 0
 	}()
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return f(tx)
 }
 
-// wtx is a write transaction whose statements are prepared once and
-// reused: parsing SQL cost more than executing it on the hot paths. Only
-// the writer goroutine uses it, so its cache needs no lock.
+// wtx is the writer's open transaction. Its statements are prepared once
+// on the writer's connection and reused: parsing SQL cost more than
+// executing it on the hot paths. Only the writer goroutine uses it, so
+// the cache needs no lock.
 type wtx struct {
-	*sql.Tx
-	db *DB
+	conn *sql.Conn
+	db   *DB
+	// lastPred is the largest prediction id this transaction has seen
+	// (0: not read yet); it becomes db.lastPred when the commit succeeds.
+	lastPred int64
 }
 
-// stmt returns q prepared on the writer's connection, bound to this
-// transaction, or nil the first time q is seen; prepareMissed prepares
-// it once the transaction is over.
+// stmt returns q prepared on the writer's connection, or nil for a
+// statement not worth caching (or one that fails to prepare: running it
+// unprepared then reports the error).
 func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st := t.db.wstmts[q]; st != nil {
-		return t.Tx.StmtContext(ctx, st)
+		return st
 	}
-	if cacheable(q) {
-		t.db.missed = append(t.db.missed, q)
+	if !cacheable(q) {
+		return nil
 	}
-	return nil
+	st, err := t.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	t.db.wstmts[q] = st
+	return st
 }
 
 // cacheable excludes migrations: multi-statement scripts and DDL.
@@ -307,34 +335,20 @@ func cacheable(q string) bool {
 	return !strings.Contains(q, ";") && !strings.HasPrefix(strings.TrimSpace(q), "CREATE")
 }
 
-// ExecContext is sql.Tx's, through the statement cache.
+// ExecContext runs q through the statement cache.
 func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.Tx.ExecContext(ctx, q, args...)
+	return t.conn.ExecContext(ctx, q, args...)
 }
 
-// QueryRowContext is sql.Tx's, through the statement cache.
+// QueryRowContext runs q through the statement cache.
 func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, q, args...)
-}
-
-// prepareMissed prepares the statements seen for the first time, while
-// no transaction holds the writer's only connection.
-func (db *DB) prepareMissed() {
-	for _, q := range db.missed {
-		if db.wstmts[q] != nil {
-			continue
-		}
-		if st, err := db.write.Prepare(q); err == nil {
-			db.wstmts[q] = st
-		}
-	}
-	db.missed = db.missed[:0]
+	return t.conn.QueryRowContext(ctx, q, args...)
 }
 
 // reader runs read queries through statements prepared once per query

@@ -34,7 +34,10 @@ func TestClipFeaturesMatchClip(t *testing.T) {
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: "legacy", Duration: 8, HookStrength: map[string]any{"strength": 0.1}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.write.Exec(`UPDATE clips SET f_psychology = NULL, f_hook = NULL WHERE id = 'legacy'`); err != nil {
+	if err := db.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE clips SET f_psychology = NULL, f_hook = NULL WHERE id = 'legacy'`)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"full", "empty", "face-false", "legacy"} {
