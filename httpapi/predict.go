@@ -60,7 +60,14 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.Metrics.observePrediction(&p)
-	return writeJSON(w, http.StatusOK, p)
+	b, err := p.AppendJSON(make([]byte, 0, 1024))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // parseFeatures reads inline features by name. Absent names take the
