@@ -324,6 +324,7 @@ var insertPredictionsSQL = func() map[int]string {
 // actual_ctr has been filled in from outcomes.
 func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n int, err error) {
 	defer lift.Wrap(&err, "PredictionStore.CountPredictionsWithActual(%q)", clipID)
-	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions_with_outcomes WHERE clip_id = ? AND actual_ctr IS NOT NULL`, clipID).Scan(&n)
+	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions_with_outcomes WHERE clip_id = ? AND actual_ctr IS NOT NULL AND id <= ?`,
+		clipID, db.durablePred.Load()).Scan(&n)
 	return n, err
 }

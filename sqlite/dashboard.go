@@ -14,7 +14,7 @@ import (
 // version that answered (0 for the heuristic).
 func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
 	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
-	rows, err := db.read.QueryContext(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions GROUP BY band, model_version`)
+	rows, err := db.read.QueryContext(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions WHERE id <= ? GROUP BY band, model_version`, db.durablePred.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,8 @@ func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*
 func (db *DB) ClipPredictions(ctx context.Context, clipID string, limit int) (_ []*lift.Prediction, err error) {
 	defer lift.Wrap(&err, "PredictionStore.ClipPredictions(%q)", clipID)
 	rows, err := db.read.QueryContext(ctx, `SELECT id, clip_id, model_version, source, predicted_ctr, band, confidence,
-		ctr_lo, ctr_hi, created_at FROM predictions WHERE clip_id = ? ORDER BY id DESC LIMIT ?`, clipID, limit)
+		ctr_lo, ctr_hi, created_at FROM predictions WHERE clip_id = ? AND id <= ? ORDER BY id DESC LIMIT ?`,
+		clipID, db.durablePred.Load(), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,17 @@ type DB struct {
 	// lastPred is the largest prediction id committed, or 0 when the
 	// writer has to read it (at start and after a rollback).
 	lastPred int64
+
+	// Durability of predictions (see syncer). pipelined is set when the
+	// database is in WAL mode; syncFull is the writer connection's
+	// current synchronous setting; syncq carries committed batches of
+	// predictions to the syncer; durablePred is the largest prediction id
+	// known to be on disk, the most any read of predictions shows.
+	pipelined   bool
+	syncFull    bool
+	syncq       chan pendingSync
+	syncerDone  chan struct{}
+	durablePred atomic.Int64
 	// reruns counts batches that failed and were rerun call by call.
 	reruns atomic.Int64
 
@@ -102,9 +113,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
 	db := &DB{Path: path, Now: time.Now, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		features: lift.NewFeatureCache(featureCacheSize),
-		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{})}
+		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{}),
+		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{})}
+	go db.syncer(db.syncq)
 	go db.writer()
 	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.startPipeline(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -198,6 +215,10 @@ const maxBatch = 256
 // writer owns the write connection.
 func (db *DB) writer() {
 	defer close(db.writerDone)
+	defer func() {
+		close(db.syncq) // the syncer answers what it holds, then stops
+		<-db.syncerDone
+	}()
 	// Under a steady stream of writes the tick still gets its turn: select
 	// picks at random among the ready cases.
 	tick := time.NewTicker(externalCheckInterval)
@@ -215,6 +236,106 @@ func (db *DB) writer() {
 		}
 		db.commit(groupcommit.Gather(db.writes, batch, maxBatch))
 	}
+}
+
+// pendingSync is a committed batch of predictions waiting to be synced:
+// its requests and the largest prediction id committed with it.
+type pendingSync struct {
+	reqs []*writeReq
+	upto int64
+}
+
+// syncer makes committed batches of predictions durable, and only then
+// acknowledges them. A batch made only of predictions is committed with
+// synchronous=NORMAL, which writes the WAL without syncing it, and handed
+// here; the writer goes on to the next batch while this goroutine syncs
+// the WAL file once for every batch committed in the meantime. That takes
+// the ~0.3 ms disk sync out of the writer's cycle and shares it among
+// more predictions: the request still waits for it, as it would with
+// synchronous=FULL. Every other write (clips, outcomes, experiments,
+// models) commits with synchronous=FULL as before.
+//
+// Until the sync, a committed prediction is visible to a reader of the
+// table; this DB's own reads of predictions show only ids up to
+// durablePred, so nothing they return can be lost by a power failure.
+func (db *DB) syncer(q <-chan pendingSync) {
+	defer close(db.syncerDone)
+	var wal *os.File
+	defer func() {
+		if wal != nil {
+			wal.Close()
+		}
+	}()
+	for p := range q {
+		pending := []pendingSync{p}
+	drain:
+		for {
+			select {
+			case more, ok := <-q:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, more)
+			default:
+				break drain
+			}
+		}
+		var err error
+		wal, err = db.syncWAL(wal)
+		if err != nil {
+			err = lift.Errorf(lift.Internal, "sqlite: syncing the write-ahead log: %v", err)
+		}
+		for _, p := range pending {
+			if err == nil {
+				raise(&db.durablePred, p.upto)
+			}
+			for _, r := range p.reqs {
+				r.Answer(err)
+			}
+		}
+	}
+}
+
+// syncWAL flushes the database's WAL file to disk, (re)opening it when
+// f is nil or no longer the file at that path, and returns the file to
+// use next time.
+func (db *DB) syncWAL(f *os.File) (*os.File, error) {
+	path := db.Path + "-wal"
+	if f != nil {
+		a, err1 := f.Stat()
+		b, err2 := os.Stat(path)
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			f.Close()
+			f = nil
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+	}
+	return f, datasync(f)
+}
+
+// startPipeline enables the syncer when the database is in WAL mode (a
+// file system without shared memory can leave it in rollback-journal
+// mode, where every write stays synchronous=FULL) and sets durablePred:
+// what is in the file at start has survived whatever came before.
+func (db *DB) startPipeline(ctx context.Context) error {
+	return db.tx(ctx, func(tx *wtx) error {
+		var mode string
+		if err := tx.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+			return err
+		}
+		db.durablePred.Store(last)
+		db.pipelined = strings.EqualFold(mode, "wal")
+		return nil
+	})
 }
 
 // Bounds of the clip feature cache: its size (about 30 MB when full)
@@ -245,6 +366,11 @@ func (db *DB) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	predsOnly := db.pipelined
+	for _, r := range live {
+		predsOnly = predsOnly && r.Item.pred != nil
+	}
+	db.setSynchronous(!predsOnly)
 	// Optimistically run the whole batch in one transaction. Failures are
 	// rare (a missing clip, a duplicate id); when one happens, the batch
 	// is rolled back and every call reruns alone, so one call's failure
@@ -263,16 +389,61 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 		return insertPredictions(tx, preds)
 	})
+	if err == nil && predsOnly {
+		db.syncq <- pendingSync{reqs: live, upto: db.lastPred}
+		return
+	}
 	if err == nil || len(live) == 1 {
+		db.committedFull(err)
 		for _, r := range live {
 			r.Answer(err)
 		}
 		return
 	}
 	db.reruns.Add(1)
+	db.setSynchronous(true)
 	for _, r := range live {
-		r.Answer(db.runTx(r.Item.f))
+		err := db.runTx(r.Item.f)
+		db.committedFull(err)
+		r.Answer(err)
 	}
+}
+
+// committedFull notes a commit made with synchronous=FULL: SQLite synced
+// the WAL before the commit returned, so every prediction committed so
+// far, this one's and those still waiting for the syncer, is on disk.
+func (db *DB) committedFull(err error) {
+	if err == nil && db.lastPred > 0 {
+		raise(&db.durablePred, db.lastPred)
+	}
+}
+
+// raise sets v to n if n is larger.
+func raise(v *atomic.Int64, n int64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// setSynchronous switches the writer connection between
+// synchronous=FULL (SQLite syncs the WAL inside each commit) and NORMAL
+// (the syncer does it after the commit), when it is not already there.
+func (db *DB) setSynchronous(full bool) {
+	if full == db.syncFull {
+		return
+	}
+	q := `PRAGMA synchronous=NORMAL`
+	if full {
+		q = `PRAGMA synchronous=FULL`
+	}
+	tx := &wtx{conn: db.wconn, db: db}
+	if _, err := tx.ExecContext(context.Background(), q); err != nil {
+		return // the setting stays as it was, and so does syncFull
+	}
+	db.syncFull = full
 }
 
 func (db *DB) runTx(f func(*wtx) error) (err error) {

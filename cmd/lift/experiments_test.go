@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lift/sqlite"
 )
 
 func TestExperimentsOverHTTP(t *testing.T) {
@@ -119,8 +122,9 @@ func TestExperimentsOverHTTP(t *testing.T) {
 }
 
 // TestKill9LosesNoAcknowledgedWrite runs lift serve as a child process,
-// records every decision and reward it acknowledges, kills it with
-// SIGKILL mid-traffic and checks every acknowledged write is stored.
+// records every decision, reward and prediction it acknowledges, kills
+// it with SIGKILL mid-traffic and checks every acknowledged write is
+// stored.
 func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "lift.db")
@@ -142,8 +146,13 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	if addr == "" {
 		t.Fatal("child server did not report its address")
 	}
-	post := func(path, body string) (int, map[string]any) {
-		resp, err := http.Post(addr+path, "application/json", strings.NewReader(body))
+	send := func(method, path, body string) (int, map[string]any) {
+		req, err := http.NewRequest(method, addr+path, strings.NewReader(body))
+		if err != nil {
+			return 0, nil
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0, nil
 		}
@@ -152,13 +161,21 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
+	post := func(path, body string) (int, map[string]any) { return send("POST", path, body) }
 	if code, _ := post("/experiments", `{"id":"k","variants":[{"id":"a"},{"id":"b"}]}`); code != 201 {
 		t.Fatalf("create = %d", code)
 	}
+	for w := 0; w < 4; w++ {
+		if code, _ := send("PUT", fmt.Sprintf("/clips/kc%d", w), `{"duration":12,"composite_score":0.6}`); code != 201 {
+			t.Fatalf("put clip = %d", code)
+		}
+	}
 	type ack struct {
-		event   string
-		variant string
-		reward  bool
+		event      string
+		variant    string
+		reward     bool
+		clip       string
+		prediction int64
 	}
 	acks := make(chan ack, 100000)
 	stop := make(chan struct{})
@@ -177,11 +194,17 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 				if code != 200 {
 					return
 				}
-				acks <- ack{ev, d["variant"].(string), false}
+				acks <- ack{ev, d["variant"].(string), false, "", 0}
 				if code, _ := post("/experiments/k/rewards", `{"event_id":"`+ev+`","reward":1}`); code != 200 {
 					return
 				}
-				acks <- ack{ev, "", true}
+				acks <- ack{ev, "", true, "", 0}
+				clip := fmt.Sprintf("kc%d", w)
+				code, p := post("/predict/ctr?clip_id="+clip, "")
+				if code != 200 {
+					return
+				}
+				acks <- ack{clip: clip, prediction: int64(p["prediction_id"].(float64))}
 			}
 		}(w)
 	}
@@ -222,18 +245,38 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 		stored[line.EventID] = line.C.Multi[line.A[0]-1].Tag
 		rewarded[line.EventID] = line.Cost != nil
 	}
-	n := 0
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "lift.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	predicted := map[int64]string{}
+	for w := 0; w < 4; w++ {
+		ps, err := store.ClipPredictions(context.Background(), fmt.Sprintf("kc%d", w), 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			predicted[p.ID] = *p.ClipID
+		}
+	}
+	n, np := 0, 0
 	for a := range acks {
 		n++
 		switch {
+		case a.clip != "":
+			np++
+			if predicted[a.prediction] != a.clip {
+				t.Errorf("acknowledged prediction %d of %s lost", a.prediction, a.clip)
+			}
 		case a.reward && !rewarded[a.event]:
 			t.Errorf("acknowledged reward of %s lost", a.event)
 		case !a.reward && stored[a.event] != a.variant:
 			t.Errorf("acknowledged decision %s -> %s stored as %q", a.event, a.variant, stored[a.event])
 		}
 	}
-	t.Logf("%d acknowledged writes, all stored", n)
-	if n < 10 {
+	t.Logf("%d acknowledged writes (%d predictions), all stored", n, np)
+	if n < 10 || np < 3 {
 		t.Errorf("only %d writes were acknowledged before the kill: the test did not exercise anything", n)
 	}
 }
