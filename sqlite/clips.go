@@ -324,7 +324,17 @@ var insertPredictionsSQL = func() map[int]string {
 // actual_ctr has been filled in from outcomes.
 func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n int, err error) {
 	defer lift.Wrap(&err, "PredictionStore.CountPredictionsWithActual(%q)", clipID)
-	err = db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions_with_outcomes WHERE clip_id = ? AND actual_ctr IS NOT NULL AND id <= ?`,
-		clipID, db.durablePred.Load()).Scan(&n)
+	// A prediction's actual CTR is its clip's (predictions_with_outcomes):
+	// known once the clip has impressions.
+	var impressions int64
+	switch err := db.read.QueryRowContext(ctx, `SELECT impressions FROM clips WHERE id = ?`, clipID).Scan(&impressions); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case impressions == 0:
+		return 0, nil
+	}
+	err = db.read.QueryRowContext(ctx, countClipPredictionsSQL, clipID, db.durablePred.Load()).Scan(&n)
 	return n, err
 }

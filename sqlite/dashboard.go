@@ -62,9 +62,7 @@ func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*
 // newest first (none for an unknown clip).
 func (db *DB) ClipPredictions(ctx context.Context, clipID string, limit int) (_ []*lift.Prediction, err error) {
 	defer lift.Wrap(&err, "PredictionStore.ClipPredictions(%q)", clipID)
-	rows, err := db.read.QueryContext(ctx, `SELECT id, clip_id, model_version, source, predicted_ctr, band, confidence,
-		ctr_lo, ctr_hi, created_at FROM predictions WHERE clip_id = ? AND id <= ? ORDER BY id DESC LIMIT ?`,
-		clipID, db.durablePred.Load(), limit)
+	rows, err := db.read.QueryContext(ctx, clipPredictionsSQL, clipID, db.durablePred.Load(), limit)
 	if err != nil {
 		return nil, err
 	}

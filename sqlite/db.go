@@ -47,6 +47,9 @@ type DB struct {
 	// lastPred is the largest prediction id committed, or 0 when the
 	// writer has to read it (at start and after a rollback).
 	lastPred int64
+	// indexedUpto is where prediction_clip_index ends, as this writer
+	// last knew it (see clipindex.go).
+	indexedUpto int64
 
 	// Durability of predictions (see syncer). pipelined is set when the
 	// database is in WAL mode; syncFull is the writer connection's
@@ -230,11 +233,13 @@ func (db *DB) writer() {
 			batch = append(batch, req)
 		case <-tick.C:
 			db.checkExternalWrites()
+			db.maybeIndexClips(true)
 			continue
 		case <-db.closed:
 			return
 		}
 		db.commit(groupcommit.Gather(db.writes, batch, maxBatch))
+		db.maybeIndexClips(false)
 	}
 }
 
@@ -333,6 +338,9 @@ func (db *DB) startPipeline(ctx context.Context) error {
 			return err
 		}
 		db.durablePred.Store(last)
+		if err := tx.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&db.indexedUpto); err != nil {
+			return err
+		}
 		db.pipelined = strings.EqualFold(mode, "wal")
 		return nil
 	})
@@ -358,6 +366,7 @@ func (db *DB) checkExternalWrites() {
 	if v != db.dataVersion {
 		db.dataVersion = v
 		db.features.Clear()
+		db.lastPred = 0 // another process may have recorded predictions
 	}
 }
 
