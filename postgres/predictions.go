@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5"
 
 	"lift"
 	"lift/internal/groupcommit"
@@ -35,9 +35,10 @@ func (db *DB) recordPredictions(ctx context.Context) {
 	}
 }
 
-// insertBatch writes batch and answers every caller. When the statement
-// fails (an unknown clip: a foreign key), each prediction is inserted on
-// its own, so that one caller's error is never another's.
+// insertBatch writes batch and answers every caller: a prediction for an
+// unknown clip is NotFound and not stored. When the statement fails, each
+// prediction is inserted on its own, so that one caller's error is never
+// another's.
 func (db *DB) insertBatch(batch []*predictionReq) {
 	live := groupcommit.Live(batch)
 	if len(live) == 0 {
@@ -47,9 +48,13 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 	// giving up must not fail the others.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := db.insertPredictions(ctx, live)
+	stored, err := db.insertPredictions(ctx, live)
 	if err == nil || len(live) == 1 {
-		for _, r := range live {
+		for i, r := range live {
+			if err == nil && !stored[i] {
+				r.Answer(errClipNotFound)
+				continue
+			}
 			r.Answer(err)
 		}
 		return
@@ -59,11 +64,12 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 	}
 }
 
-// insertPredictions inserts the batch with one statement. The ids come
-// from the table's identity sequence (named once, at Open: looking it up
-// per row cost catalog reads) in a materialised CTE, read back in the
-// callers' order.
-func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error {
+// insertPredictions inserts the batch with one statement and reports
+// which predictions it stored: those without a clip or whose clip exists.
+// The ids come from the table's identity sequence (named once, at Open:
+// looking it up per row cost catalog reads) in a materialised CTE, read
+// back in the callers' order.
+func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) ([]bool, error) {
 	n := len(rs)
 	var (
 		clip     = make([]*string, n)
@@ -76,6 +82,7 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		hi       = make([]float64, n)
 		at       = make([]time.Time, n)
 		assigned = make([]int64, 0, n)
+		stored   = make([]bool, 0, n)
 	)
 	for i, r := range rs {
 		p := r.Item
@@ -83,53 +90,55 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		ctr[i], conf[i], lo[i], hi[i], at[i] = p.PredictedCTR, p.Confidence, p.Interval[0], p.Interval[1], p.CreatedAt
 	}
 	rows, err := db.pool.Query(ctx, `WITH r AS MATERIALIZED (
-			SELECT nextval($10::regclass) AS id, u.*
+			SELECT nextval($10::regclass) AS id, u.*,
+				u.clip_id IS NULL OR EXISTS (SELECT 1 FROM clips c WHERE c.id = u.clip_id) AS known
 			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[],
 				$7::float8[], $8::float8[], $9::timestamptz[])
 				WITH ORDINALITY AS u(clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at, ord)
 		), ins AS (
 			INSERT INTO predictions(id, clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at)
-			SELECT id, clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at FROM r
+			SELECT id, clip_id, model_version, source, band, predicted_ctr, confidence, ctr_lo, ctr_hi, created_at FROM r WHERE known
 		)
-		SELECT id FROM r ORDER BY ord`, clip, model, source, band, ctr, conf, lo, hi, at, db.predictionSeq)
+		SELECT id, known FROM r ORDER BY ord`, clip, model, source, band, ctr, conf, lo, hi, at, db.predictionSeq)
 	if err != nil {
-		return predictionError(err)
+		return nil, classify(err)
 	}
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var known bool
+		if err := rows.Scan(&id, &known); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
 		assigned = append(assigned, id)
+		stored = append(stored, known)
 	}
 	if err := rows.Err(); err != nil {
-		return predictionError(err)
+		return nil, classify(err)
 	}
 	if len(assigned) != n {
-		return lift.Errorf(lift.Internal, "postgres: %d prediction ids for %d predictions", len(assigned), n)
+		return nil, lift.Errorf(lift.Internal, "postgres: %d prediction ids for %d predictions", len(assigned), n)
 	}
 	for i, r := range rs {
-		r.Item.ID = assigned[i]
+		if stored[i] {
+			r.Item.ID = assigned[i]
+		}
 	}
-	return nil
+	return stored, nil
 }
 
-// insertPrediction inserts one prediction.
+// insertPrediction inserts one prediction, if its clip exists.
 func (db *DB) insertPrediction(ctx context.Context, p *lift.Prediction) error {
 	err := db.pool.QueryRow(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
-		ctr_lo, ctr_hi, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`,
+		ctr_lo, ctr_hi, created_at)
+		SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9 WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM clips WHERE id = $1)
+		RETURNING id`,
 		p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
 		p.Interval[0], p.Interval[1], p.CreatedAt).Scan(&p.ID)
-	return predictionError(err)
-}
-
-// predictionError makes the foreign key's refusal of an unknown clip
-// NotFound.
-func predictionError(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return lift.Errorf(lift.NotFound, "Clip not found")
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errClipNotFound
 	}
 	return classify(err)
 }
+
+var errClipNotFound = lift.Errorf(lift.NotFound, "Clip not found")
