@@ -260,25 +260,16 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	}})
 }
 
-const predictionColumns = 10
+const predictionColumns = 9
 
 // insertPredictions records ps with multi-row INSERTs of up to
 // maxPredictionRows rows (fewer statements to step through than one per
-// prediction). The writer assigns ids itself, after the largest in the
-// table, because a multi-row INSERT reports only its last rowid; no other
-// connection can insert between the two statements of this write
-// transaction. The foreign key refuses an unknown clip.
+// prediction). SQLite gives each new row the largest rowid in the table
+// plus one, so the rows of one statement get consecutive ids ending at
+// the one it reports; no other connection can insert meanwhile, as this
+// is the write transaction. The foreign key refuses an unknown clip.
 func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
-	if len(ps) == 0 {
-		return nil
-	}
 	ctx := context.Background()
-	last := tx.lastPred
-	if last == 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
-			return err
-		}
-	}
 	args := make([]any, 0, predictionColumns*min(len(ps), maxPredictionRows))
 	for len(ps) > 0 {
 		n := maxPredictionRows
@@ -286,20 +277,24 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 			n /= 2
 		}
 		args = args[:0]
-		for i, p := range ps[:n] {
-			args = append(args, last+int64(i)+1, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
+		for _, p := range ps[:n] {
+			args = append(args, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
 				p.Interval[0], p.Interval[1], formatTime(p.CreatedAt), p.ClipID)
 		}
-		if _, err := tx.ExecContext(ctx, insertPredictionsSQL[n], args...); err != nil {
+		res, err := tx.ExecContext(ctx, insertPredictionsSQL[n], args...)
+		if err != nil {
 			if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 				return lift.Errorf(lift.NotFound, "Clip not found")
 			}
 			return err
 		}
-		for i, p := range ps[:n] {
-			p.ID = last + int64(i) + 1
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
 		}
-		last += int64(n)
+		for i, p := range ps[:n] {
+			p.ID = last - int64(n-1-i)
+		}
 		tx.lastPred = last
 		ps = ps[n:]
 	}
@@ -313,8 +308,8 @@ const maxPredictionRows = 32
 var insertPredictionsSQL = func() map[int]string {
 	m := map[int]string{}
 	for n := 1; n <= maxPredictionRows; n *= 2 {
-		rows := strings.Repeat(",(?,?,?,?,?,?,?,?,?,?)", n)[1:]
-		m[n] = `INSERT INTO predictions(id, model_version, source, predicted_ctr, band, confidence,
+		rows := strings.Repeat(",(?,?,?,?,?,?,?,?,?)", n)[1:]
+		m[n] = `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
 			ctr_lo, ctr_hi, created_at, clip_id) VALUES ` + rows
 	}
 	return m

@@ -44,8 +44,9 @@ type DB struct {
 
 	// wstmts is the writer goroutine's statement cache.
 	wstmts map[string]*sql.Stmt
-	// lastPred is the largest prediction id committed, or 0 when the
-	// writer has to read it (at start and after a rollback).
+	// lastPred is the id of the last prediction this writer committed (0
+	// before the first): the durability watermark and the clip index
+	// follow it.
 	lastPred int64
 	// indexedUpto is where prediction_clip_index ends, as this writer
 	// last knew it (see clipindex.go).
@@ -285,6 +286,9 @@ func (db *DB) syncer(q <-chan pendingSync) {
 				break drain
 			}
 		}
+		// A failed sync fails the requests, though their rows stay
+		// committed: a later successful sync shows them, as a write whose
+		// answer was lost would be shown.
 		var err error
 		wal, err = db.syncWAL(wal)
 		if err != nil {
@@ -366,8 +370,31 @@ func (db *DB) checkExternalWrites() {
 	if v != db.dataVersion {
 		db.dataVersion = v
 		db.features.Clear()
-		db.lastPred = 0 // another process may have recorded predictions
+		db.showExternalPredictions()
 	}
+}
+
+// showExternalPredictions raises durablePred over predictions another
+// process has committed, which this process's syncer knows nothing of:
+// it notes the largest id committed now, then syncs the WAL, which all
+// connections share, so that every commit up to that id is on disk.
+func (db *DB) showExternalPredictions() {
+	var last int64
+	if err := db.wconn.QueryRowContext(context.Background(), `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+		return
+	}
+	if db.pipelined {
+		f, err := os.Open(db.Path + "-wal")
+		if err != nil {
+			return
+		}
+		err = datasync(f)
+		f.Close()
+		if err != nil {
+			return
+		}
+	}
+	raise(&db.durablePred, last)
 }
 
 func (db *DB) commit(batch []*writeReq) {
@@ -455,6 +482,9 @@ func (db *DB) setSynchronous(full bool) {
 	db.syncFull = full
 }
 
+// runTx runs f in one transaction on the writer's connection. A panic
+// in f (a bug) fails the transaction instead of the writer goroutine,
+// which every write in the process depends on.
 func (db *DB) runTx(f func(*wtx) error) (err error) {
 	ctx := context.Background()
 	tx := &wtx{conn: db.wconn, db: db, lastPred: db.lastPred}
@@ -475,7 +505,6 @@ func (db *DB) runTx(f func(*wtx) error) (err error) {
 		// after a failed statement it may already be gone, and then
 		// ROLLBACK's own error says only that.
 		tx.ExecContext(ctx, `ROLLBACK`)
-		db.lastPred = 0
 	}()
 	return f(tx)
 }
@@ -487,8 +516,8 @@ func (db *DB) runTx(f func(*wtx) error) (err error) {
 type wtx struct {
 	conn *sql.Conn
 	db   *DB
-	// lastPred is the largest prediction id this transaction has seen
-	// (0: not read yet); it becomes db.lastPred when the commit succeeds.
+	// lastPred is the id of the last prediction inserted, starting from
+	// db.lastPred; it becomes db.lastPred when the commit succeeds.
 	lastPred int64
 }
 

@@ -126,3 +126,55 @@ func TestAcknowledgedPredictionsAreShown(t *testing.T) {
 		t.Errorf("durable prediction id = %d, want %d", got, 16*40)
 	}
 }
+
+// TestPredictionsOfAnotherProcessAreShown opens the file twice, as two
+// processes would: what one records, the other shows once its writer
+// has noticed the other's commits (within externalCheckInterval).
+func TestPredictionsOfAnotherProcessAreShown(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "two.db")
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	clip := "c"
+	if _, err := a.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(db *DB) int64 {
+		p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+		if err := db.RecordPrediction(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		return p.ID
+	}
+	// Both record, in turns, so each must notice the other's ids too.
+	var want []int64
+	for i := range 6 {
+		if i%2 == 0 {
+			want = append(want, record(a))
+		} else {
+			want = append(want, record(b))
+		}
+	}
+	for _, db := range []*DB{a, b} {
+		var got []*lift.Prediction
+		for deadline := time.Now().Add(5 * externalCheckInterval); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if got, err = db.ClipPredictions(ctx, clip, 100); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == len(want) {
+				break
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("a handle shows %d of the %d predictions recorded through both", len(got), len(want))
+		}
+	}
+}
