@@ -378,3 +378,37 @@ func TestRewardsCommittedOutOfOrder(t *testing.T) {
 		t.Fatalf("with nothing in flight RewardedSince = %s, want %s at once", got, want)
 	}
 }
+
+// TestInsertPredictionAlone runs the insert a failed batch falls back to:
+// a known clip's prediction is stored with every field, an unknown
+// clip's is NotFound and not stored, one without a clip is stored.
+func TestInsertPredictionAlone(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "alone", Duration: 3}); err != nil {
+		t.Fatal(err)
+	}
+	clip, unknown, version := "alone", "nowhere", int64(7)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	p := &lift.Prediction{ClipID: &clip, ModelVersion: &version, Source: "model", PredictedCTR: 0.04, Band: lift.Medium,
+		Confidence: 0.6, Interval: [2]float64{0.03, 0.05}, CreatedAt: at}
+	if err := db.InsertPrediction(ctx, p); err != nil || p.ID == 0 {
+		t.Fatalf("InsertPrediction = %v, id %d", err, p.ID)
+	}
+	ps, err := db.ClipPredictions(ctx, clip, 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("ClipPredictions = %v, %v", ps, err)
+	}
+	if got := ps[0]; got.ID != p.ID || *got.ModelVersion != version || got.PredictedCTR != 0.04 || got.Band != lift.Medium ||
+		got.Interval != p.Interval || !got.CreatedAt.Equal(at) {
+		t.Errorf("stored %+v, want %+v", got, p)
+	}
+	q := &lift.Prediction{ClipID: &unknown, Source: "heuristic", PredictedCTR: 0.01, Band: lift.Low, Confidence: 0.25, Interval: [2]float64{0, 1}, CreatedAt: at}
+	if err := db.InsertPrediction(ctx, q); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("InsertPrediction for an unknown clip = %v, want NotFound", err)
+	}
+	r := &lift.Prediction{Source: "heuristic", PredictedCTR: 0.01, Band: lift.Low, Confidence: 0.25, Interval: [2]float64{0, 1}, CreatedAt: at}
+	if err := db.InsertPrediction(ctx, r); err != nil || r.ID <= p.ID {
+		t.Errorf("InsertPrediction without a clip = %v, id %d", err, r.ID)
+	}
+}

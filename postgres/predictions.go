@@ -131,7 +131,8 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) ([]boo
 func (db *DB) insertPrediction(ctx context.Context, p *lift.Prediction) error {
 	err := db.pool.QueryRow(ctx, `INSERT INTO predictions(clip_id, model_version, source, predicted_ctr, band, confidence,
 		ctr_lo, ctr_hi, created_at)
-		SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9 WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM clips WHERE id = $1)
+		SELECT $1::text, $2::bigint, $3::text, $4::float8, $5::text, $6::float8, $7::float8, $8::float8, $9::timestamptz
+		WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM clips WHERE id = $1::text)
 		RETURNING id`,
 		p.ClipID, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
 		p.Interval[0], p.Interval[1], p.CreatedAt).Scan(&p.ID)

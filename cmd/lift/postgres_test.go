@@ -110,10 +110,22 @@ func TestPostgresReplicas(t *testing.T) {
 		}
 		last = max(last, r["seq"].(float64))
 	}
+	// A context-free policy's decide may answer from a PMF cached up to 15
+	// rewards ago; excluding a different variant on each probe asks for a
+	// different variant set, which the one-entry cache never holds.
+	_, d0 := a.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": "variants"})
+	var variants []string
+	for _, r := range d0["ranking"].([]any) {
+		variants = append(variants, r.(map[string]any)["variant"].(string))
+	}
+	if len(variants) < 3 {
+		t.Fatalf("the demo experiment has %d variants, want at least 3", len(variants))
+	}
 	for _, s := range []*server{a, b} {
 		deadline := time.Now().Add(20 * time.Second)
 		for i := 0; ; i++ {
-			_, d := s.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": fmt.Sprint("probe-", s.URL, i)})
+			_, d := s.Do("POST", "/experiments/demo-thumbnails/decide", map[string]any{"event_id": fmt.Sprint("probe-", s.URL, i),
+				"exclude": []string{variants[i%2]}})
 			if d["policy_version"] == last {
 				break
 			}
