@@ -37,10 +37,14 @@ const featureCacheSize = 1 << 18
 // is in place, and off (and emptied) whenever the session is lost, since
 // notifications sent meanwhile are gone; it reconnects with backoff.
 func (db *DB) listenClips(ctx context.Context, ready chan<- struct{}) {
-	backoff := 100 * time.Millisecond
+	const firstBackoff = 100 * time.Millisecond
+	backoff := firstBackoff
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, ready)
+		listened, err := db.listenOnce(ctx, ready)
 		db.features.SetEnabled(false)
+		if listened {
+			backoff = firstBackoff // a session that came up ends the run of failures
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -56,27 +60,27 @@ func (db *DB) listenClips(ctx context.Context, ready chan<- struct{}) {
 	}
 }
 
-// listenOnce runs one LISTEN session; ready is closed (once) when the
-// cache is first switched on.
-func (db *DB) listenOnce(ctx context.Context, ready chan<- struct{}) error {
+// listenOnce runs one LISTEN session and says whether it got as far as
+// listening; ready is closed (once) when the cache is first switched on.
+func (db *DB) listenOnce(ctx context.Context, ready chan<- struct{}) (listened bool, err error) {
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.Background())
 	var schema string
 	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{"lift_clips:" + schema}.Sanitize()); err != nil {
-		return err
+		return false, err
 	}
 	db.features.SetEnabled(true)
 	db.readyOnce.Do(func() { close(ready) })
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		db.features.Invalidate(n.Payload)
 	}
