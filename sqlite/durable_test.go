@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -176,5 +177,50 @@ func TestPredictionsOfAnotherProcessAreShown(t *testing.T) {
 		if len(got) != len(want) {
 			t.Errorf("a handle shows %d of the %d predictions recorded through both", len(got), len(want))
 		}
+	}
+}
+
+// TestPredictionSyncFailure makes the WAL file unreachable by its name,
+// so the syncer cannot sync it: the caller gets an error instead of an
+// acknowledgement and the watermark stays below it; once the file is back,
+// predictions are acknowledged again and the one that failed shows too
+// (its row was committed), as a write whose answer was lost would.
+func TestPredictionSyncFailure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clip := "c"
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	newPred := func() *lift.Prediction {
+		return &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+	}
+	if err := db.RecordPrediction(ctx, newPred()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+"-wal", path+"-wal.away"); err != nil {
+		t.Fatal(err)
+	}
+	failed := newPred()
+	if err := db.RecordPrediction(ctx, failed); err == nil || lift.KindOf(err) != lift.Internal {
+		t.Fatalf("RecordPrediction with the WAL unreachable = %v, want an internal error", err)
+	}
+	if got := db.durablePred.Load(); got >= failed.ID && failed.ID != 0 {
+		t.Errorf("the watermark (%d) covers the prediction whose sync failed (%d)", got, failed.ID)
+	}
+	if err := os.Rename(path+"-wal.away", path+"-wal"); err != nil {
+		t.Fatal(err)
+	}
+	last := newPred()
+	if err := db.RecordPrediction(ctx, last); err != nil {
+		t.Fatalf("RecordPrediction once the WAL is back = %v", err)
+	}
+	if ps, err := db.ClipPredictions(ctx, clip, 10); err != nil || len(ps) != 3 || ps[0].ID != last.ID {
+		t.Fatalf("after a good sync ClipPredictions = %v (%v), want all 3, newest %d", ids(ps), err, last.ID)
 	}
 }
