@@ -272,10 +272,7 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 	ctx := context.Background()
 	args := make([]any, 0, predictionColumns*min(len(ps), maxPredictionRows))
 	for len(ps) > 0 {
-		n := maxPredictionRows
-		for n > len(ps) {
-			n /= 2
-		}
+		n := min(len(ps), maxPredictionRows)
 		args = args[:0]
 		for _, p := range ps[:n] {
 			args = append(args, p.ModelVersion, p.Source, p.PredictedCTR, string(p.Band), p.Confidence,
@@ -302,12 +299,13 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 }
 
 // maxPredictionRows bounds a multi-row INSERT; insertPredictionsSQL holds
-// the statement for each power of two up to it.
+// the statement for each row count up to it (each is prepared once, when
+// first used), so that a batch takes one statement.
 const maxPredictionRows = 32
 
 var insertPredictionsSQL = func() map[int]string {
 	m := map[int]string{}
-	for n := 1; n <= maxPredictionRows; n *= 2 {
+	for n := 1; n <= maxPredictionRows; n++ {
 		rows := strings.Repeat(",(?,?,?,?,?,?,?,?,?)", n)[1:]
 		m[n] = `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
 			ctr_lo, ctr_hi, created_at, clip_id) VALUES ` + rows
