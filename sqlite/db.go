@@ -58,10 +58,14 @@ type DB struct {
 	// predictions to the syncer; durablePred is the largest prediction id
 	// known to be on disk, the most any read of predictions shows.
 	pipelined   bool
+	walPath     string
 	syncFull    bool
 	syncq       chan pendingSync
 	syncerDone  chan struct{}
 	durablePred atomic.Int64
+	// syncBroken holds the error that refuses every write once a sync of
+	// the WAL has failed (see syncer).
+	syncBroken atomic.Pointer[lift.Error]
 	// reruns counts batches that failed and were rerun call by call.
 	reruns atomic.Int64
 
@@ -286,13 +290,18 @@ func (db *DB) syncer(q <-chan pendingSync) {
 				break drain
 			}
 		}
-		// A failed sync fails the requests, though their rows stay
-		// committed: a later successful sync shows them, as a write whose
-		// answer was lost would be shown.
+		// A failed sync fails its requests (their rows are committed but
+		// perhaps not on disk) and stops all writing: after a failed
+		// fsync the kernel may have dropped the pages, so no later sync
+		// can vouch for them, nor for the commits chained after them in
+		// the WAL. The server must be restarted, as PostgreSQL does.
 		var err error
-		wal, err = db.syncWAL(wal)
-		if err != nil {
+		if broken := db.syncBroken.Load(); broken != nil {
+			err = broken
+		} else if wal, err = db.syncWAL(wal); err != nil {
 			err = lift.Errorf(lift.Internal, "sqlite: syncing the write-ahead log: %v", err)
+			db.syncBroken.CompareAndSwap(nil, lift.Errorf(lift.Unavailable,
+				"sqlite: a sync of the write-ahead log failed (%v); writes are refused until the server restarts", err).(*lift.Error))
 		}
 		for _, p := range pending {
 			if err == nil {
@@ -309,7 +318,7 @@ func (db *DB) syncer(q <-chan pendingSync) {
 // f is nil or no longer the file at that path, and returns the file to
 // use next time.
 func (db *DB) syncWAL(f *os.File) (*os.File, error) {
-	path := db.Path + "-wal"
+	path := db.walPath
 	if f != nil {
 		a, err1 := f.Stat()
 		b, err2 := os.Stat(path)
@@ -327,27 +336,61 @@ func (db *DB) syncWAL(f *os.File) (*os.File, error) {
 	return f, datasync(f)
 }
 
-// startPipeline enables the syncer when the database is in WAL mode (a
-// file system without shared memory can leave it in rollback-journal
-// mode, where every write stays synchronous=FULL) and sets durablePred:
-// what is in the file at start has survived whatever came before.
+// startPipeline enables the syncer when the database is in WAL mode and
+// its WAL file can be opened (a file system without shared memory can
+// leave it in rollback-journal mode; then every write stays
+// synchronous=FULL), and sets durablePred to what is on disk: a process
+// killed before its syncer ran may have left commits that are in the file
+// but not yet synced.
 func (db *DB) startPipeline(ctx context.Context) error {
-	return db.tx(ctx, func(tx *wtx) error {
-		var mode string
+	var mode, file string
+	if err := db.tx(ctx, func(tx *wtx) error {
 		if err := tx.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 			return err
 		}
-		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+		// The WAL is named after the file SQLite opened: symbolic links
+		// resolved, URI escapes decoded.
+		if err := tx.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
 			return err
 		}
-		db.durablePred.Store(last)
-		if err := tx.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&db.indexedUpto); err != nil {
-			return err
+		return tx.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&db.indexedUpto)
+	}); err != nil {
+		return err
+	}
+	var last int64
+	if err := db.tx(ctx, func(tx *wtx) error {
+		var err error
+		last, err = syncedLastPrediction(ctx, tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	db.durablePred.Store(last)
+	return db.tx(ctx, func(tx *wtx) error {
+		// On the writer goroutine, which owns these fields.
+		db.lastPred = last
+		db.walPath = file + "-wal"
+		if f, err := os.Open(db.walPath); err == nil && strings.EqualFold(mode, "wal") {
+			f.Close()
+			db.pipelined = true
 		}
-		db.pipelined = strings.EqualFold(mode, "wal")
 		return nil
 	})
+}
+
+// syncedLastPrediction returns the largest prediction id once it and
+// every commit before it are on disk. The caller runs it in a
+// transaction with synchronous=FULL (anything but a batch of predictions
+// is): the bump of sync_marks makes the commit write to the WAL, and
+// SQLite then syncs the WAL before the commit returns. A commit that
+// changes nothing writes nothing and syncs nothing.
+func syncedLastPrediction(ctx context.Context, tx *wtx) (int64, error) {
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+		return 0, err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE prediction_index_state SET sync_marks = sync_marks + 1`)
+	return last, err
 }
 
 // Bounds of the clip feature cache: its size (about 30 MB when full)
@@ -375,26 +418,20 @@ func (db *DB) checkExternalWrites() {
 }
 
 // showExternalPredictions raises durablePred over predictions another
-// process has committed, which this process's syncer knows nothing of:
-// it notes the largest id committed now, then syncs the WAL, which all
-// connections share, so that every commit up to that id is on disk.
+// process has committed, which this process's syncer knows nothing of,
+// once they are on disk (see syncedLastPrediction).
 func (db *DB) showExternalPredictions() {
-	var last int64
-	if err := db.wconn.QueryRowContext(context.Background(), `SELECT COALESCE(MAX(id), 0) FROM predictions`).Scan(&last); err != nil {
+	if db.setSynchronous(true) != nil {
 		return
 	}
-	if db.pipelined {
-		f, err := os.Open(db.Path + "-wal")
-		if err != nil {
-			return
-		}
-		err = datasync(f)
-		f.Close()
-		if err != nil {
-			return
-		}
+	var last int64
+	if err := db.runTx(func(tx *wtx) error {
+		var err error
+		last, err = syncedLastPrediction(context.Background(), tx)
+		return err
+	}); err == nil {
+		raise(&db.durablePred, last)
 	}
-	raise(&db.durablePred, last)
 }
 
 func (db *DB) commit(batch []*writeReq) {
@@ -402,11 +439,20 @@ func (db *DB) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	if err := db.syncBroken.Load(); err != nil {
+		answerAll(live, err)
+		return
+	}
 	predsOnly := db.pipelined
 	for _, r := range live {
 		predsOnly = predsOnly && r.Item.pred != nil
 	}
-	db.setSynchronous(!predsOnly)
+	// If NORMAL cannot be set, the batch commits with FULL: slower, as safe.
+	if err := db.setSynchronous(!predsOnly); err != nil && !predsOnly {
+		answerAll(live, err)
+		return
+	}
+	before := db.lastPred
 	// Optimistically run the whole batch in one transaction. Failures are
 	// rare (a missing clip, a duplicate id); when one happens, the batch
 	// is rolled back and every call reruns alone, so one call's failure
@@ -430,26 +476,36 @@ func (db *DB) commit(batch []*writeReq) {
 		return
 	}
 	if err == nil || len(live) == 1 {
-		db.committedFull(err)
-		for _, r := range live {
-			r.Answer(err)
-		}
+		db.committedFull(err, before)
+		answerAll(live, err)
 		return
 	}
 	db.reruns.Add(1)
-	db.setSynchronous(true)
+	if err := db.setSynchronous(true); err != nil {
+		answerAll(live, err)
+		return
+	}
 	for _, r := range live {
+		before := db.lastPred
 		err := db.runTx(r.Item.f)
-		db.committedFull(err)
+		db.committedFull(err, before)
 		r.Answer(err)
 	}
 }
 
-// committedFull notes a commit made with synchronous=FULL: SQLite synced
-// the WAL before the commit returned, so every prediction committed so
-// far, this one's and those still waiting for the syncer, is on disk.
-func (db *DB) committedFull(err error) {
-	if err == nil && db.lastPred > 0 {
+func answerAll(rs []*writeReq, err error) {
+	for _, r := range rs {
+		r.Answer(err)
+	}
+}
+
+// committedFull notes a commit made with synchronous=FULL that inserted
+// predictions (before was db.lastPred when it began): having written to
+// the WAL, it was synced before it returned, and with it every prediction
+// committed so far, those still waiting for the syncer included. A commit
+// that inserted none may have written nothing, and then synced nothing.
+func (db *DB) committedFull(err error, before int64) {
+	if err == nil && db.lastPred > before {
 		raise(&db.durablePred, db.lastPred)
 	}
 }
@@ -467,9 +523,9 @@ func raise(v *atomic.Int64, n int64) {
 // setSynchronous switches the writer connection between
 // synchronous=FULL (SQLite syncs the WAL inside each commit) and NORMAL
 // (the syncer does it after the commit), when it is not already there.
-func (db *DB) setSynchronous(full bool) {
+func (db *DB) setSynchronous(full bool) error {
 	if full == db.syncFull {
-		return
+		return nil
 	}
 	q := `PRAGMA synchronous=NORMAL`
 	if full {
@@ -477,9 +533,10 @@ func (db *DB) setSynchronous(full bool) {
 	}
 	tx := &wtx{conn: db.wconn, db: db}
 	if _, err := tx.ExecContext(context.Background(), q); err != nil {
-		return // the setting stays as it was, and so does syncFull
+		return err // the setting stays as it was, and so does syncFull
 	}
 	db.syncFull = full
+	return nil
 }
 
 // runTx runs f in one transaction on the writer's connection. A panic

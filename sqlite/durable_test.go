@@ -71,6 +71,15 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 	if n, err := db.CountPredictionsWithActual(ctx, clip); err != nil || n != 0 {
 		t.Errorf("CountPredictionsWithActual before the sync = %d, %v; want 0", n, err)
 	}
+	// A write that changes nothing commits with synchronous=FULL but
+	// writes nothing to the WAL, so it syncs nothing either: the
+	// prediction must stay hidden.
+	if err := db.tx(ctx, func(*wtx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := db.ClipPredictions(ctx, clip, 10); err != nil || len(ps) != 0 {
+		t.Errorf("ClipPredictions after an empty commit = %d, %v; want none", len(ps), err)
+	}
 
 	close(forward)
 	if err := <-done; err != nil {
@@ -182,9 +191,10 @@ func TestPredictionsOfAnotherProcessAreShown(t *testing.T) {
 
 // TestPredictionSyncFailure makes the WAL file unreachable by its name,
 // so the syncer cannot sync it: the caller gets an error instead of an
-// acknowledgement and the watermark stays below it; once the file is back,
-// predictions are acknowledged again and the one that failed shows too
-// (its row was committed), as a write whose answer was lost would.
+// acknowledgement, the watermark stays below it, and every later write is
+// refused, since the disk may have dropped what the failed sync was to
+// write. A restart shows the committed row (a write whose answer was
+// lost) once it has synced it.
 func TestPredictionSyncFailure(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "f.db")
@@ -192,7 +202,6 @@ func TestPredictionSyncFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	clip := "c"
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
 		t.Fatal(err)
@@ -210,17 +219,65 @@ func TestPredictionSyncFailure(t *testing.T) {
 	if err := db.RecordPrediction(ctx, failed); err == nil || lift.KindOf(err) != lift.Internal {
 		t.Fatalf("RecordPrediction with the WAL unreachable = %v, want an internal error", err)
 	}
-	if got := db.durablePred.Load(); got >= failed.ID && failed.ID != 0 {
+	if got := db.durablePred.Load(); got >= failed.ID {
 		t.Errorf("the watermark (%d) covers the prediction whose sync failed (%d)", got, failed.ID)
 	}
 	if err := os.Rename(path+"-wal.away", path+"-wal"); err != nil {
 		t.Fatal(err)
 	}
-	last := newPred()
-	if err := db.RecordPrediction(ctx, last); err != nil {
-		t.Fatalf("RecordPrediction once the WAL is back = %v", err)
+	if err := db.RecordPrediction(ctx, newPred()); lift.KindOf(err) != lift.Unavailable {
+		t.Errorf("RecordPrediction after a failed sync = %v, want Unavailable", err)
 	}
-	if ps, err := db.ClipPredictions(ctx, clip, 10); err != nil || len(ps) != 3 || ps[0].ID != last.ID {
-		t.Fatalf("after a good sync ClipPredictions = %v (%v), want all 3, newest %d", ids(ps), err, last.ID)
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "other", Duration: 5}); lift.KindOf(err) != lift.Unavailable {
+		t.Errorf("PutClip after a failed sync = %v, want Unavailable", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ps, err := db.ClipPredictions(ctx, clip, 10); err != nil || len(ps) != 2 || ps[0].ID != failed.ID {
+		t.Fatalf("after a restart ClipPredictions = %v (%v), want 2, newest %d", ids(ps), err, failed.ID)
+	}
+	if err := db.RecordPrediction(ctx, newPred()); err != nil {
+		t.Errorf("RecordPrediction after a restart = %v", err)
+	}
+}
+
+// TestPipelineThroughSymlink opens the database through a symbolic link:
+// SQLite names the WAL after the file it resolved, and the syncer must
+// sync that one.
+func TestPipelineThroughSymlink(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "disk"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "disk", "s.db")
+	if err := os.WriteFile(target, nil, 0o644); err != nil { // an empty file is a new database
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "s.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	db, err := Open(ctx, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !db.pipelined {
+		t.Fatal("the syncer is off for a database opened through a link")
+	}
+	clip := "c"
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+	if err := db.RecordPrediction(ctx, p); err != nil {
+		t.Fatalf("RecordPrediction through a link = %v", err)
 	}
 }

@@ -10,9 +10,12 @@ CREATE TABLE prediction_clip_index (
     id      INTEGER NOT NULL,
     PRIMARY KEY (clip_id, id)
 ) WITHOUT ROWID;
+-- sync_marks is bumped by a write made only so that its commit syncs the
+-- WAL, and every commit before it (sqlite/db.go, syncedLastPrediction).
 CREATE TABLE prediction_index_state (
     one          INTEGER PRIMARY KEY CHECK (one = 1),
-    indexed_upto INTEGER NOT NULL
+    indexed_upto INTEGER NOT NULL,
+    sync_marks   INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO prediction_clip_index(clip_id, id)
     SELECT clip_id, id FROM predictions WHERE clip_id IS NOT NULL ORDER BY clip_id, id;
