@@ -22,7 +22,8 @@ const indexEvery = 2048
 // merge is derived data: a crash that loses it loses indexed_upto with
 // it, and the next merge redoes the work, so it needs no sync of its own.
 func (db *DB) maybeIndexClips(idle bool) {
-	if db.lastPred == 0 || db.lastPred <= db.indexedUpto || (!idle && db.lastPred-db.indexedUpto < indexEvery) {
+	if db.lastPred == 0 || db.lastPred <= db.indexedUpto || (!idle && db.lastPred-db.indexedUpto < indexEvery) ||
+		db.syncBroken.Load() != nil {
 		return
 	}
 	ctx := context.Background()

@@ -421,7 +421,7 @@ func (db *DB) checkExternalWrites() {
 // process has committed, which this process's syncer knows nothing of,
 // once they are on disk (see syncedLastPrediction).
 func (db *DB) showExternalPredictions() {
-	if db.setSynchronous(true) != nil {
+	if db.syncBroken.Load() != nil || db.setSynchronous(true) != nil {
 		return
 	}
 	var last int64
