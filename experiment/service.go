@@ -23,6 +23,7 @@ import (
 
 	"lift"
 	"lift/bandit"
+	"lift/internal/watermark"
 )
 
 // PriorStrength is the cold-start prior's weight in pseudo-impressions:
@@ -649,22 +650,13 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 	// learns it from the log, in seq order: now, or at Run's next
 	// catch-up.
 	if s.CatchUpEvery > 0 {
-		raise(&l.stored, r.Seq)
+		watermark.Raise(&l.stored, r.Seq)
 		return r, nil
 	}
 	if err := s.catchUpTo(ctx, l, r.Seq); err != nil {
 		s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
 	}
 	return r, nil
-}
-
-// raise sets a to v if v is larger.
-func raise(a *atomic.Int64, v int64) {
-	for old := a.Load(); v > old; old = a.Load() {
-		if a.CompareAndSwap(old, v) {
-			return
-		}
-	}
 }
 
 // Sweep applies default_reward to decisions whose reward_wait expired.

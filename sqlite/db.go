@@ -21,6 +21,7 @@ import (
 
 	"lift"
 	"lift/internal/groupcommit"
+	"lift/internal/watermark"
 )
 
 //go:embed migrations/*.sql
@@ -305,7 +306,7 @@ func (db *DB) syncer(q <-chan pendingSync) {
 		}
 		for _, p := range pending {
 			if err == nil {
-				raise(&db.durablePred, p.upto)
+				watermark.Raise(&db.durablePred, p.upto)
 			}
 			for _, r := range p.reqs {
 				r.Answer(err)
@@ -343,8 +344,11 @@ func (db *DB) syncWAL(f *os.File) (*os.File, error) {
 // killed before its syncer ran may have left commits that are in the file
 // but not yet synced.
 func (db *DB) startPipeline(ctx context.Context) error {
-	var mode, file string
-	if err := db.tx(ctx, func(tx *wtx) error {
+	// One transaction on the writer goroutine, which owns the fields it
+	// sets; it commits with synchronous=FULL, as anything but a batch of
+	// predictions does. Should the commit fail, so does Open.
+	return db.tx(ctx, func(tx *wtx) error {
+		var mode, file string
 		if err := tx.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 			return err
 		}
@@ -353,21 +357,14 @@ func (db *DB) startPipeline(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&db.indexedUpto)
-	}); err != nil {
-		return err
-	}
-	var last int64
-	if err := db.tx(ctx, func(tx *wtx) error {
-		var err error
-		last, err = syncedLastPrediction(ctx, tx)
-		return err
-	}); err != nil {
-		return err
-	}
-	db.durablePred.Store(last)
-	return db.tx(ctx, func(tx *wtx) error {
-		// On the writer goroutine, which owns these fields.
+		if err := tx.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&db.indexedUpto); err != nil {
+			return err
+		}
+		last, err := syncedLastPrediction(ctx, tx)
+		if err != nil {
+			return err
+		}
+		db.durablePred.Store(last)
 		db.lastPred = last
 		db.walPath = file + "-wal"
 		if f, err := os.Open(db.walPath); err == nil && strings.EqualFold(mode, "wal") {
@@ -430,7 +427,7 @@ func (db *DB) showExternalPredictions() {
 		last, err = syncedLastPrediction(context.Background(), tx)
 		return err
 	}); err == nil {
-		raise(&db.durablePred, last)
+		watermark.Raise(&db.durablePred, last)
 	}
 }
 
@@ -506,17 +503,7 @@ func answerAll(rs []*writeReq, err error) {
 // that inserted none may have written nothing, and then synced nothing.
 func (db *DB) committedFull(err error, before int64) {
 	if err == nil && db.lastPred > before {
-		raise(&db.durablePred, db.lastPred)
-	}
-}
-
-// raise sets v to n if n is larger.
-func raise(v *atomic.Int64, n int64) {
-	for {
-		old := v.Load()
-		if n <= old || v.CompareAndSwap(old, n) {
-			return
-		}
+		watermark.Raise(&db.durablePred, db.lastPred)
 	}
 }
 
