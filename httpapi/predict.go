@@ -64,10 +64,7 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return writeJSONBytes(w, http.StatusOK, b)
 }
 
 // parseFeatures reads inline features by name. Absent names take the
