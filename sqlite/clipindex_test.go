@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lift"
+	"lift/storetest"
 )
 
 // TestClipPredictionsPlan checks SQLite answers the per-clip reads from
@@ -16,11 +17,7 @@ import (
 // or scanning the table.
 func TestClipPredictionsPlan(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "p.db"))
 	for _, q := range []string{clipPredictionsSQL, countClipPredictionsSQL} {
 		rows, err := db.read.pool.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, "c", 10, 10)
 		if err != nil {
@@ -51,11 +48,7 @@ func TestClipPredictionsPlan(t *testing.T) {
 // only), across merges, and after an idle merge.
 func TestClipIndexMerges(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "m.db"))
 	clips := []string{"a", "b", "c"}
 	for _, id := range clips {
 		if _, err := db.PutClip(ctx, &lift.Clip{ID: id, Duration: 5}); err != nil {
@@ -107,7 +100,7 @@ func TestClipIndexMerges(t *testing.T) {
 			if i%5 == 0 {
 				c = "a" // uneven
 			}
-			p := &lift.Prediction{ClipID: &c, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+			p := storetest.NewPrediction(&c)
 			if err := db.RecordPrediction(ctx, p); err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lift"
+	"lift/storetest"
 )
 
 // TestPredictionHiddenUntilSynced holds a committed batch of predictions
@@ -16,11 +17,7 @@ import (
 // until the WAL has been synced; then both do.
 func TestPredictionHiddenUntilSynced(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "d.db"))
 	if !db.pipelined {
 		t.Fatal("a new database in WAL mode should sync predictions after their commit")
 	}
@@ -43,7 +40,7 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 	}()
 
 	done := make(chan error, 1)
-	p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+	p := storetest.NewPrediction(&clip)
 	go func() { done <- db.RecordPrediction(ctx, p) }()
 	var committed int
 	for deadline := time.Now().Add(10 * time.Second); committed == 0 && time.Now().Before(deadline); {
@@ -101,11 +98,7 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 // returns.
 func TestAcknowledgedPredictionsAreShown(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "a.db"))
 	clip := "c"
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
 		t.Fatal(err)
@@ -114,7 +107,7 @@ func TestAcknowledgedPredictionsAreShown(t *testing.T) {
 	for range 16 {
 		go func() {
 			for range 40 {
-				p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+				p := storetest.NewPrediction(&clip)
 				if err := db.RecordPrediction(ctx, p); err != nil {
 					errs <- err
 					return
@@ -143,22 +136,14 @@ func TestAcknowledgedPredictionsAreShown(t *testing.T) {
 func TestPredictionsOfAnotherProcessAreShown(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "two.db")
-	a, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := MustOpenAt(t, path)
+	b := MustOpenAt(t, path)
 	clip := "c"
 	if _, err := a.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
 		t.Fatal(err)
 	}
 	record := func(db *DB) int64 {
-		p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+		p := storetest.NewPrediction(&clip)
 		if err := db.RecordPrediction(ctx, p); err != nil {
 			t.Fatal(err)
 		}
@@ -176,6 +161,7 @@ func TestPredictionsOfAnotherProcessAreShown(t *testing.T) {
 	for _, db := range []*DB{a, b} {
 		var got []*lift.Prediction
 		for deadline := time.Now().Add(5 * externalCheckInterval); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var err error
 			if got, err = db.ClipPredictions(ctx, clip, 100); err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +193,7 @@ func TestPredictionSyncFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	newPred := func() *lift.Prediction {
-		return &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+		return storetest.NewPrediction(&clip)
 	}
 	if err := db.RecordPrediction(ctx, newPred()); err != nil {
 		t.Fatal(err)
@@ -264,11 +250,7 @@ func TestPipelineThroughSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip("no symbolic links here:", err)
 	}
-	db, err := Open(ctx, link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, link)
 	if !db.pipelined {
 		t.Fatal("the syncer is off for a database opened through a link")
 	}
@@ -276,7 +258,7 @@ func TestPipelineThroughSymlink(t *testing.T) {
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
 		t.Fatal(err)
 	}
-	p := &lift.Prediction{ClipID: &clip, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.5, Interval: [2]float64{0.03, 0.05}, Source: "model"}
+	p := storetest.NewPrediction(&clip)
 	if err := db.RecordPrediction(ctx, p); err != nil {
 		t.Fatalf("RecordPrediction through a link = %v", err)
 	}

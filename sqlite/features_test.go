@@ -14,11 +14,7 @@ import (
 // written before the columns existed.
 func TestClipFeaturesMatchClip(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "f.db"))
 	c := 0.7
 	clips := []*lift.Clip{
 		{ID: "full", Duration: 12, CompositeScore: &c,
@@ -64,16 +60,8 @@ func TestClipFeaturesMatchClip(t *testing.T) {
 func TestClipFeaturesSeeAnotherConnection(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "f.db")
-	a, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := MustOpenAt(t, path)
+	b := MustOpenAt(t, path)
 	if _, err := a.PutClip(ctx, &lift.Clip{ID: "x", Duration: 10}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,7 @@ import (
 // call's write is kept and every failing call writes nothing.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "g.db"))
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: "base", Duration: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,7 @@ import (
 // MustOpen opens a fresh database file in the test's temporary directory.
 func MustOpen(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "lift.db"))
-	if err != nil {
-		tb.Fatalf("Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return sqlite.MustOpenAt(tb, filepath.Join(tb.TempDir(), "lift.db"))
 }
 
 func TestConformance(t *testing.T) {

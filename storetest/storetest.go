@@ -112,12 +112,18 @@ func MustAddOutcome(tb testing.TB, s lift.ClipStore, clipID string, impressions,
 	}
 }
 
+// NewPrediction is a valid prediction for clipID (nil: inline features),
+// not yet recorded.
+func NewPrediction(clipID *string) *lift.Prediction {
+	return &lift.Prediction{ClipID: clipID, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.6,
+		Interval: [2]float64{0.02, 0.07}, Source: "heuristic"}
+}
+
 // MustRecordPrediction records a model prediction for clipID (nil for
 // inline features) and returns it.
 func MustRecordPrediction(tb testing.TB, s lift.PredictionStore, clipID *string) *lift.Prediction {
 	tb.Helper()
-	p := &lift.Prediction{ClipID: clipID, PredictedCTR: 0.04, Band: lift.Medium, Confidence: 0.6,
-		Interval: [2]float64{0.02, 0.07}, Source: "heuristic"}
+	p := NewPrediction(clipID)
 	if err := s.RecordPrediction(context.Background(), p); err != nil {
 		tb.Fatalf("RecordPrediction: %v", err)
 	}
