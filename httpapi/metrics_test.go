@@ -307,8 +307,8 @@ const benchClients = 16
 
 // runParallel is b.RunParallel with benchClients clients per core, which
 // also reports the process's CPU time per op (the server's and the
-// in-process clients'): on a shared machine, where other tenants take
-// the cores, it varies less from run to run than the time per op.
+// in-process clients'): where the time per op moves with the load of
+// other tenants of the machine, it shows what one request costs.
 func runParallel(b *testing.B, body func(*testing.PB)) {
 	b.SetParallelism(benchClients)
 	cpu := processCPU()
