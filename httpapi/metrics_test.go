@@ -22,6 +22,7 @@ import (
 	"lift"
 	"lift/demo"
 	"lift/experiment"
+	"lift/internal/cputime"
 	"lift/sqlite"
 	"lift/trainer"
 )
@@ -305,15 +306,10 @@ func benchServer(b *testing.B) http.Handler {
 // (bench/http.sh runs 32 workers): writes then group-commit in batches.
 const benchClients = 16
 
-// runParallel is b.RunParallel with benchClients clients per core, which
-// also reports the process's CPU time per op (the server's and the
-// in-process clients'): where the time per op moves with the load of
-// other tenants of the machine, it shows what one request costs.
+// runParallel runs body in benchClients clients per core and reports
+// the CPU time per op (the server's and the in-process clients').
 func runParallel(b *testing.B, body func(*testing.PB)) {
-	b.SetParallelism(benchClients)
-	cpu := processCPU()
-	b.RunParallel(body)
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-us/op")
+	cputime.RunParallel(b, benchClients, body)
 }
 
 func BenchmarkHTTPHealthz(b *testing.B) {

@@ -37,6 +37,13 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t) })
 }
 
+// BenchmarkRecordPrediction needs LIFT_TEST_POSTGRES; the test clusters
+// run with fsync off unless PG_DURABLE=1.
+func BenchmarkRecordPrediction(b *testing.B) {
+	db := MustOpen(b)
+	storetest.BenchRecordPrediction(b, db, db)
+}
+
 // TestLockExpiresWithClock moves the store's clock past a lease's TTL: a
 // crashed holder blocks others for at most the TTL.
 func TestLockExpiresWithClock(t *testing.T) {

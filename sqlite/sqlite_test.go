@@ -45,3 +45,8 @@ func TestLockExpiresWithClock(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRecordPrediction(b *testing.B) {
+	db := MustOpen(b)
+	storetest.BenchRecordPrediction(b, db, db)
+}
