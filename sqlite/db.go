@@ -58,11 +58,18 @@ type DB struct {
 	// current synchronous setting; syncq carries committed batches of
 	// predictions to the syncer; durablePred is the largest prediction id
 	// known to be on disk, the most any read of predictions shows.
-	pipelined   bool
-	walPath     string
-	syncFull    bool
-	syncq       chan pendingSync
-	syncerDone  chan struct{}
+	pipelined  bool
+	walPath    string
+	syncFull   bool
+	syncq      chan pendingSync
+	syncerDone chan struct{}
+	// held is the open transaction of predictions waiting for the syncer
+	// to be free (see holdPredictions); the writer goroutine's only.
+	// unsynced counts the batches handed to the syncer and not yet
+	// answered; syncIdle wakes the writer when it drops to zero.
+	held        *heldTx
+	unsynced    atomic.Int64
+	syncIdle    chan struct{}
 	durablePred atomic.Int64
 	// syncBroken holds the error that refuses every write once a sync of
 	// the WAL has failed (see syncer).
@@ -123,7 +130,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{Path: path, Now: time.Now, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		features: lift.NewFeatureCache(featureCacheSize),
 		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{}),
-		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{})}
+		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{}),
+		syncIdle: make(chan struct{}, 1)}
 	go db.syncer(db.syncq)
 	go db.writer()
 	if err := db.Migrate(ctx); err != nil {
@@ -234,18 +242,32 @@ func (db *DB) writer() {
 	defer tick.Stop()
 	for {
 		var batch []*writeReq
+		var idle <-chan struct{}
+		if db.held != nil {
+			idle = db.syncIdle
+		}
 		select {
 		case req := <-db.writes:
 			batch = append(batch, req)
+		case <-idle:
+			if db.unsynced.Load() == 0 {
+				db.releaseHeld()
+				db.maybeIndexClips(false)
+			}
+			continue
 		case <-tick.C:
+			db.releaseHeld()
 			db.checkExternalWrites()
 			db.maybeIndexClips(true)
 			continue
 		case <-db.closed:
+			db.releaseHeld()
 			return
 		}
 		db.commit(groupcommit.Gather(db.writes, batch, maxBatch))
-		db.maybeIndexClips(false)
+		if db.held == nil {
+			db.maybeIndexClips(false)
+		}
 	}
 }
 
@@ -257,14 +279,15 @@ type pendingSync struct {
 }
 
 // syncer makes committed batches of predictions durable, and only then
-// acknowledges them. A batch made only of predictions is committed with
-// synchronous=NORMAL, which writes the WAL without syncing it, and handed
-// here; the writer goes on to the next batch while this goroutine syncs
-// the WAL file once for every batch committed in the meantime. That takes
-// the ~0.3 ms disk sync out of the writer's cycle and shares it among
-// more predictions: the request still waits for it, as it would with
-// synchronous=FULL. Every other write (clips, outcomes, experiments,
-// models) commits with synchronous=FULL as before.
+// acknowledges them. Predictions are committed with synchronous=NORMAL,
+// which writes the WAL without syncing it, and handed here; the writer
+// goes on to the next batch while this goroutine syncs the WAL file once
+// for every commit handed over meanwhile (while a sync runs, the writer
+// gathers the predictions that come into one commit: see
+// holdPredictions). That takes the ~0.3-0.6 ms disk sync out of the
+// writer's cycle and shares it among more predictions: the request still
+// waits for it, as it would with synchronous=FULL. Every other write
+// (clips, outcomes, experiments, models) commits with synchronous=FULL.
 //
 // Until the sync, a committed prediction is visible to a reader of the
 // table; this DB's own reads of predictions show only ids up to
@@ -310,6 +333,12 @@ func (db *DB) syncer(q <-chan pendingSync) {
 			}
 			for _, r := range p.reqs {
 				r.Answer(err)
+			}
+		}
+		if db.unsynced.Add(-int64(len(pending))) == 0 {
+			select {
+			case db.syncIdle <- struct{}{}:
+			default: // a wake-up is waiting already
 			}
 		}
 	}
@@ -445,7 +474,12 @@ func (db *DB) commit(batch []*writeReq) {
 		predsOnly = predsOnly && r.Item.pred != nil
 	}
 	// If NORMAL cannot be set, the batch commits with FULL: slower, as safe.
-	if err := db.setSynchronous(!predsOnly); err != nil && !predsOnly {
+	if predsOnly && (db.held != nil || db.setSynchronous(false) == nil) {
+		db.holdPredictions(live)
+		return
+	}
+	db.releaseHeld()
+	if err := db.setSynchronous(true); err != nil {
 		answerAll(live, err)
 		return
 	}
@@ -468,15 +502,17 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 		return insertPredictions(tx, preds)
 	})
-	if err == nil && predsOnly {
-		db.syncq <- pendingSync{reqs: live, upto: db.lastPred}
-		return
-	}
 	if err == nil || len(live) == 1 {
 		db.committedFull(err, before)
 		answerAll(live, err)
 		return
 	}
+	db.rerun(live)
+}
+
+// rerun runs each call of a failed batch in a transaction of its own,
+// committed with synchronous=FULL.
+func (db *DB) rerun(live []*writeReq) {
 	db.reruns.Add(1)
 	if err := db.setSynchronous(true); err != nil {
 		answerAll(live, err)
@@ -494,6 +530,85 @@ func answerAll(rs []*writeReq, err error) {
 	for _, r := range rs {
 		r.Answer(err)
 	}
+}
+
+// heldTx is the transaction holdPredictions keeps open, and the calls
+// whose predictions it holds.
+type heldTx struct {
+	tx   *wtx
+	reqs []*writeReq
+}
+
+// maxHeld bounds the predictions one held transaction gathers.
+const maxHeld = 4 * maxBatch
+
+// holdPredictions inserts a batch made only of predictions into the held
+// transaction, beginning one (synchronous is NORMAL) if none is open, and
+// commits it at once if the syncer is free. When the syncer is busy, the
+// transaction stays open and gathers the batches that come meanwhile,
+// until it is free again (the writer's loop watches syncIdle): those
+// predictions would wait for that sync anyway, and one commit for them
+// all costs the writer less and writes each WAL page once, not once per
+// batch.
+//
+// Failures are rare (a clip deleted since it was read): one rolls the
+// held transaction back, and every call it held, this batch's included,
+// reruns in a transaction of its own. None of them was acknowledged yet.
+func (db *DB) holdPredictions(live []*writeReq) {
+	ctx := context.Background()
+	if db.held == nil {
+		tx := &wtx{conn: db.wconn, db: db, lastPred: db.lastPred}
+		if _, err := tx.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			answerAll(live, err)
+			return
+		}
+		db.held = &heldTx{tx: tx}
+	}
+	h := db.held
+	h.reqs = append(h.reqs, live...)
+	preds := make([]*lift.Prediction, len(live))
+	for i, r := range live {
+		preds[i] = r.Item.pred
+	}
+	if err := insertProtected(h.tx, preds); err != nil {
+		db.held = nil
+		h.tx.ExecContext(ctx, `ROLLBACK`)
+		db.rerun(h.reqs)
+		return
+	}
+	if db.unsynced.Load() == 0 || len(h.reqs) >= maxHeld {
+		db.releaseHeld()
+	}
+}
+
+// insertProtected is insertPredictions with a panic (a bug) turned into
+// an error, as runTx does for other writes.
+func insertProtected(tx *wtx, ps []*lift.Prediction) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = lift.Errorf(lift.Internal, "sqlite: write panicked: %v", p)
+		}
+	}()
+	return insertPredictions(tx, ps)
+}
+
+// releaseHeld commits the held transaction, if one is open, and hands
+// its calls to the syncer.
+func (db *DB) releaseHeld() {
+	h := db.held
+	if h == nil {
+		return
+	}
+	db.held = nil
+	ctx := context.Background()
+	if _, err := h.tx.ExecContext(ctx, `COMMIT`); err != nil {
+		h.tx.ExecContext(ctx, `ROLLBACK`) // a failed COMMIT can leave it open
+		answerAll(h.reqs, err)
+		return
+	}
+	db.lastPred = h.tx.lastPred
+	db.unsynced.Add(1)
+	db.syncq <- pendingSync{reqs: h.reqs, upto: db.lastPred}
 }
 
 // committedFull notes a commit made with synchronous=FULL that inserted

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,19 +26,7 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
 		t.Fatal(err)
 	}
-	// Interpose on the syncer's queue (the writer reads db.syncq after it
-	// receives the next request, so this write happens before that read).
-	toSyncer := db.syncq
-	held := make(chan pendingSync, maxBatch)
-	db.syncq = held
-	forward := make(chan struct{})
-	go func() {
-		<-forward
-		for p := range held {
-			toSyncer <- p
-		}
-		close(toSyncer)
-	}()
+	forward := holdSyncer(db)
 
 	done := make(chan error, 1)
 	p := storetest.NewPrediction(&clip)
@@ -78,7 +67,7 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 		t.Errorf("ClipPredictions after an empty commit = %d, %v; want none", len(ps), err)
 	}
 
-	close(forward)
+	forward()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +79,85 @@ func TestPredictionHiddenUntilSynced(t *testing.T) {
 	// and is acknowledged by the writer itself.
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: "c2", Duration: 5}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// holdSyncer interposes on db's syncer queue: the batches the writer
+// hands to the syncer wait until the returned func is called. The writer
+// reads db.syncq after it receives its next request, so call it between
+// writes.
+func holdSyncer(db *DB) (forward func()) {
+	toSyncer := db.syncq
+	held := make(chan pendingSync, maxBatch)
+	db.syncq = held
+	gate := make(chan struct{})
+	go func() {
+		<-gate
+		for p := range held {
+			toSyncer <- p
+		}
+		close(toSyncer)
+	}()
+	return func() { close(gate) }
+}
+
+// TestFailureInHeldPredictions makes the syncer busy, so that the writer
+// holds the next predictions in an open transaction, and sends one for a
+// clip that does not exist with them: it alone fails, the others rerun on
+// their own (with synchronous=FULL, so they are acknowledged before the
+// busy sync ends), and the prediction the syncer held is answered once
+// its sync is done.
+func TestFailureInHeldPredictions(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "h.db"))
+	clip, missing := "c", "missing"
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	forward := holdSyncer(db)
+	record := func(p *lift.Prediction) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- db.RecordPrediction(ctx, p) }()
+		return done
+	}
+	first := storetest.NewPrediction(&clip)
+	firstDone := record(first)
+	for deadline := time.Now().Add(10 * time.Second); db.unsynced.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first prediction never reached the syncer")
+		}
+	}
+	good := []*lift.Prediction{storetest.NewPrediction(&clip), storetest.NewPrediction(&clip)}
+	goodDone := []<-chan error{record(good[0]), record(good[1])}
+	if err := <-record(storetest.NewPrediction(&missing)); lift.KindOf(err) != lift.NotFound {
+		t.Fatalf("a prediction for a missing clip = %v, want NotFound", err)
+	}
+	if db.reruns.Load() == 0 {
+		t.Error("the failure did not rerun the held predictions")
+	}
+	select {
+	case err := <-firstDone:
+		t.Fatalf("the first prediction was answered (%v) before its sync", err)
+	default:
+	}
+	forward()
+	for _, done := range append(goodDone, firstDone) {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := db.ClipPredictions(ctx, clip, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{first.ID, good[0].ID, good[1].ID}
+	slices.Sort(want)
+	slices.Reverse(want)
+	if got := ids(ps); !slices.Equal(got, want) {
+		t.Errorf("stored predictions %v, want %v", got, want)
+	}
+	if n, err := db.CountPredictionsWithActual(ctx, missing); err != nil || n != 0 {
+		t.Errorf("the missing clip has %d predictions (%v)", n, err)
 	}
 }
 
