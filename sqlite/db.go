@@ -58,22 +58,22 @@ type DB struct {
 	// current synchronous setting; syncq carries committed batches of
 	// predictions to the syncer; durablePred is the largest prediction id
 	// known to be on disk, the most any read of predictions shows.
-	pipelined  bool
-	walPath    string
-	syncFull   bool
-	syncq      chan pendingSync
-	syncerDone chan struct{}
-	// held is the open transaction of predictions waiting for the syncer
-	// to be free (see holdPredictions); the writer goroutine's only.
-	// unsynced counts the batches handed to the syncer and not yet
-	// answered; syncIdle wakes the writer when it drops to zero.
-	held        *heldTx
-	unsynced    atomic.Int64
-	syncIdle    chan struct{}
+	pipelined   bool
+	walPath     string
+	syncFull    bool
+	syncq       chan pendingSync
+	syncerDone  chan struct{}
 	durablePred atomic.Int64
 	// syncBroken holds the error that refuses every write once a sync of
 	// the WAL has failed (see syncer).
 	syncBroken atomic.Pointer[lift.Error]
+	// held is the open transaction of predictions waiting for the syncer
+	// to be free (see holdPredictions); the writer goroutine's only.
+	// unsynced counts the commits handed to the syncer and not yet
+	// answered; syncIdle wakes the writer when it drops to zero.
+	held     *heldTx
+	unsynced atomic.Int64
+	syncIdle chan struct{}
 	// reruns counts batches that failed and were rerun call by call.
 	reruns atomic.Int64
 
