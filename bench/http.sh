@@ -111,7 +111,7 @@ PYEOF
 }
 # A fresh database's WAL grows for the first seconds of writing, each
 # growth one more metadata write in a sync; a server that has been up a
-# while is past that, so a short predict run first is not counted.
+# while is past that, so a first predict run is not counted.
 SECS_SAVED=$SECS
 SECS=${WARMUP:-10}
 run predict warmup
