@@ -28,4 +28,7 @@ fi
 CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Concurrent' ./trainer ./experiment
 # The trainer's worker team and the shared predictor, under the race detector.
 CGO_ENABLED=1 "$GO" test -count=1 -race -run 'Train|Predict' ./gbdt
+# The stores' writer, syncer and group commits, and the HTTP layer over
+# them: goroutines hand work to each other there on every write.
+CGO_ENABLED=1 "$GO" test -count=1 -race ./sqlite ./postgres ./httpapi ./internal/...
 ./scripts/fuzz.sh "$FUZZTIME"
