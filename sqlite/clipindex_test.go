@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,3 +157,90 @@ func ids(ps []*lift.Prediction) []int64 {
 }
 
 func head(s []int64) []int64 { return s[:min(len(s), 5)] }
+
+// TestClipReadsMidMerge stops a merge after its first step, inside one
+// transaction on the writer, and reads every clip there: the clips below
+// merged_below are in the index as well as in the tail, and each read
+// must list the clip's predictions exactly once.
+func TestClipReadsMidMerge(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "mid.db"))
+	clips := []string{"a", "b", "c", "d", "e"}
+	for _, id := range clips {
+		if _, err := db.PutClip(ctx, &lift.Clip{ID: id, Duration: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recorded := map[string][]int64{}
+	for i := range 5 * mergeStepRows {
+		c := clips[i%len(clips)]
+		p := storetest.NewPrediction(&c)
+		if err := db.RecordPrediction(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		recorded[c] = append(recorded[c], p.ID)
+	}
+	err := db.tx(ctx, func(tx *wtx) error {
+		// Finish whatever the idle tick started, then start a merge of
+		// the tail and take one step of it.
+		for {
+			done, err := db.mergeStep(tx, true)
+			if err != nil || done {
+				break
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state SET indexed_upto = 0`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM prediction_clip_index`); err != nil {
+			return err
+		}
+		db.indexedUpto, db.merge = 0, nil
+		done, err := db.mergeStep(tx, true)
+		if err != nil {
+			return err
+		}
+		var below sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT merged_below FROM prediction_index_state`).Scan(&below); err != nil {
+			return err
+		}
+		if done || !below.Valid || below.String <= "a" || below.String > "e" {
+			// This runs on the writer goroutine: no t.Fatal here.
+			return fmt.Errorf("after one step: done %v, merged_below %v; want a merge under way past clip a", done, below)
+		}
+		for _, c := range clips {
+			rows, err := tx.conn.QueryContext(ctx, clipPredictionsSQL, c, 1<<60, 1<<30)
+			if err != nil {
+				return err
+			}
+			var got []int64
+			for rows.Next() {
+				var p lift.Prediction
+				var created string
+				if err := rows.Scan(&p.ID, &p.ClipID, &p.ModelVersion, &p.Source, &p.PredictedCTR, &p.Band,
+					&p.Confidence, &p.Interval[0], &p.Interval[1], &created); err != nil {
+					rows.Close()
+					return err
+				}
+				got = append(got, p.ID)
+			}
+			rows.Close()
+			want := slices.Clone(recorded[c])
+			slices.Reverse(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("clip %s (merged below %q) mid-merge: %d ids %v, want %d %v", c, below.String, len(got), head(got), len(want), head(want))
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, countClipPredictionsSQL, c, 1<<60).Scan(&n); err != nil {
+				return err
+			}
+			if n != len(want) {
+				t.Errorf("clip %s mid-merge: count %d, want %d", c, n, len(want))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -291,6 +291,11 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 		}
 		for i, p := range ps[:n] {
 			p.ID = last - int64(n-1-i)
+			c := clipPrediction{id: p.ID, noClip: p.ClipID == nil}
+			if p.ClipID != nil {
+				c.clip = *p.ClipID
+			}
+			tx.inserted = append(tx.inserted, c)
 		}
 		tx.lastPred = last
 		ps = ps[n:]

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,8 +51,16 @@ type DB struct {
 	// follow it.
 	lastPred int64
 	// indexedUpto is where prediction_clip_index ends, as this writer
-	// last knew it (see clipindex.go).
+	// last knew it, and merge the merge it is carrying out, if any (see
+	// clipindex.go).
 	indexedUpto int64
+	merge       *mergePlan
+	// tail is this writer's committed predictions above indexedUpto, in
+	// id order, from which a merge is planned without reading the table
+	// back (see planFromTail); commitsSinceTick counts group commits
+	// since the writer's last tick, which merges at once when it is 0.
+	tail             []clipPrediction
+	commitsSinceTick int
 
 	// Durability of predictions (see syncer). pipelined is set when the
 	// database is in WAL mode; syncFull is the writer connection's
@@ -258,7 +267,10 @@ func (db *DB) writer() {
 		case <-tick.C:
 			db.releaseHeld()
 			db.checkExternalWrites()
-			db.maybeIndexClips(true)
+			// A whole merge only when the writer was idle since the last
+			// tick; under load, one step, as after any commit.
+			db.maybeIndexClips(db.commitsSinceTick == 0)
+			db.commitsSinceTick = 0
 			continue
 		case <-db.closed:
 			db.releaseHeld()
@@ -465,6 +477,7 @@ func (db *DB) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	db.commitsSinceTick++
 	if err := db.syncBroken.Load(); err != nil {
 		answerAll(live, err)
 		return
@@ -572,12 +585,19 @@ func (db *DB) holdPredictions(live []*writeReq) {
 	}
 	if err := insertProtected(h.tx, preds); err != nil {
 		db.held = nil
+		db.merge = nil // a step it held, if any, is rolled back too
 		h.tx.ExecContext(ctx, `ROLLBACK`)
 		db.rerun(h.reqs)
 		return
 	}
 	if db.unsynced.Load() == 0 || len(h.reqs) >= maxHeld {
 		db.releaseHeld()
+		return
+	}
+	// The transaction waits for the syncer: a step of the clip index's
+	// merge goes in meanwhile.
+	if db.mergeDue(false) {
+		db.mergeHeld(h.tx)
 	}
 }
 
@@ -603,13 +623,26 @@ func (db *DB) releaseHeld() {
 	ctx := context.Background()
 	if _, err := h.tx.ExecContext(ctx, `COMMIT`); err != nil {
 		h.tx.ExecContext(ctx, `ROLLBACK`) // a failed COMMIT can leave it open
+		db.merge = nil
 		answerAll(h.reqs, err)
 		return
 	}
-	db.lastPred = h.tx.lastPred
+	db.committed(h.tx)
 	db.unsynced.Add(1)
 	db.syncq <- pendingSync{reqs: h.reqs, upto: db.lastPred}
 }
+
+// committed takes in what tx inserted once it is committed.
+func (db *DB) committed(tx *wtx) {
+	db.lastPred = tx.lastPred
+	db.tail = append(db.tail, tx.inserted...)
+	if len(db.tail) > maxTail { // merges are failing: plan from the table
+		db.tail = slices.Delete(db.tail, 0, len(db.tail)-maxTail/2)
+	}
+}
+
+// maxTail bounds db.tail.
+const maxTail = 1 << 18
 
 // committedFull notes a commit made with synchronous=FULL that inserted
 // predictions (before was db.lastPred when it began): having written to
@@ -656,7 +689,7 @@ func (db *DB) runTx(f func(*wtx) error) (err error) {
 		}
 		if err == nil {
 			if _, err = tx.ExecContext(ctx, `COMMIT`); err == nil {
-				db.lastPred = tx.lastPred
+				db.committed(tx)
 				return
 			}
 		}
@@ -676,8 +709,10 @@ type wtx struct {
 	conn *sql.Conn
 	db   *DB
 	// lastPred is the id of the last prediction inserted, starting from
-	// db.lastPred; it becomes db.lastPred when the commit succeeds.
+	// db.lastPred; it becomes db.lastPred when the commit succeeds, and
+	// inserted joins db.tail.
 	lastPred int64
+	inserted []clipPrediction
 }
 
 // stmt returns q prepared on the writer's connection, or nil for a
