@@ -135,6 +135,7 @@ func (db *DB) mergeStep(tx *wtx, idle bool) (done bool, err error) {
 	switch {
 	case !below.Valid:
 		db.indexedUpto = indexed
+		db.trimTail(indexed) // another process may have merged
 		// Only committed predictions: the tail this transaction adds may
 		// yet be rolled back.
 		upto := db.lastPred
@@ -168,9 +169,7 @@ func (db *DB) mergeStep(tx *wtx, idle bool) (done bool, err error) {
 			return false, err
 		}
 		db.indexedUpto = p.upto
-		// Should tx roll back, the next merge plans from the table.
-		i, _ := slices.BinarySearchFunc(db.tail, p.upto+1, byID)
-		db.tail = slices.Delete(db.tail, 0, i)
+		db.trimTail(p.upto) // should tx roll back, the next merge plans from the table
 		return true, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state SET merged_below = ?`, p.pairs[end].clip); err != nil {
@@ -199,6 +198,12 @@ func (db *DB) planFromTail(from, upto int64) *mergePlan {
 	}
 	slices.SortFunc(p.pairs, byClip)
 	return p
+}
+
+// trimTail drops db.tail's predictions up to id upto.
+func (db *DB) trimTail(upto int64) {
+	i, _ := slices.BinarySearchFunc(db.tail, upto+1, byID)
+	db.tail = slices.Delete(db.tail, 0, i)
 }
 
 func byID(c clipPrediction, id int64) int { return cmp.Compare(c.id, id) }

@@ -51,7 +51,7 @@ type DB struct {
 	// follow it.
 	lastPred int64
 	// indexedUpto is where prediction_clip_index ends, as this writer
-	// last knew it, and merge the merge it is carrying out, if any (see
+	// last knew it; merge is the merge it is carrying out, if any (see
 	// clipindex.go).
 	indexedUpto int64
 	merge       *mergePlan
