@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-
-	"lift"
 )
 
 // The per-clip index of predictions (migrations 0006 and 0007). Indexing
@@ -98,15 +96,10 @@ func (db *DB) mergeHeld(tx *wtx) {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT merge_step`); err != nil {
 		return
 	}
-	err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = lift.Errorf(lift.Internal, "sqlite: merge step panicked: %v", p)
-			}
-		}()
-		_, err = db.mergeStep(tx, false)
+	err := protect("merge step", func() error {
+		_, err := db.mergeStep(tx, false)
 		return err
-	}()
+	})
 	if err != nil {
 		db.merge = nil
 		tx.ExecContext(ctx, `ROLLBACK TO merge_step`)
@@ -255,13 +248,7 @@ func insertIndexPairs(tx *wtx, pairs []clipPrediction) error {
 	return nil
 }
 
-var insertIndexSQL = func() map[int]string {
-	m := map[int]string{}
-	for n := 1; n <= maxPredictionRows; n++ {
-		m[n] = `INSERT INTO prediction_clip_index(clip_id, id) VALUES ` + strings.Repeat(",(?,?)", n)[1:]
-	}
-	return m
-}()
+var insertIndexSQL = multiRowSQL(`INSERT INTO prediction_clip_index(clip_id, id) VALUES `, "(?,?)")
 
 // indexedUptoSQL is how far reads take prediction_clip_index: up to the
 // last merge done. Entries a merge under way has added above it are

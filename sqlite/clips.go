@@ -308,15 +308,18 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 // first used), so that a batch takes one statement.
 const maxPredictionRows = 32
 
-var insertPredictionsSQL = func() map[int]string {
+var insertPredictionsSQL = multiRowSQL(`INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
+	ctr_lo, ctr_hi, created_at, clip_id) VALUES `, "(?,?,?,?,?,?,?,?,?)")
+
+// multiRowSQL is head followed by n copies of row, comma-separated, for
+// each n from 1 to maxPredictionRows.
+func multiRowSQL(head, row string) map[int]string {
 	m := map[int]string{}
 	for n := 1; n <= maxPredictionRows; n++ {
-		rows := strings.Repeat(",(?,?,?,?,?,?,?,?,?)", n)[1:]
-		m[n] = `INSERT INTO predictions(model_version, source, predicted_ctr, band, confidence,
-			ctr_lo, ctr_hi, created_at, clip_id) VALUES ` + rows
+		m[n] = head + strings.Repeat(","+row, n)[1:]
 	}
 	return m
-}()
+}
 
 // CountPredictionsWithActual counts a clip's recorded predictions whose
 // actual_ctr has been filled in from outcomes.

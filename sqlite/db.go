@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -313,19 +314,7 @@ func (db *DB) syncer(q <-chan pendingSync) {
 		}
 	}()
 	for p := range q {
-		pending := []pendingSync{p}
-	drain:
-		for {
-			select {
-			case more, ok := <-q:
-				if !ok {
-					break drain
-				}
-				pending = append(pending, more)
-			default:
-				break drain
-			}
-		}
+		pending := groupcommit.Drain(q, []pendingSync{p}, math.MaxInt)
 		// A failed sync fails its requests (their rows are committed but
 		// perhaps not on disk) and stops all writing: after a failed
 		// fsync the kernel may have dropped the pages, so no later sync
@@ -583,7 +572,7 @@ func (db *DB) holdPredictions(live []*writeReq) {
 	for i, r := range live {
 		preds[i] = r.Item.pred
 	}
-	if err := insertProtected(h.tx, preds); err != nil {
+	if err := protect("write", func() error { return insertPredictions(h.tx, preds) }); err != nil {
 		db.held = nil
 		db.merge = nil // a step it held, if any, is rolled back too
 		h.tx.ExecContext(ctx, `ROLLBACK`)
@@ -601,15 +590,16 @@ func (db *DB) holdPredictions(live []*writeReq) {
 	}
 }
 
-// insertProtected is insertPredictions with a panic (a bug) turned into
-// an error, as runTx does for other writes.
-func insertProtected(tx *wtx, ps []*lift.Prediction) (err error) {
+// protect runs f with a panic in it (a bug) turned into an error, so
+// that it fails the write instead of the writer goroutine, which every
+// write in the process depends on.
+func protect(what string, f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = lift.Errorf(lift.Internal, "sqlite: write panicked: %v", p)
+			err = lift.Errorf(lift.Internal, "sqlite: %s panicked: %v", what, p)
 		}
 	}()
-	return insertPredictions(tx, ps)
+	return f()
 }
 
 // releaseHeld commits the held transaction, if one is open, and hands
@@ -675,30 +665,25 @@ func (db *DB) setSynchronous(full bool) error {
 }
 
 // runTx runs f in one transaction on the writer's connection. A panic
-// in f (a bug) fails the transaction instead of the writer goroutine,
-// which every write in the process depends on.
-func (db *DB) runTx(f func(*wtx) error) (err error) {
+// in f (a bug) fails the transaction (see protect).
+func (db *DB) runTx(f func(*wtx) error) error {
 	ctx := context.Background()
 	tx := &wtx{conn: db.wconn, db: db, lastPred: db.lastPred}
 	if _, err := tx.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = lift.Errorf(lift.Internal, "sqlite: write panicked: %v", p)
+	err := protect("write", func() error { return f(tx) })
+	if err == nil {
+		if _, err = tx.ExecContext(ctx, `COMMIT`); err == nil {
+			db.committed(tx)
+			return nil
 		}
-		if err == nil {
-			if _, err = tx.ExecContext(ctx, `COMMIT`); err == nil {
-				db.committed(tx)
-				return
-			}
-		}
-		// A failed COMMIT can leave the transaction open (SQLITE_BUSY);
-		// after a failed statement it may already be gone, and then
-		// ROLLBACK's own error says only that.
-		tx.ExecContext(ctx, `ROLLBACK`)
-	}()
-	return f(tx)
+	}
+	// A failed COMMIT can leave the transaction open (SQLITE_BUSY); after
+	// a failed statement it may already be gone, and then ROLLBACK's own
+	// error says only that.
+	tx.ExecContext(ctx, `ROLLBACK`)
+	return err
 }
 
 // wtx is the writer's open transaction. Its statements are prepared once
