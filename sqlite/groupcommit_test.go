@@ -64,3 +64,26 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		t.Errorf("failed outcome batches left %d impressions on base (%v)", base.Impressions, err)
 	}
 }
+
+// TestPanicInWriteFailsOnlyThatWrite: a write that panics (a bug) fails
+// with an internal error and writes nothing; the writer goroutine lives
+// on for the next write.
+func TestPanicInWriteFailsOnlyThatWrite(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "p.db"))
+	err := db.tx(ctx, func(tx *wtx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clips(id, duration, created_at, updated_at) VALUES ('ghost', 1, '', '')`); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	if lift.KindOf(err) != lift.Internal {
+		t.Fatalf("a panicking write = %v, want an internal error", err)
+	}
+	if _, err := db.GetClip(ctx, "ghost"); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("the panicking write's row: GetClip = %v, want NotFound", err)
+	}
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "after", Duration: 1}); err != nil {
+		t.Fatalf("the write after the panic = %v", err)
+	}
+}
