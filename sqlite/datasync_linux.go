@@ -3,6 +3,8 @@ package sqlite
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // datasync flushes f's data to disk with fdatasync, which also writes
@@ -15,4 +17,20 @@ func datasync(f *os.File) error {
 			return err
 		}
 	}
+}
+
+// isFileAt reports whether f is still the file at path. It asks statx
+// for the file's identity only: a stat that reads the timestamps
+// (os.Stat, f.Stat) makes the kernel give the file's next write a
+// fine-grained modification time (multigrain timestamps, Linux 6.13+),
+// and then on some file systems (ext4 without a journal) the next
+// fdatasync writes the inode as well, a second I/O in every sync.
+func isFileAt(f *os.File, path string) bool {
+	var a, b unix.Statx_t
+	const mask = unix.STATX_INO
+	if unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, mask, &a) != nil ||
+		unix.Statx(unix.AT_FDCWD, path, 0, mask, &b) != nil {
+		return false
+	}
+	return a.Ino == b.Ino && a.Dev_major == b.Dev_major && a.Dev_minor == b.Dev_minor
 }

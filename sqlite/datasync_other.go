@@ -6,3 +6,10 @@ import "os"
 
 // datasync flushes f to disk (fsync, F_FULLFSYNC on macOS).
 func datasync(f *os.File) error { return f.Sync() }
+
+// isFileAt reports whether f is still the file at path.
+func isFileAt(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}

@@ -350,13 +350,9 @@ func (db *DB) syncer(q <-chan pendingSync) {
 // use next time.
 func (db *DB) syncWAL(f *os.File) (*os.File, error) {
 	path := db.walPath
-	if f != nil {
-		a, err1 := f.Stat()
-		b, err2 := os.Stat(path)
-		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
-			f.Close()
-			f = nil
-		}
+	if f != nil && !isFileAt(f, path) {
+		f.Close()
+		f = nil
 	}
 	if f == nil {
 		var err error

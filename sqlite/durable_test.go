@@ -331,3 +331,38 @@ func TestPipelineThroughSymlink(t *testing.T) {
 		t.Fatalf("RecordPrediction through a link = %v", err)
 	}
 }
+
+// TestIsFileAt is the syncer's check that the WAL it holds open is still
+// the file at the WAL's path: true for the same file, false once the path
+// names another file or none.
+func TestIsFileAt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w")
+	if err := os.WriteFile(path, []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !isFileAt(f, path) {
+		t.Error("isFileAt(the file opened from path) = false")
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	if isFileAt(f, path) {
+		t.Error("isFileAt = true after another file replaced it at path")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if isFileAt(f, path) {
+		t.Error("isFileAt = true with no file at path")
+	}
+}
