@@ -86,14 +86,27 @@ func (f Features) Vector() []float32 {
 	}
 }
 
-// Validate checks the features a user gave inline: each finite, duration
-// non-negative and has_face 0 or 1.
+// MaxFeatureValue is the largest magnitude a feature may have: the model
+// reads features as float32, in which anything larger is infinite.
+const MaxFeatureValue = math.MaxFloat32
+
+// Validate checks features before a prediction: each finite and within
+// the model's float32 range, the four scores and composite_score in
+// [0,1], duration non-negative and has_face 0 or 1.
 func (f Features) Validate() error {
-	vals := []float64{f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.Duration, f.HasFace, f.CompositeScore}
-	names := append(append([]string{}, FeatureNames...), "composite_score")
+	vals := [...]float64{f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.Duration, f.HasFace, f.CompositeScore}
 	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return Errorf(Invalid, "features.%s must be a finite number", names[i])
+		name := "composite_score"
+		if i < len(FeatureNames) {
+			name = FeatureNames[i]
+		}
+		if math.IsNaN(v) || math.Abs(v) > MaxFeatureValue {
+			return Errorf(Invalid, "features.%s must be a finite number of magnitude at most %.3g, got %g", name, MaxFeatureValue, v)
+		}
+		if i < 4 || i == 6 { // the scores
+			if v < 0 || v > 1 {
+				return Errorf(Invalid, "features.%s must be in [0,1], got %g", name, v)
+			}
 		}
 	}
 	if f.Duration < 0 {
@@ -154,15 +167,15 @@ func ValidateClipID(id string) error {
 }
 
 // Validate checks a clip before it is stored: a valid id, a finite
-// non-negative duration, a composite_score in [0,1], and that the keys the
-// features read have the right types (a string where a number belongs
+// non-negative duration, a composite_score and the four scores the
+// features read in [0,1], and that those keys have the right types (a string where a number belongs
 // would otherwise silently become the default).
 func (c *Clip) Validate() error {
 	if err := ValidateClipID(c.ID); err != nil {
 		return err
 	}
-	if math.IsNaN(c.Duration) || math.IsInf(c.Duration, 0) || c.Duration < 0 {
-		return Errorf(Invalid, "duration must be a finite number of seconds >= 0")
+	if math.IsNaN(c.Duration) || c.Duration < 0 || c.Duration > MaxFeatureValue {
+		return Errorf(Invalid, "duration must be a finite number of seconds >= 0 (at most %.3g)", MaxFeatureValue)
 	}
 	if s := c.CompositeScore; s != nil && !(*s >= 0 && *s <= 1) {
 		return Errorf(Invalid, "composite_score must be in [0,1], got %g", *s)
@@ -182,8 +195,12 @@ func (c *Clip) Validate() error {
 		if !ok || v == nil {
 			continue
 		}
-		if _, isNum := v.(float64); !isNum {
+		x, isNum := v.(float64)
+		if !isNum {
 			return Errorf(Invalid, "%s.%s must be a number, got %s", ch.field, ch.key, typeName(v))
+		}
+		if !(x >= 0 && x <= 1) {
+			return Errorf(Invalid, "%s.%s must be in [0,1], got %g", ch.field, ch.key, x)
 		}
 	}
 	return nil

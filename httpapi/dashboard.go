@@ -226,7 +226,11 @@ func (s *Server) clipExplain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, cs, bias, err := ex.Contributions(c.Features())
+	f := c.Features()
+	if err := storedFeatures(id, f); err != nil {
+		return err
+	}
+	p, cs, bias, err := ex.Contributions(f)
 	if err != nil {
 		return err
 	}

@@ -142,13 +142,28 @@ type featureSource interface {
 	ClipFeatures(ctx context.Context, id string) (lift.Features, error)
 }
 
-func (s *Server) clipFeatures(ctx context.Context, id string) (lift.Features, error) {
+func (s *Server) clipFeatures(ctx context.Context, id string) (f lift.Features, err error) {
 	if fs, ok := s.Clips.(featureSource); ok {
-		return fs.ClipFeatures(ctx, id)
+		f, err = fs.ClipFeatures(ctx, id)
+	} else {
+		var c *lift.Clip
+		if c, err = s.Clips.GetClip(ctx, id); err == nil {
+			f = c.Features()
+		}
 	}
-	c, err := s.Clips.GetClip(ctx, id)
 	if err != nil {
-		return lift.Features{}, err
+		return f, err
 	}
-	return c.Features(), nil
+	return f, storedFeatures(id, f)
+}
+
+// storedFeatures checks the features of a stored clip before a
+// prediction: a clip stored before Validate bounded its values can hold
+// one the model cannot read.
+func storedFeatures(id string, f lift.Features) error {
+	if err := f.Validate(); err != nil {
+		return lift.Errorf(lift.Invalid, "clip %q cannot be predicted: %s; store it again (PUT /clips/%s) with valid values",
+			id, lift.Message(err), id)
+	}
+	return nil
 }

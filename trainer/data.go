@@ -6,6 +6,7 @@ package trainer
 
 import (
 	"hash/fnv"
+	"log/slog"
 	"math"
 
 	"lift"
@@ -26,6 +27,21 @@ func hashPercent(s string) int {
 	h := fnv.New64a()
 	h.Write([]byte(s))
 	return int(h.Sum64() % 100)
+}
+
+// trainable drops the clips whose features the model cannot read (a
+// value beyond float32's range, stored before clips were validated
+// against it), so that one such clip does not stop every training run.
+func trainable(clips []*lift.Clip, log *slog.Logger) []*lift.Clip {
+	kept := clips[:0:0]
+	for _, c := range clips {
+		if err := c.Features().Validate(); err != nil {
+			log.Warn("training skips a clip with unusable features", "clip", c.ID, "err", lift.Message(err))
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept
 }
 
 // split partitions clips into training and holdout sets.

@@ -239,6 +239,7 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	clips = trainable(clips, j.logger())
 	if len(clips) < lift.MinTrainingClips {
 		return &lift.TrainSummary{Message: lift.NotEnoughDataMessage(len(clips)), Rows: len(clips)}, nil
 	}

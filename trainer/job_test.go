@@ -1,11 +1,15 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,5 +372,44 @@ func TestRollbackDuringTrainingWins(t *testing.T) {
 	}
 	if serving.Version() == *third.ModelVersion {
 		t.Errorf("the unpromoted v%d is being served", *third.ModelVersion)
+	}
+}
+
+// TestTrainingSkipsUnusableClips: a clip whose stored score is beyond
+// float32's range (as builds before the range check could store) is left
+// out of training, with a warning, instead of failing every run.
+func TestTrainingSkipsUnusableClips(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lift.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := demo.Generate(rand.New(rand.NewPCG(3, 7)), 600, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if err := db.PutClips(ctx, d.Clips); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddOutcomes(ctx, d.Outcomes); err != nil {
+		t.Fatal(err)
+	}
+	bad := d.Outcomes[0].ClipID
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE clips SET duration = 1e300 WHERE id = ?`, bad); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	job := &Job{Store: db, Serving: &Serving{Bands: lift.DefaultBands}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	o, _ := ParseOptions(nil)
+	sum, err := job.Run(ctx, o)
+	if err != nil || sum.ModelVersion == nil {
+		t.Fatalf("training with one unusable clip = %+v, %v", sum, err)
+	}
+	if !strings.Contains(logs.String(), "training skips a clip with unusable features") || !strings.Contains(logs.String(), bad) {
+		t.Errorf("no warning naming clip %s in the log:\n%s", bad, logs.String())
 	}
 }

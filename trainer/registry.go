@@ -66,7 +66,7 @@ func (j *Job) holdout(ctx context.Context) (*holdoutSet, float64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	train, hold := split(clips)
+	train, hold := split(trainable(clips, j.logger()))
 	if len(hold) == 0 || len(train) == 0 {
 		return nil, 0, lift.Errorf(lift.Unavailable, "no holdout clips with outcomes to evaluate on (%d clips with outcomes)", len(clips))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -212,6 +213,13 @@ func TestServeBadInput(t *testing.T) {
 		{"string feature", "POST", "/predict/ctr", `{"features": {"duration": "3"}}`, 400, "invalid"},
 		{"has_face 2", "POST", "/predict/ctr", `{"features": {"duration": 3, "has_face": 2}}`, 400, "invalid"},
 		{"neither id nor features", "POST", "/predict/ctr", `{}`, 400, "invalid"},
+		{"duration beyond float32", "PUT", "/clips/c2", `{"duration": 3.5e38}`, 400, "invalid"},
+		{"score beyond float32", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": 1e308}}`, 400, "invalid"},
+		{"score over 1", "PUT", "/clips/c2", `{"duration": 1, "psychology_score": {"composite": 5}}`, 400, "invalid"},
+		{"negative priority", "PUT", "/clips/c2", `{"duration": 1, "emotion_data": {"priority_score": -3}}`, 400, "invalid"},
+		{"inline duration beyond float32", "POST", "/predict/ctr", `{"features": {"duration": 1e308}}`, 400, "invalid"},
+		{"inline score over 1", "POST", "/predict/ctr", `{"features": {"duration": 3, "hook_strength": 5}}`, 400, "invalid"},
+		{"inline composite over 1", "POST", "/predict/ctr", `{"features": {"duration": 3, "composite_score": 7}}`, 400, "invalid"},
 		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
 		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
 	}
@@ -229,6 +237,9 @@ func TestServeBadInput(t *testing.T) {
 	}
 	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["impressions"] != 0.0 {
 		t.Errorf("rejected outcomes changed c1: %v", body)
+	}
+	if code, body := s.Do("GET", "/predictions/summary", nil); code != 200 || body["total"] != 0.0 {
+		t.Errorf("rejected predictions were recorded: %d %v", code, body)
 	}
 }
 
@@ -312,5 +323,42 @@ func TestServeDemo(t *testing.T) {
 	}
 	if n != defaultDemoClips {
 		t.Errorf("demo loaded %d clips, want %d", n, defaultDemoClips)
+	}
+}
+
+// TestStoredClipBeyondTheModelsRange opens a database holding a clip with
+// a score beyond float32's range, as builds before the range check could
+// store: predicting or explaining it is a 400 that names the clip, and
+// nothing is recorded.
+func TestStoredClipBeyondTheModelsRange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lift.db")
+	s := MustStartServer(t, nil, "--db", "sqlite:"+path)
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(10)); code != 201 {
+		t.Fatal("setup PUT failed")
+	}
+	s.Stop()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE clips SET hook_strength = '{"strength":1e308}', f_hook = 1e308 WHERE id = 'c1'`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	s = MustStartServer(t, nil, "--db", "sqlite:"+path)
+	for _, path := range []string{"/predict/ctr?clip_id=c1", "/clips/c1/explain"} {
+		method := "POST"
+		if strings.HasSuffix(path, "explain") {
+			method = "GET"
+		}
+		code, body := s.Do(method, path, nil)
+		detail, _ := body["detail"].(string)
+		if code != 400 || body["code"] != "invalid" || !strings.Contains(detail, `clip "c1"`) || !strings.Contains(detail, "hook_strength") {
+			t.Errorf("%s %s = %d %v, want 400 naming the clip and the feature", method, path, code, body)
+		}
+	}
+	if code, body := s.Do("GET", "/predictions/summary", nil); code != 200 || body["total"] != 0.0 {
+		t.Errorf("a refused prediction was recorded: %d %v", code, body)
 	}
 }
