@@ -50,7 +50,12 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 		m.onClose(db.Close)
 		return db, nil
 	}
-	path := strings.TrimPrefix(dsn, "sqlite:")
+	path, isSQLite := strings.CutPrefix(dsn, "sqlite:")
+	if !isSQLite && strings.Contains(dsn, "://") {
+		// A typo such as postgress:// would otherwise become a SQLite
+		// file named after it.
+		return nil, usagef("--db %s: unknown database scheme (use sqlite:PATH, a file path, or postgres://...)", redact(dsn))
+	}
 	path = strings.TrimPrefix(path, "//")
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {

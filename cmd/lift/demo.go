@@ -26,7 +26,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
 	n := fs.Int("clips", defaultDemoClips, "number of clips")
 	seed := fs.Uint64("seed", 1, "random seed")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *n < 1 || *n > 1_000_000 {
@@ -123,7 +123,7 @@ var migrateCommand = &command{
 	run: func(ctx context.Context, m *Main, args []string) error {
 		fs := m.newFlagSet("migrate", "migrate [--db sqlite:lift.db]")
 		dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
-		if _, err := parseFlags(fs, args); err != nil {
+		if err := parseNoArgs(fs, args); err != nil {
 			return err
 		}
 		if _, err := m.openDB(ctx, *dsn); err != nil { // Open migrates.

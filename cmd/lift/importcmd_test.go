@@ -106,3 +106,30 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorsTouchNoDatabase: a word where a flag belongs, a --db of
+// an unknown scheme and a malformed model version are usage errors (exit
+// 2, one line), and none of them creates a database.
+func TestUsageErrorsTouchNoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // where a default or misread --db would be created
+	db := "sqlite:" + filepath.Join(dir, "x.db")
+	for _, args := range [][]string{
+		{"migrate", db},
+		{"train", "typo"},
+		{"demo", "50", "--clips", "5"},
+		{"serve", "extra"},
+		{"migrate", "--db", "bogus://x"},
+		{"migrate", "--db", "postgress://u:secret@h/db"},
+		{"models", "activate", "1x", "--db", db},
+		{"models", "activate", "1.5", "--db", db},
+	} {
+		code, out, stderr := run(t, args...)
+		if code != 2 || out != "" || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || strings.Contains(stderr, "secret") {
+			t.Errorf("lift %v: exit %d, stdout %q, stderr %q; want exit 2 and one line without the password", args, code, out, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("usage errors left files behind: %v", entries)
+	}
+}

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
 	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	stopProfile, err := startCPUProfile(*cpuProfile)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"lift"
 	"lift/trainer"
@@ -26,7 +27,7 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	early := fs.Int("early-stopping", -1, "stop after this many rounds without improvement on the inner validation set (0: off; default: the preset's)")
 	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's")
 	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	params := map[string]any{"preset": *preset}
@@ -88,6 +89,12 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 	if n, ok := want[pos[0]]; !ok || len(pos) != n {
 		return usagef("usage: lift %s", usage)
 	}
+	var version int64
+	if pos[0] == "activate" { // checked before the database is opened (or created)
+		if version, err = strconv.ParseInt(pos[1], 10, 64); err != nil || version < 1 {
+			return usagef("VERSION must be a positive integer, got %q", pos[1])
+		}
+	}
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
 		return err
@@ -115,11 +122,7 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 		mv.Calibration = nil
 		return writeJSON(m.Stdout, mv)
 	default:
-		var v int64
-		if _, err := fmt.Sscan(pos[1], &v); err != nil || v < 1 {
-			return usagef("VERSION must be a positive integer, got %q", pos[1])
-		}
-		mv, err := job.Activate(ctx, v)
+		mv, err := job.Activate(ctx, version)
 		if err != nil {
 			return err
 		}
