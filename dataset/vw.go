@@ -31,6 +31,9 @@ func (m *Multiclass) Row(i int) []float64 { return m.X[i*m.Cols : (i+1)*m.Cols] 
 // maxVWLine bounds one line so that a hostile file cannot exhaust memory.
 const maxVWLine = 16 << 20
 
+// MaxVWClasses is the largest class label ReadVWMulticlass accepts.
+const MaxVWClasses = 1 << 16
+
 // ReadVWMulticlass reads VW multiclass text: lines of the form
 //
 //	LABEL [WEIGHT] ['TAG] |ns f:v f:v ... |ns2 ...
@@ -66,6 +69,11 @@ func ReadVWMulticlass(r io.Reader) (*Multiclass, error) {
 		label, err := strconv.Atoi(head[0])
 		if err != nil || label < 1 {
 			return nil, fmt.Errorf("vw line %d: label %q is not a class number 1..K", line, head[0])
+		}
+		if label > MaxVWClasses {
+			// K is the largest label, and a policy keeps state per class:
+			// one stray label must not make a billion of them.
+			return nil, fmt.Errorf("vw line %d: label %d is above the largest class number accepted (%d)", line, label, MaxVWClasses)
 		}
 		for _, tok := range head[1:] {
 			if strings.HasPrefix(tok, "'") {

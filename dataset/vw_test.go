@@ -50,6 +50,7 @@ func TestReadVWMulticlassErrors(t *testing.T) {
 		{"missing label", " |x a:1\n", "missing label"},
 		{"empty", "\n\n", "no examples"},
 		{"ns scale", "1 |x:2 a:1\n", "namespace"},
+		{"huge label", "1 |x a:1\n1000000000 |x a:2\n", "largest class number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

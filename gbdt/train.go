@@ -206,6 +206,12 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 			slices.Sort(g.feats)
 		}
 		t := g.grow(grad, sample)
+		// A learning rate or labels large enough to take a leaf value
+		// past float32's range make a model no one can use: an error
+		// here, not a panic when it is first used.
+		if err := t.validate(train.Cols); err != nil {
+			return nil, nil, fmt.Errorf("round %d: %w (is eta, or are the labels, too large?)", round+1, err)
+		}
 		b.Trees = append(b.Trees, t)
 
 		// Training predictions: each leaf adds its value to its rows (the

@@ -171,6 +171,15 @@ func TestTrainRejectsBadData(t *testing.T) {
 			t.Errorf("error %v, want one naming the eval set", err)
 		}
 	})
+	t.Run("leaf values past float32", func(t *testing.T) {
+		p := DefaultParams()
+		p.Eta = 1e308
+		p.MinChildWeight = 0
+		b, _, err := Train(context.Background(), p, tinyData(), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), "round 1") {
+			t.Errorf("Train with eta 1e308 = %v, %v; want an error naming the round", b, err)
+		}
+	})
 	t.Run("early stopping without eval set", func(t *testing.T) {
 		p := DefaultParams()
 		p.EarlyStopping = 3

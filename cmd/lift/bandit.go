@@ -219,6 +219,9 @@ func readMulticlass(path, format, label string) (*dataset.Multiclass, error) {
 	if mc.K < 2 {
 		return nil, fmt.Errorf("%s: the label has a single class; a bandit needs at least 2 actions", path)
 	}
+	if mc.K > dataset.MaxVWClasses {
+		return nil, fmt.Errorf("%s: the label has %d classes; a bandit here takes at most %d actions", path, mc.K, dataset.MaxVWClasses)
+	}
 	return mc, nil
 }
 

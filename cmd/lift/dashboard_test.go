@@ -109,6 +109,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	active, inactive := modelVersions(t, s, auth)
 
+	// The browser's profile lives outside t.TempDir: a helper process of
+	// chromium can still write to it for a moment after the browser is
+	// closed, which made the TempDir cleanup fail the test now and then.
+	profile, err := os.MkdirTemp("", "lift-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("leaving the browser profile %s: %v", profile, err)
+	})
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
@@ -121,7 +138,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1200, 800),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
