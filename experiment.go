@@ -80,10 +80,8 @@ func (e *Experiment) Validate() error {
 			return Errorf(Invalid, "variant id %q appears twice", v.ID)
 		}
 		seen[v.ID] = true
-		for k, x := range v.Features {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return Errorf(Invalid, "variants[%d].features.%s must be a finite number", i, k)
-			}
+		if err := ValidateFeatureMap(fmt.Sprintf("variants[%d].features", i), v.Features); err != nil {
+			return err
 		}
 	}
 	if e.RewardWait.Duration < 0 {
@@ -186,4 +184,34 @@ type ExperimentStore interface {
 	SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) error
 	// Snapshot returns the latest state and its seq (nil, 0 if none).
 	Snapshot(ctx context.Context, experimentID string) ([]byte, int64, error)
+}
+
+// Bounds on a context or a variant's features, as clients send them.
+const (
+	// MaxFeatureNames is the most names one context (or variant) carries.
+	MaxFeatureNames = 256
+	// MaxFeatureNameLen bounds each name, in bytes.
+	MaxFeatureNameLen = 200
+	// MaxContextValue bounds each value's magnitude: far past any count
+	// or timestamp, and far enough from float64's overflow that squares
+	// and sums stay finite.
+	MaxContextValue = 1e18
+)
+
+// ValidateFeatureMap checks a context or a variant's features: at most
+// MaxFeatureNames names of at most MaxFeatureNameLen bytes, each value
+// finite and within ±MaxContextValue. field names the map in messages.
+func ValidateFeatureMap(field string, m map[string]float64) error {
+	if len(m) > MaxFeatureNames {
+		return Errorf(Invalid, "%s has %d features; at most %d", field, len(m), MaxFeatureNames)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxFeatureNameLen {
+			return Errorf(Invalid, "%s: a feature name must be 1 to %d bytes, got %d", field, MaxFeatureNameLen, len(k))
+		}
+		if math.IsNaN(v) || math.Abs(v) > MaxContextValue {
+			return Errorf(Invalid, "%s.%s must be a finite number within ±%g, got %g", field, k, MaxContextValue, v)
+		}
+	}
+	return nil
 }

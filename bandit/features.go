@@ -26,7 +26,11 @@ type featurizer struct {
 	Names     []string       `json:"names"`
 	Scales    []float64      `json:"scales"` // 0 = never seen non-zero
 	index     map[string]int // name -> base index
-	vecIdx    []int          // context vector position -> base index
+	vecIdx    []int          // context vector position -> base index (-1: over the cap)
+	// maxDim, when set, is the longest φ may grow: a feature that would
+	// take it further is not registered, and so never learnt (see
+	// Linear.LimitDim).
+	maxDim int
 }
 
 func (f *featurizer) rebuild() {
@@ -57,7 +61,7 @@ func (f *featurizer) lookup(name string, register bool) int {
 	if j, ok := f.index[name]; ok {
 		return j
 	}
-	if !register {
+	if !register || (f.maxDim > 0 && f.dim(len(f.Names)+1) > f.maxDim) {
 		return -1
 	}
 	if f.index == nil {
@@ -99,7 +103,9 @@ func (f *featurizer) base(z []float64, ctx Context, a *Action, register bool) []
 			}
 			var j int
 			if i < len(f.vecIdx) {
-				j = f.vecIdx[i]
+				if j = f.vecIdx[i]; j < 0 {
+					continue // a position over the cap
+				}
 			} else if j = f.lookup("#"+strconv.Itoa(i), false); j < 0 {
 				continue // a position never learnt from
 			}

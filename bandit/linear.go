@@ -126,6 +126,8 @@ type Linear struct {
 
 	mu sync.RWMutex
 	st linearState
+	// maxDim bounds φ's length (0: no bound); see LimitDim.
+	maxDim int
 	// z and phi are Learn's scratch space, used under the write lock.
 	z, phi []float64
 }
@@ -151,6 +153,19 @@ func NewLinear(name string, cfg LinearConfig) (*Linear, error) {
 	p.st.Models = map[string]*ridge{}
 	p.st.Feat.rebuild()
 	return p, nil
+}
+
+// LimitDim bounds the length of φ, and with it each ridge model's
+// d×d matrices, at n (n <= 0: no bound). Features first seen once φ is
+// that long are not learnt. A service that takes contexts from clients
+// sets it, so that a client cannot make the policy's memory grow with
+// the square of the number of feature names it sends; it holds across
+// Restore.
+func (p *Linear) LimitDim(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.maxDim = max(n, 0)
+	p.st.Feat.maxDim = p.maxDim
 }
 
 // Name reports the policy's name.
@@ -382,6 +397,7 @@ func (p *Linear) Restore(data []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.name, p.cfg, p.st = s.Name, s.Config, s.State
+	p.st.Feat.maxDim = p.maxDim
 	return nil
 }
 

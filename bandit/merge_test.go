@@ -1,6 +1,8 @@
 package bandit
 
 import (
+	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -98,5 +100,82 @@ func TestThompsonMerge(t *testing.T) {
 		if a1 != a2 || b1 != b2 {
 			t.Errorf("%s: one learner Beta(%v,%v), merged Beta(%v,%v)", id, a1, b1, a2, b2)
 		}
+	}
+}
+
+// TestLimitDim: with LimitDim, contexts that keep bringing new feature
+// names (named or as a long dense vector) grow no model past the bound,
+// choices still work, the bound survives Restore, and a Merge that would
+// cross it is refused without changing the policy.
+func TestLimitDim(t *testing.T) {
+	for _, spec := range []string{"linucb", "squarecb,quadratic=true"} {
+		t.Run(spec, func(t *testing.T) {
+			pol, err := ParsePolicy(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := pol.(*Linear)
+			const bound = 16
+			p.LimitDim(bound)
+			actions := []Action{{ID: "a"}, {ID: "b"}, {ID: "c", Features: map[string]float64{"x": 1, "y": 2}}}
+			learn := func(round int) {
+				ctx := Context{Features: map[string]float64{}, Vector: make([]float64, 40)}
+				for k := range 30 {
+					ctx.Features[fmt.Sprintf("f%d_%d", round, k)] = float64(k + 1)
+				}
+				for i := range ctx.Vector {
+					ctx.Vector[i] = float64(i + 1)
+				}
+				if _, err := p.PMF(ctx, actions); err != nil {
+					t.Fatal(err)
+				}
+				for chosen := range actions {
+					if err := p.Learn(Event{Context: ctx, Actions: actions, Chosen: chosen, Reward: 1, Probability: 0.5}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			check := func(when string) {
+				p.mu.RLock()
+				defer p.mu.RUnlock()
+				for id, m := range p.st.Models {
+					if m.D > bound {
+						t.Errorf("%s: model %s has %d dimensions, bound %d", when, id, m.D, bound)
+					}
+				}
+				if m := p.st.Shared; m != nil && m.D > bound {
+					t.Errorf("%s: shared model has %d dimensions, bound %d", when, m.D, bound)
+				}
+			}
+			for r := range 5 {
+				learn(r)
+			}
+			check("after learning")
+			snap, err := p.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Restore(snap); err != nil {
+				t.Fatal(err)
+			}
+			learn(9)
+			check("after Restore")
+
+			other, _ := ParsePolicy(spec)
+			o := other.(*Linear)
+			for k := range 40 {
+				ctx := Context{Features: map[string]float64{fmt.Sprintf("other%d", k): 1}}
+				if err := o.Learn(Event{Context: ctx, Actions: actions, Chosen: 0, Reward: 1, Probability: 0.5}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := p.Snapshot()
+			if err := p.Merge(o); err == nil {
+				t.Error("Merge past the bound succeeded")
+			}
+			if after, _ := p.Snapshot(); !bytes.Equal(before, after) {
+				t.Error("a refused Merge changed the policy")
+			}
+		})
 	}
 }

@@ -192,9 +192,21 @@ func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
 	}
+	if lp, ok := p.(*bandit.Linear); ok {
+		lp.LimitDim(MaxPolicyDim)
+	}
 	addPriors(p, e.Variants)
 	return p, nil
 }
+
+// MaxPolicyDim bounds the length of a linear policy's feature vector
+// (the constant, the context and variant features, their interactions
+// and, with quadratic=true, their products): each of its ridge models
+// keeps two d×d matrices, 1 MiB at this bound. Clients name context
+// features freely, and without a bound a few requests with thousands of
+// names took hundreds of megabytes. Features first seen past it are not
+// learnt.
+const MaxPolicyDim = 256
 
 // addPriors gives Thompson sampling a Beta prior of PriorStrength
 // pseudo-trials centred on each variant's PriorCTR. Pseudo-trials are
@@ -523,10 +535,8 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	} else if err := lift.ValidateClipID(req.EventID); err != nil {
 		return nil, lift.Errorf(lift.Invalid, "event_id: %s", lift.Message(err))
 	}
-	for k, v := range req.Context {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, lift.Errorf(lift.Invalid, "context.%s must be a finite number", k)
-		}
+	if err := lift.ValidateFeatureMap("context", req.Context); err != nil {
+		return nil, err
 	}
 	excluded := map[string]bool{}
 	for _, id := range req.Exclude {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -459,6 +460,65 @@ func TestReplicaFollowsVariantChanges(t *testing.T) {
 		}
 		if d.Variant == "v0" || len(d.Ranking) != 2 {
 			t.Fatalf("replica b decided %+v after v0 was retired and v2 added", d)
+		}
+	}
+}
+
+// TestContextsCannotGrowThePolicyUnbounded: a linear policy learns from
+// clients' contexts, whose feature names they choose; each request brings
+// 200 new names, and no ridge model grows past MaxPolicyDim.
+func TestContextsCannotGrowThePolicyUnbounded(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	e := abn("wide", 3)
+	e.Policy = lift.PolicySpec{Name: "linucb"}
+	e.Variants[0].Features = map[string]float64{"bright": 1}
+	if _, err := svc.Create(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		c := map[string]float64{}
+		for k := range 200 {
+			c[fmt.Sprintf("r%d_k%d", i, k)] = float64(k + 1)
+		}
+		d, err := svc.Decide(ctx, "wide", DecideRequest{EventID: fmt.Sprint("ev", i), Context: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Reward(ctx, "wide", d.EventID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := svc.get(ctx, "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := l.policy.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		State struct {
+			Models map[string]struct{ D int } `json:"models"`
+			Shared *struct{ D int }           `json:"shared"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(snap, &s); err != nil {
+		t.Fatal(err)
+	}
+	dims := []int{}
+	for _, m := range s.State.Models {
+		dims = append(dims, m.D)
+	}
+	if s.State.Shared != nil {
+		dims = append(dims, s.State.Shared.D)
+	}
+	if len(dims) == 0 {
+		t.Fatal("the policy learnt nothing")
+	}
+	for _, d := range dims {
+		if d > MaxPolicyDim {
+			t.Errorf("a model has %d dimensions, more than MaxPolicyDim (%d)", d, MaxPolicyDim)
 		}
 	}
 }

@@ -29,7 +29,7 @@ type experimentInput struct {
 	Policy        lift.PolicySpec `json:"policy"`
 	RewardWait    *lift.Duration  `json:"reward_wait"`
 	DefaultReward *float64        `json:"default_reward"`
-	RewardRange   *[2]float64     `json:"reward_range"`
+	RewardRange   *[]float64      `json:"reward_range"`
 }
 
 func (s *Server) createExperiment(w http.ResponseWriter, r *http.Request) error {
@@ -38,14 +38,23 @@ func (s *Server) createExperiment(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	e := &lift.Experiment{ID: in.ID, Variants: in.Variants, Policy: in.Policy}
+	// Given, these must be usable: the service fills in a default only
+	// for what was left out (an explicit zero would read as left out).
 	if in.RewardWait != nil {
+		if in.RewardWait.Duration <= 0 {
+			return lift.Errorf(lift.Invalid, "reward_wait must be a positive duration, got %s", in.RewardWait.Duration)
+		}
 		e.RewardWait = *in.RewardWait
 	}
 	if in.DefaultReward != nil {
 		e.DefaultReward = *in.DefaultReward
 	}
 	if in.RewardRange != nil {
-		e.RewardRange = *in.RewardRange
+		rr := *in.RewardRange
+		if len(rr) != 2 || !(rr[0] < rr[1]) {
+			return lift.Errorf(lift.Invalid, "reward_range must be [lo, hi] with lo < hi, got %v", rr)
+		}
+		e.RewardRange = [2]float64{rr[0], rr[1]}
 	}
 	for _, v := range e.Variants {
 		if v.PriorCTR != nil || v.Retired {

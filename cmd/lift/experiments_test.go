@@ -68,6 +68,38 @@ func TestExperimentsOverHTTP(t *testing.T) {
 	if code, _ := s.Do("POST", "/experiments/thumbs/decide", `{"context": {"x": "high"}}`); code != 400 {
 		t.Errorf("string context = %d, want 400", code)
 	}
+	wide := map[string]any{}
+	for i := range 300 {
+		wide[fmt.Sprint("k", i)] = 1
+	}
+	for name, ctx := range map[string]any{
+		"value near float64's maximum": map[string]any{"x": 1e308},
+		"300 feature names":            wide,
+		"empty feature name":           map[string]any{"": 1},
+	} {
+		if code, b := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"context": ctx}); code != 400 {
+			t.Errorf("decide with %s = %d %v, want 400", name, code, b)
+		}
+	}
+	for name, change := range map[string]map[string]any{
+		"variant feature near float64's maximum": {"variants": []map[string]any{{"id": "a", "features": map[string]any{"x": 1e308}}, {"id": "b"}}},
+		"reward_range of one number":             {"reward_range": []float64{0}},
+		"reward_range of three numbers":          {"reward_range": []float64{0, 1, 2}},
+		"empty reward_range":                     {"reward_range": []float64{}},
+		"reward_range [0,0]":                     {"reward_range": []float64{0, 0}},
+		"reward_wait 0s":                         {"reward_wait": "0s"},
+	} {
+		bad := map[string]any{"id": "bad", "variants": []map[string]any{{"id": "a"}, {"id": "b"}}}
+		for k, v := range change {
+			bad[k] = v
+		}
+		if code, b := s.Do("POST", "/experiments", bad); code != 400 {
+			t.Errorf("create with %s = %d %v, want 400", name, code, b)
+		}
+	}
+	if code, _ := s.Do("GET", "/experiments/bad", nil); code != 404 {
+		t.Errorf("a refused create stored experiment %q", "bad")
+	}
 	if code, d := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"exclude": []string{"red", "blue"}}); code != 200 || d["variant"] != "green" {
 		t.Errorf("exclude = %d %v", code, d)
 	}
