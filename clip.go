@@ -151,16 +151,20 @@ func truthy(v any) bool {
 const MaxClipIDLen = 200
 
 // ValidateClipID rejects empty, over-long or control-character ids.
-func ValidateClipID(id string) error {
+func ValidateClipID(id string) error { return ValidateID("clip_id", id) }
+
+// ValidateID checks an id the way ValidateClipID does; field names it in
+// the message.
+func ValidateID(field, id string) error {
 	if id == "" {
-		return Errorf(Invalid, "clip_id must not be empty")
+		return Errorf(Invalid, "%s must not be empty", field)
 	}
 	if len(id) > MaxClipIDLen {
-		return Errorf(Invalid, "clip_id must be at most %d bytes", MaxClipIDLen)
+		return Errorf(Invalid, "%s must be at most %d bytes", field, MaxClipIDLen)
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f {
-			return Errorf(Invalid, "clip_id must not contain control characters")
+			return Errorf(Invalid, "%s must not contain control characters", field)
 		}
 	}
 	return nil

@@ -62,8 +62,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // Validate checks an experiment's definition.
 func (e *Experiment) Validate() error {
-	if err := ValidateClipID(e.ID); err != nil {
-		return Errorf(Invalid, "experiment id: %v", Message(err))
+	if err := ValidateID("experiment id", e.ID); err != nil {
+		return err
 	}
 	if len(e.Variants) < 2 {
 		return Errorf(Invalid, "an experiment needs at least 2 variants, got %d", len(e.Variants))
@@ -73,8 +73,8 @@ func (e *Experiment) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, v := range e.Variants {
-		if err := ValidateClipID(v.ID); err != nil {
-			return Errorf(Invalid, "variants[%d].id: %v", i, Message(err))
+		if err := ValidateID(fmt.Sprintf("variants[%d].id", i), v.ID); err != nil {
+			return err
 		}
 		if seen[v.ID] {
 			return Errorf(Invalid, "variant id %q appears twice", v.ID)

@@ -532,8 +532,8 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	}
 	if req.EventID == "" {
 		req.EventID = s.newEventID()
-	} else if err := lift.ValidateClipID(req.EventID); err != nil {
-		return nil, lift.Errorf(lift.Invalid, "event_id: %s", lift.Message(err))
+	} else if err := lift.ValidateID("event_id", req.EventID); err != nil {
+		return nil, err
 	}
 	if err := lift.ValidateFeatureMap("context", req.Context); err != nil {
 		return nil, err

@@ -41,6 +41,14 @@ func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
 	if in.Duration == nil {
 		return lift.Errorf(lift.Invalid, "duration is required (seconds)")
 	}
+	// impressions and clicks are the sums of the clip's outcomes (POST
+	// /clips/{id}/outcomes): a body read back from GET may carry them and
+	// they are ignored, but not when they are not counts at all.
+	if imp, clk := in.Impressions, in.Clicks; (imp != nil && *imp < 0) || (clk != nil && *clk < 0) ||
+		(imp != nil && clk != nil && *clk > *imp) {
+		return lift.Errorf(lift.Invalid, "impressions and clicks, when given, must be counts with clicks <= impressions "+
+			"(they are the sums of the clip's outcomes and are not set here; POST /clips/%s/outcomes adds to them)", id)
+	}
 	c := &lift.Clip{
 		ID: id, PsychologyScore: in.PsychologyScore, HookStrength: in.HookStrength,
 		NoveltyScore: in.NoveltyScore, EmotionData: in.EmotionData,

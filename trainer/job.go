@@ -170,6 +170,26 @@ func ParseOptions(in map[string]any) (Options, error) {
 	return o, nil
 }
 
+// Bounds on the parameters of a training run asked for over HTTP.
+const (
+	MaxRounds = 10000
+	MaxDepth  = 16
+)
+
+// checkRequestBounds refuses parameters no HTTP request may ask for: the
+// run happens inside the server and holds the trainer lock, and one
+// request must not occupy it for hours. The nightly `lift train`, which
+// an operator configures, has no such bounds.
+func checkRequestBounds(o Options) error {
+	switch {
+	case o.Params.Rounds > MaxRounds:
+		return lift.Errorf(lift.Invalid, "rounds must be at most %d, got %d", MaxRounds, o.Params.Rounds)
+	case o.Params.MaxDepth > MaxDepth:
+		return lift.Errorf(lift.Invalid, "max_depth must be at most %d, got %d", MaxDepth, o.Params.MaxDepth)
+	}
+	return nil
+}
+
 // paramsRecord is what the registry keeps of a run's parameters.
 func (o Options) paramsRecord() map[string]any {
 	p := o.Params
@@ -184,6 +204,9 @@ func (o Options) paramsRecord() map[string]any {
 // TrainCTR implements lift.Trainer.
 func (j *Job) TrainCTR(ctx context.Context, params map[string]any) (*lift.TrainSummary, error) {
 	o, err := ParseOptions(params)
+	if err == nil {
+		err = checkRequestBounds(o)
+	}
 	if err != nil {
 		return nil, err
 	}

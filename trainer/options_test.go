@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"testing"
 
 	"lift"
@@ -30,6 +31,21 @@ func TestParseOptions(t *testing.T) {
 	} {
 		if _, err := ParseOptions(bad); lift.KindOf(err) != lift.Invalid {
 			t.Errorf("ParseOptions(%v) = %v, want invalid", bad, err)
+		}
+	}
+}
+
+// TestRequestBounds: a training run asked for over HTTP may not ask for
+// more than MaxRounds rounds or trees deeper than MaxDepth; the same
+// parameters parse for the nightly job.
+func TestRequestBounds(t *testing.T) {
+	job := &Job{}
+	for _, bad := range []map[string]any{{"rounds": 1e6}, {"max_depth": 20.0}} {
+		if _, err := ParseOptions(bad); err != nil {
+			t.Errorf("ParseOptions(%v) = %v; the nightly job may ask for it", bad, err)
+		}
+		if _, err := job.TrainCTR(context.Background(), bad); lift.KindOf(err) != lift.Invalid {
+			t.Errorf("TrainCTR(%v) = %v, want invalid", bad, err)
 		}
 	}
 }

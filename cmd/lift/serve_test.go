@@ -214,6 +214,8 @@ func TestServeBadInput(t *testing.T) {
 		{"has_face 2", "POST", "/predict/ctr", `{"features": {"duration": 3, "has_face": 2}}`, 400, "invalid"},
 		{"neither id nor features", "POST", "/predict/ctr", `{}`, 400, "invalid"},
 		{"duration beyond float32", "PUT", "/clips/c2", `{"duration": 3.5e38}`, 400, "invalid"},
+		{"negative impressions in a clip", "PUT", "/clips/c2", `{"duration": 1, "impressions": -5}`, 400, "invalid"},
+		{"clicks over impressions in a clip", "PUT", "/clips/c2", `{"duration": 1, "impressions": 5, "clicks": 10}`, 400, "invalid"},
 		{"score beyond float32", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": 1e308}}`, 400, "invalid"},
 		{"score over 1", "PUT", "/clips/c2", `{"duration": 1, "psychology_score": {"composite": 5}}`, 400, "invalid"},
 		{"negative priority", "PUT", "/clips/c2", `{"duration": 1, "emotion_data": {"priority_score": -3}}`, 400, "invalid"},
