@@ -76,14 +76,18 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err = alignColumns(b, d, df.data)
+	format := df.format
+	if format == "" {
+		format = dataset.FormatOf(df.data)
+	}
+	d, err = alignColumns(b, d, df.data, format == "libsvm")
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, d, nil
 }
 
-func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string) (*dataset.Dense, error) {
+func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
 	if b.FeatureNames != nil && d.Names != nil && !slices.Equal(b.FeatureNames, d.Names) {
 		index := make(map[string]int, len(d.Names))
 		for i, n := range d.Names {
@@ -106,9 +110,10 @@ func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string) (*dataset.Dens
 		}
 		return out, nil
 	}
-	// libsvm files end at their largest index, so fewer columns is normal;
-	// more means the data and model disagree.
-	if d.Cols > b.NumFeature || (d.Cols < b.NumFeature && d.Names != nil) {
+	// libsvm files end at their largest index, so fewer columns is normal
+	// there; in a CSV or TSV file, or with more columns, the data and the
+	// model disagree.
+	if d.Cols > b.NumFeature || (d.Cols < b.NumFeature && (d.Names != nil || !sparse)) {
 		return nil, fmt.Errorf("%s: %d feature columns, but the model has %d features (is --label right?)", path, d.Cols, b.NumFeature)
 	}
 	return d, nil

@@ -144,6 +144,8 @@ func TestGBDTErrors(t *testing.T) {
 	data, _ := MustHiggsCSV(t)
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"learner":`), 0o644)
+	narrow := filepath.Join(t.TempDir(), "narrow.tsv") // no header, 3 features for a 28-feature model
+	os.WriteFile(narrow, []byte("1\t0.5\t0.2\t0.1\n0\t0.4\t0.3\t0.2\n"), 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -161,6 +163,7 @@ func TestGBDTErrors(t *testing.T) {
 		{"truncated model", []string{"gbdt", "importance", "--model", bad}, 1, "truncated"},
 		{"bad rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "x"}, 2, "--rows"},
 		{"wrong label", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data, "--label", "nope"}, 1, "nope"},
+		{"too few columns", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", narrow}, 1, "3 feature columns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,3 +133,17 @@ func TestUsageErrorsTouchNoDatabase(t *testing.T) {
 		t.Errorf("usage errors left files behind: %v", entries)
 	}
 }
+
+// TestUserErrorsReadAsTheirMessage: a failure that is the user's (an
+// unknown model version) prints its message, not the internal names of
+// the calls it passed through.
+func TestUserErrorsReadAsTheirMessage(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	if code, _, stderr := run(t, "migrate", "--db", db); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, _, stderr := run(t, "models", "activate", "999", "--db", db)
+	if code != 1 || stderr != "lift: model version 999 not found\n" {
+		t.Errorf("activate 999: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"lift"
 )
 
 func main() {
@@ -129,7 +131,14 @@ func (m *Main) Exec(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stderr, "lift: %s\n", ue.msg)
 		return 2
 	default:
-		fmt.Fprintf(m.Stderr, "lift: %s\n", oneLine(err.Error()))
+		msg := err.Error()
+		// A user's mistake (an unknown version, a clip that does not
+		// load) reads as its message; the store and job names it passed
+		// through are for the internal errors only.
+		if _, direct := err.(*lift.Error); direct && lift.KindOf(err) != lift.Internal {
+			msg = lift.Message(err)
+		}
+		fmt.Fprintf(m.Stderr, "lift: %s\n", oneLine(msg))
 		return 1
 	}
 }
