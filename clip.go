@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Clip is a short video clip as the upstream analysis describes it. The
@@ -161,6 +162,10 @@ func ValidateID(field, id string) error {
 	}
 	if len(id) > MaxClipIDLen {
 		return Errorf(Invalid, "%s must be at most %d bytes", field, MaxClipIDLen)
+	}
+	if !utf8.ValidString(id) {
+		// JSON would answer it as U+FFFD, an id that names nothing.
+		return Errorf(Invalid, "%s must be valid UTF-8", field)
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -215,7 +216,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return false, lift.Errorf(lift.Invalid, "malformed JSON body: %v", jsonErrorText(err))
+		return false, lift.Errorf(lift.Invalid, "%s", jsonErrorText(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return false, lift.Errorf(lift.Invalid, "malformed JSON body: unexpected data after the JSON object")
@@ -227,9 +228,36 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 func jsonErrorText(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, te.Type.String(), te.Value)
+		return fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, jsonKind(te.Type), te.Value)
 	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	return "malformed JSON body: " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names what JSON a Go type takes, for messages: "an object",
+// not "map[string]*json.RawMessage".
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
+		if t.String() == "time.Time" || t.String() == "lift.Duration" {
+			return "a string"
+		}
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

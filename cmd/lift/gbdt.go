@@ -132,6 +132,9 @@ func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
+	if *threads < 0 {
+		return usagef("--threads must be 0 (all CPUs) or more, got %d", *threads)
+	}
 	b, d, err := loadModelAndData(*model, df, *noLabel)
 	if err != nil {
 		return err
@@ -177,6 +180,9 @@ func runGBDTEval(ctx context.Context, m *Main, args []string) error {
 	threads := fs.Int("threads", 0, "prediction threads (0: all CPUs)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *threads < 0 {
+		return usagef("--threads must be 0 (all CPUs) or more, got %d", *threads)
 	}
 	b, d, err := loadModelAndData(*model, df, false)
 	if err != nil {

@@ -164,6 +164,9 @@ func TestGBDTErrors(t *testing.T) {
 		{"bad rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "x"}, 2, "--rows"},
 		{"wrong label", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data, "--label", "nope"}, 1, "nope"},
 		{"too few columns", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", narrow}, 1, "3 feature columns"},
+		{"negative threads", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--threads", "-1"}, 2, "--threads"},
+		{"out in a missing directory", []string{"gbdt", "train", "--data", data, "--out", filepath.Join(t.TempDir(), "no", "m.json")}, 2, "does not exist"},
+		{"out is a directory", []string{"gbdt", "train", "--data", data, "--out", t.TempDir()}, 2, "is a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

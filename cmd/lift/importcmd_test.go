@@ -119,6 +119,7 @@ func TestUsageErrorsTouchNoDatabase(t *testing.T) {
 		{"train", "typo"},
 		{"demo", "50", "--clips", "5"},
 		{"serve", "extra"},
+		{"serve", "--addr", "bogus"},
 		{"migrate", "--db", "bogus://x"},
 		{"migrate", "--db", "postgress://u:secret@h/db"},
 		{"models", "activate", "1x", "--db", db},

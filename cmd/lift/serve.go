@@ -55,6 +55,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return usagef("--addr %q is not a host:port address (e.g. 127.0.0.1:8080): %v", *addr, err)
+	}
 	if token == "" && !isLoopback(*addr) {
 		return usagef("refusing to listen on %s without an API token: set LIFT_API_TOKEN or --api-token-file, or use a loopback address such as 127.0.0.1:8080", *addr)
 	}

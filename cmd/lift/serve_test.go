@@ -222,6 +222,7 @@ func TestServeBadInput(t *testing.T) {
 		{"inline duration beyond float32", "POST", "/predict/ctr", `{"features": {"duration": 1e308}}`, 400, "invalid"},
 		{"inline score over 1", "POST", "/predict/ctr", `{"features": {"duration": 3, "hook_strength": 5}}`, 400, "invalid"},
 		{"inline composite over 1", "POST", "/predict/ctr", `{"features": {"duration": 3, "composite_score": 7}}`, 400, "invalid"},
+		{"id not UTF-8", "PUT", "/clips/%ff", `{"duration": 1}`, 400, "invalid"},
 		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
 		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
 	}
@@ -232,6 +233,15 @@ func TestServeBadInput(t *testing.T) {
 				t.Errorf("= %d %v, want %d %s", code, body, tt.status, tt.code)
 			}
 		})
+	}
+	// A wrong JSON type is named as JSON, not as a Go type.
+	for body, want := range map[string]string{
+		`{"duration": 1, "emotion_data": [1]}`: `field "emotion_data" must be an object, got JSON array`,
+		`{"duration": "long"}`:                 `field "duration" must be a number, got JSON string`,
+	} {
+		if code, b := s.Do("PUT", "/clips/c2", body); code != 400 || b["detail"] != want {
+			t.Errorf("PUT %s = %d %v, want 400 %q", body, code, b, want)
+		}
 	}
 	// Nothing was written by the rejected requests.
 	if code, _ := s.Do("GET", "/clips/c2", nil); code != 404 {
