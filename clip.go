@@ -92,8 +92,9 @@ func (f Features) Vector() []float32 {
 const MaxFeatureValue = math.MaxFloat32
 
 // Validate checks features before a prediction: each finite and within
-// the model's float32 range, the four scores and composite_score in
-// [0,1], duration non-negative and has_face 0 or 1.
+// the model's float32 range, composite_score in [0,1] (the heuristic's
+// scale), duration non-negative and has_face 0 or 1. The four scores take
+// whatever scale a platform uses; the model learns it.
 func (f Features) Validate() error {
 	vals := [...]float64{f.PsychologyComposite, f.HookStrength, f.NoveltyScore, f.EmotionPriority, f.Duration, f.HasFace, f.CompositeScore}
 	for i, v := range vals {
@@ -104,10 +105,8 @@ func (f Features) Validate() error {
 		if math.IsNaN(v) || math.Abs(v) > MaxFeatureValue {
 			return Errorf(Invalid, "features.%s must be a finite number of magnitude at most %.3g, got %g", name, MaxFeatureValue, v)
 		}
-		if i < 4 || i == 6 { // the scores
-			if v < 0 || v > 1 {
-				return Errorf(Invalid, "features.%s must be in [0,1], got %g", name, v)
-			}
+		if i == 6 && (v < 0 || v > 1) {
+			return Errorf(Invalid, "features.%s must be in [0,1], got %g", name, v)
 		}
 	}
 	if f.Duration < 0 {
@@ -176,8 +175,9 @@ func ValidateID(field, id string) error {
 }
 
 // Validate checks a clip before it is stored: a valid id, a finite
-// non-negative duration, a composite_score and the four scores the
-// features read in [0,1], and that those keys have the right types (a string where a number belongs
+// non-negative duration, a composite_score in [0,1], the four scores the
+// features read within the model's float32 range, and that those keys
+// have the right types (a string where a number belongs
 // would otherwise silently become the default).
 func (c *Clip) Validate() error {
 	if err := ValidateClipID(c.ID); err != nil {
@@ -208,8 +208,8 @@ func (c *Clip) Validate() error {
 		if !isNum {
 			return Errorf(Invalid, "%s.%s must be a number, got %s", ch.field, ch.key, typeName(v))
 		}
-		if !(x >= 0 && x <= 1) {
-			return Errorf(Invalid, "%s.%s must be in [0,1], got %g", ch.field, ch.key, x)
+		if math.Abs(x) > MaxFeatureValue {
+			return Errorf(Invalid, "%s.%s must be of magnitude at most %.3g (the model's float32 range), got %g", ch.field, ch.key, MaxFeatureValue, x)
 		}
 	}
 	return nil

@@ -88,8 +88,8 @@ func (e *Experiment) Validate() error {
 		return Errorf(Invalid, "reward_wait must not be negative")
 	}
 	lo, hi := e.RewardRange[0], e.RewardRange[1]
-	if !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
-		return Errorf(Invalid, "reward_range must be [lo, hi] with lo < hi, got %v", e.RewardRange)
+	if !(lo < hi) || !(math.Abs(lo) <= MaxRewardValue && math.Abs(hi) <= MaxRewardValue) {
+		return Errorf(Invalid, "reward_range must be [lo, hi] with lo < hi, both within ±%g, got %v", MaxRewardValue, e.RewardRange)
 	}
 	if !(e.DefaultReward >= lo && e.DefaultReward <= hi) {
 		return Errorf(Invalid, "default_reward %v must lie in reward_range %v", e.DefaultReward, e.RewardRange)
@@ -192,10 +192,13 @@ const (
 	MaxFeatureNames = 256
 	// MaxFeatureNameLen bounds each name, in bytes.
 	MaxFeatureNameLen = 200
-	// MaxContextValue bounds each value's magnitude: far past any count
-	// or timestamp, and far enough from float64's overflow that squares
-	// and sums stay finite.
-	MaxContextValue = 1e18
+	// MaxContextValue bounds each value's magnitude: past any count or
+	// timestamp (Unix nanoseconds are ~1.8e18), and far enough from
+	// float64's overflow that squares and sums stay finite.
+	MaxContextValue = 1e20
+	// MaxRewardValue bounds reward_range's ends, so that sums of rewards
+	// over an experiment's log stay finite.
+	MaxRewardValue = 1e15
 )
 
 // ValidateFeatureMap checks a context or a variant's features: at most

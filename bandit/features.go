@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // featurizer turns a context and an action into the regression oracle's
@@ -56,12 +57,24 @@ func (f *featurizer) dim(m int) int {
 	return 1 + m
 }
 
+// budget is how long φ may grow with name registered: the whole of
+// maxDim for an action feature ("@k"), three quarters of it for context
+// features and interactions. Contexts are many and client-named, and one
+// that filled the bound alone would leave no room for the few action
+// features that tell variants apart in a shared model.
+func (f *featurizer) budget(name string) int {
+	if strings.HasPrefix(name, "@") {
+		return f.maxDim
+	}
+	return f.maxDim * 3 / 4
+}
+
 // lookup returns the base index of name, registering it when learning.
 func (f *featurizer) lookup(name string, register bool) int {
 	if j, ok := f.index[name]; ok {
 		return j
 	}
-	if !register || (f.maxDim > 0 && f.dim(len(f.Names)+1) > f.maxDim) {
+	if !register || (f.maxDim > 0 && f.dim(len(f.Names)+1) > f.budget(name)) {
 		return -1
 	}
 	if f.index == nil {

@@ -32,15 +32,16 @@ func (p *Linear) Merge(other *Linear) error {
 	// Register other's features in p and grow p's scales to cover them.
 	base := make([]int, len(ot.Feat.Names))
 	z := make([]float64, 0, len(st.Feat.Names)+len(base))
-	if st.Feat.maxDim > 0 {
-		n := len(st.Feat.Names)
+	if st.Feat.maxDim > 0 { // would every new name be registered? (nothing changes if not)
+		m := len(st.Feat.Names)
 		for _, name := range ot.Feat.Names {
-			if st.Feat.lookup(name, false) < 0 {
-				n++
+			if st.Feat.lookup(name, false) >= 0 {
+				continue
 			}
-		}
-		if st.Feat.dim(n) > st.Feat.maxDim {
-			return fmt.Errorf("merge: %d features together would take the model past its bound of %d dimensions", n, st.Feat.maxDim)
+			if st.Feat.dim(m+1) > st.Feat.budget(name) {
+				return fmt.Errorf("merge: feature %q would take the model past its bound of %d dimensions", name, st.Feat.maxDim)
+			}
+			m++
 		}
 	}
 	for j, name := range ot.Feat.Names {

@@ -179,3 +179,37 @@ func TestLimitDim(t *testing.T) {
 		})
 	}
 }
+
+// TestLimitDimKeepsRoomForActionFeatures: one context that alone would
+// fill the bound leaves room for the variants' own features, which tell
+// variants apart in the shared model; learning then still prefers the
+// variant that pays.
+func TestLimitDimKeepsRoomForActionFeatures(t *testing.T) {
+	pol, err := ParsePolicy("epsilon-greedy:0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pol.(*Linear)
+	p.LimitDim(256)
+	actions := []Action{{ID: "v0", Features: map[string]float64{"a": 1}}, {ID: "v1", Features: map[string]float64{"b": 1}}}
+	wide := Context{Features: map[string]float64{}}
+	for k := range 255 {
+		wide.Features[fmt.Sprint("k", k)] = 1
+	}
+	if err := p.Learn(Event{Context: wide, Actions: actions, Chosen: 0, Reward: 0, Probability: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		chosen := i % 2
+		if err := p.Learn(Event{Actions: actions, Chosen: chosen, Reward: float64(1 - chosen), Probability: 0.5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pmf, err := p.PMF(Context{}, actions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(pmf[0] > 0.9) {
+		t.Errorf("after learning that v0 pays, PMF = %v; the variants' features were not learnt", pmf)
+	}
+}

@@ -38,6 +38,10 @@ type EvalOptions struct {
 	// MinProbability clips logged probabilities from below in the weights
 	// (0 = no clipping), trading bias for variance.
 	MinProbability float64
+	// MaxDim bounds the DR reward model's feature vector (see
+	// Linear.LimitDim; 0 = no bound), for logs whose contexts clients
+	// named.
+	MaxDim int
 }
 
 // Evaluate estimates the value of the fixed policy p from logs with IPS,
@@ -60,6 +64,7 @@ func EvaluateWith(logs []LoggedEvent, p Policy, opt EvalOptions) (OffPolicyEstim
 	if err != nil {
 		return est, err
 	}
+	model.LimitDim(opt.MaxDim)
 	var sumIPS, sumW, sumWR, sumDR, sumDM float64
 	for i := range logs {
 		ev := &logs[i]

@@ -283,7 +283,11 @@ func (s *Service) seedPrior(ctx context.Context, v *lift.Variant) error {
 		}
 		return err
 	}
-	p, err := s.Predictor.Predict(c.Features())
+	f := c.Features()
+	if err := f.Validate(); err != nil { // a clip stored before its values were bounded
+		return lift.Errorf(lift.Invalid, "variant %q: clip %q cannot be predicted: %s", v.ID, v.ClipID, lift.Message(err))
+	}
+	p, err := s.Predictor.Predict(f)
 	if err != nil {
 		return err
 	}

@@ -25,12 +25,23 @@ func datasync(f *os.File) error {
 // fine-grained modification time (multigrain timestamps, Linux 6.13+),
 // and then on some file systems (ext4 without a journal) the next
 // fdatasync writes the inode as well, a second I/O in every sync.
+// A kernel without statx (before 4.11) or a seccomp profile that refuses
+// it falls back to os.Stat: the check must not fail, or the syncer would
+// reopen the WAL before every sync.
 func isFileAt(f *os.File, path string) bool {
 	var a, b unix.Statx_t
 	const mask = unix.STATX_INO
-	if unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, mask, &a) != nil ||
-		unix.Statx(unix.AT_FDCWD, path, 0, mask, &b) != nil {
-		return false
+	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, mask, &a)
+	if err == nil {
+		err = unix.Statx(unix.AT_FDCWD, path, 0, mask, &b)
 	}
-	return a.Ino == b.Ino && a.Dev_major == b.Dev_major && a.Dev_minor == b.Dev_minor
+	switch err {
+	case nil:
+		return a.Ino == b.Ino && a.Dev_major == b.Dev_major && a.Dev_minor == b.Dev_minor
+	case unix.ENOSYS, unix.EPERM:
+		fa, err1 := f.Stat()
+		fb, err2 := os.Stat(path)
+		return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+	}
+	return false
 }

@@ -32,14 +32,24 @@ func hashPercent(s string) int {
 // trainable drops the clips whose features the model cannot read (a
 // value beyond float32's range, stored before clips were validated
 // against it), so that one such clip does not stop every training run.
+// It logs how many, once.
 func trainable(clips []*lift.Clip, log *slog.Logger) []*lift.Clip {
 	kept := clips[:0:0]
+	var skipped []string
+	var first error
 	for _, c := range clips {
 		if err := c.Features().Validate(); err != nil {
-			log.Warn("training skips a clip with unusable features", "clip", c.ID, "err", lift.Message(err))
+			if first == nil {
+				first = err
+			}
+			skipped = append(skipped, c.ID)
 			continue
 		}
 		kept = append(kept, c)
+	}
+	if len(skipped) > 0 {
+		log.Warn("training skips clips with unusable features", "clips", len(skipped),
+			"first", skipped[:min(len(skipped), 5)], "err", lift.Message(first))
 	}
 	return kept
 }

@@ -409,7 +409,7 @@ func TestTrainingSkipsUnusableClips(t *testing.T) {
 	if err != nil || sum.ModelVersion == nil {
 		t.Fatalf("training with one unusable clip = %+v, %v", sum, err)
 	}
-	if !strings.Contains(logs.String(), "training skips a clip with unusable features") || !strings.Contains(logs.String(), bad) {
+	if !strings.Contains(logs.String(), "training skips clips with unusable features") || !strings.Contains(logs.String(), bad) {
 		t.Errorf("no warning naming clip %s in the log:\n%s", bad, logs.String())
 	}
 }

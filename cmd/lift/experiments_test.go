@@ -88,6 +88,7 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		"empty reward_range":                     {"reward_range": []float64{}},
 		"reward_range [0,0]":                     {"reward_range": []float64{0, 0}},
 		"reward_wait 0s":                         {"reward_wait": "0s"},
+		"reward_range near float64's maximum":    {"reward_range": []float64{-1e308, 1e308}},
 	} {
 		bad := map[string]any{"id": "bad", "variants": []map[string]any{{"id": "a"}, {"id": "b"}}}
 		for k, v := range change {

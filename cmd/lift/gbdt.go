@@ -76,11 +76,11 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if err != nil {
 		return nil, nil, err
 	}
-	format := df.format
+	format := strings.ToLower(df.format)
 	if format == "" {
 		format = dataset.FormatOf(df.data)
 	}
-	d, err = alignColumns(b, d, df.data, format == "libsvm")
+	d, err = alignColumns(b, d, df.data, format == "libsvm" || format == "svm")
 	if err != nil {
 		return nil, nil, err
 	}

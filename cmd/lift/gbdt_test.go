@@ -144,6 +144,8 @@ func TestGBDTErrors(t *testing.T) {
 	data, _ := MustHiggsCSV(t)
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"learner":`), 0o644)
+	sparse := filepath.Join(t.TempDir(), "sparse.txt") // libsvm ends at its largest index: fewer columns is fine
+	os.WriteFile(sparse, []byte("1 0:0.5 2:0.1\n0 1:0.3\n"), 0o644)
 	narrow := filepath.Join(t.TempDir(), "narrow.tsv") // no header, 3 features for a 28-feature model
 	os.WriteFile(narrow, []byte("1\t0.5\t0.2\t0.1\n0\t0.4\t0.3\t0.2\n"), 0o644)
 	tests := []struct {
@@ -164,6 +166,7 @@ func TestGBDTErrors(t *testing.T) {
 		{"bad rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "x"}, 2, "--rows"},
 		{"wrong label", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data, "--label", "nope"}, 1, "nope"},
 		{"too few columns", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", narrow}, 1, "3 feature columns"},
+		{"libsvm named by --format SVM", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", sparse, "--format", "SVM"}, 0, ""},
 		{"negative threads", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--threads", "-1"}, 2, "--threads"},
 		{"out in a missing directory", []string{"gbdt", "train", "--data", data, "--out", filepath.Join(t.TempDir(), "no", "m.json")}, 2, "does not exist"},
 		{"out is a directory", []string{"gbdt", "train", "--data", data, "--out", t.TempDir()}, 2, "is a directory"},
