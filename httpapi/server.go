@@ -58,10 +58,31 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics.follow(s.Predictor)
 	}
 	mux := http.NewServeMux()
+	// probe knows the routes with a path of their own (not the dashboard's
+	// GET / catch-all), to tell a wrong method from an unknown path.
+	probe := http.NewServeMux()
 	for _, r := range s.routes() {
 		mux.Handle(r.pattern, s.wrap(r.public, r.handle))
+		if r.pattern != "GET /" {
+			probe.Handle(r.pattern, http.NotFoundHandler())
+		}
 	}
 	mux.Handle("/", s.wrap(true, func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			try := r.Clone(r.Context())
+			try.Method = m
+			if _, pattern := probe.Handler(try); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{
+				Detail: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")),
+				Code:   "method_not_allowed",
+			})
+		}
 		return lift.Errorf(lift.NotFound, "no route for %s %s", r.Method, r.URL.Path)
 	}))
 	return mux

@@ -223,6 +223,8 @@ func TestServeBadInput(t *testing.T) {
 		{"id not UTF-8", "PUT", "/clips/%ff", `{"duration": 1}`, 400, "invalid"},
 		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
 		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
+		{"wrong method", "DELETE", "/clips/c1", nil, 405, "method_not_allowed"},
+		{"unknown path", "POST", "/nowhere", nil, 404, "not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
