@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -202,8 +203,9 @@ const (
 )
 
 // ValidateFeatureMap checks a context or a variant's features: at most
-// MaxFeatureNames names of at most MaxFeatureNameLen bytes, each value
-// finite and within ±MaxContextValue. field names the map in messages.
+// MaxFeatureNames names of at most MaxFeatureNameLen bytes, none of the
+// policy's own forms (@k, #i, n*@k), each value finite and within
+// ±MaxContextValue. field names the map in messages.
 func ValidateFeatureMap(field string, m map[string]float64) error {
 	if len(m) > MaxFeatureNames {
 		return Errorf(Invalid, "%s has %d features; at most %d", field, len(m), MaxFeatureNames)
@@ -211,6 +213,12 @@ func ValidateFeatureMap(field string, m map[string]float64) error {
 	for k, v := range m {
 		if k == "" || len(k) > MaxFeatureNameLen {
 			return Errorf(Invalid, "%s: a feature name must be 1 to %d bytes, got %d", field, MaxFeatureNameLen, len(k))
+		}
+		// The policy names a variant's feature k "@k", position i of a
+		// dense vector "#i", and an interaction "n*@k": a client's name
+		// must not pass for one of those.
+		if strings.HasPrefix(k, "@") || strings.HasPrefix(k, "#") || strings.Contains(k, "*") {
+			return Errorf(Invalid, "%s: feature name %q must not start with @ or # or contain * (the policy's own names use them)", field, k)
 		}
 		if math.IsNaN(v) || math.Abs(v) > MaxContextValue {
 			return Errorf(Invalid, "%s.%s must be a finite number within ±%g, got %g", field, k, MaxContextValue, v)

@@ -193,7 +193,7 @@ func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
 		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
 	}
 	if lp, ok := p.(*bandit.Linear); ok {
-		lp.LimitDim(MaxPolicyDim)
+		lp.LimitDim(policyDim(len(e.Variants)))
 	}
 	addPriors(p, e.Variants)
 	return p, nil
@@ -207,6 +207,19 @@ func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
 // names took hundreds of megabytes. Features first seen past it are not
 // learnt.
 const MaxPolicyDim = 256
+
+// policyBudget bounds the bytes of all of a linear policy's ridge models
+// together: variants without features each have a model of their own,
+// and an experiment may have 1,000 of them.
+const policyBudget = 64 << 20
+
+// policyDim is the bound on φ for an experiment of variants variants:
+// MaxPolicyDim, or less when variants models of two d×d float64
+// matrices each would pass policyBudget (at least 16).
+func policyDim(variants int) int {
+	d := int(math.Sqrt(float64(policyBudget) / float64(16*max(variants, 1))))
+	return min(max(d, 16), MaxPolicyDim)
+}
 
 // addPriors gives Thompson sampling a Beta prior of PriorStrength
 // pseudo-trials centred on each variant's PriorCTR. Pseudo-trials are

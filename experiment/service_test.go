@@ -522,3 +522,18 @@ func TestContextsCannotGrowThePolicyUnbounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyDimKeepsAllModelsWithinBudget: with many variants (each its
+// own ridge model) the bound shrinks so that all of them together stay
+// within policyBudget; with few it is MaxPolicyDim.
+func TestPolicyDimKeepsAllModelsWithinBudget(t *testing.T) {
+	if d := policyDim(3); d != MaxPolicyDim {
+		t.Errorf("policyDim(3) = %d, want %d", d, MaxPolicyDim)
+	}
+	for _, k := range []int{100, 1000} {
+		d := policyDim(k)
+		if bytes := k * 2 * d * d * 8; bytes > policyBudget || d < 16 {
+			t.Errorf("policyDim(%d) = %d: %d bytes of models, budget %d", k, d, bytes, policyBudget)
+		}
+	}
+}

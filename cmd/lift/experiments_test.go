@@ -76,6 +76,8 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		"value near float64's maximum": map[string]any{"x": 1e308},
 		"300 feature names":            wide,
 		"empty feature name":           map[string]any{"": 1},
+		"a name of the policy's own":   map[string]any{"@a": 1},
+		"an interaction's name":        map[string]any{"x*@a": 1},
 	} {
 		if code, b := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"context": ctx}); code != 400 {
 			t.Errorf("decide with %s = %d %v, want 400", name, code, b)
