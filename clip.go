@@ -105,15 +105,25 @@ func (f Features) Validate() error {
 		if math.IsNaN(v) || math.Abs(v) > MaxFeatureValue {
 			return Errorf(Invalid, "features.%s must be a finite number of magnitude at most %.3g, got %g", name, MaxFeatureValue, v)
 		}
-		if i == 6 && (v < 0 || v > 1) {
-			return Errorf(Invalid, "features.%s must be in [0,1], got %g", name, v)
-		}
+	}
+	if f.CompositeScore < 0 || f.CompositeScore > 1 {
+		return Errorf(Invalid, "features.composite_score must be in [0,1], got %g", f.CompositeScore)
 	}
 	if f.Duration < 0 {
 		return Errorf(Invalid, "features.duration must be >= 0 seconds, got %g", f.Duration)
 	}
 	if f.HasFace != 0 && f.HasFace != 1 {
 		return Errorf(Invalid, "features.has_face must be 0 or 1, got %g", f.HasFace)
+	}
+	return nil
+}
+
+// CheckStored checks the features of a stored clip before a prediction:
+// a clip stored before Validate bounded its values can hold one the model
+// cannot read. The error names the clip.
+func (f Features) CheckStored(clipID string) error {
+	if err := f.Validate(); err != nil {
+		return Errorf(Invalid, "clip %q cannot be predicted: %s; store it again with valid values", clipID, Message(err))
 	}
 	return nil
 }

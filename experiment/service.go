@@ -297,8 +297,8 @@ func (s *Service) seedPrior(ctx context.Context, v *lift.Variant) error {
 		return err
 	}
 	f := c.Features()
-	if err := f.Validate(); err != nil { // a clip stored before its values were bounded
-		return lift.Errorf(lift.Invalid, "variant %q: clip %q cannot be predicted: %s", v.ID, v.ClipID, lift.Message(err))
+	if err := f.CheckStored(v.ClipID); err != nil {
+		return lift.Errorf(lift.Invalid, "variant %q: %s", v.ID, lift.Message(err))
 	}
 	p, err := s.Predictor.Predict(f)
 	if err != nil {

@@ -129,7 +129,8 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	if len(rewarded) == 0 {
 		return nil, nil
 	}
-	cur, err := bandit.EvaluateWith(rewarded, l.policy, bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants))})
+	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants))}
+	cur, err := bandit.EvaluateWith(rewarded, l.policy, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	uni, err := bandit.EvaluateWith(rewarded, uniform, bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants))})
+	uni, err := bandit.EvaluateWith(rewarded, uniform, opt)
 	if err != nil {
 		return nil, err
 	}

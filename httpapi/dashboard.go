@@ -227,7 +227,7 @@ func (s *Server) clipExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := c.Features()
-	if err := storedFeatures(id, f); err != nil {
+	if err := f.CheckStored(id); err != nil {
 		return err
 	}
 	p, cs, bias, err := ex.Contributions(f)

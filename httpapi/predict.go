@@ -154,16 +154,5 @@ func (s *Server) clipFeatures(ctx context.Context, id string) (f lift.Features, 
 	if err != nil {
 		return f, err
 	}
-	return f, storedFeatures(id, f)
-}
-
-// storedFeatures checks the features of a stored clip before a
-// prediction: a clip stored before Validate bounded its values can hold
-// one the model cannot read.
-func storedFeatures(id string, f lift.Features) error {
-	if err := f.Validate(); err != nil {
-		return lift.Errorf(lift.Invalid, "clip %q cannot be predicted: %s; store it again (PUT /clips/%s) with valid values",
-			id, lift.Message(err), id)
-	}
-	return nil
+	return f, f.CheckStored(id)
 }

@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -260,11 +261,11 @@ func jsonKind(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a string" // time.Time and the like
+	}
 	switch t.Kind() {
 	case reflect.Map, reflect.Struct:
-		if t.String() == "time.Time" || t.String() == "lift.Duration" {
-			return "a string"
-		}
 		return "an object"
 	case reflect.Slice, reflect.Array:
 		return "an array"

@@ -39,9 +39,7 @@ func isFileAt(f *os.File, path string) bool {
 	case nil:
 		return a.Ino == b.Ino && a.Dev_major == b.Dev_major && a.Dev_minor == b.Dev_minor
 	case unix.ENOSYS, unix.EPERM:
-		fa, err1 := f.Stat()
-		fb, err2 := os.Stat(path)
-		return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+		return sameFileStat(f, path)
 	}
 	return false
 }

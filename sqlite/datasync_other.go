@@ -8,8 +8,4 @@ import "os"
 func datasync(f *os.File) error { return f.Sync() }
 
 // isFileAt reports whether f is still the file at path.
-func isFileAt(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	return err1 == nil && err2 == nil && os.SameFile(a, b)
-}
+func isFileAt(f *os.File, path string) bool { return sameFileStat(f, path) }

@@ -363,6 +363,14 @@ func (db *DB) syncWAL(f *os.File) (*os.File, error) {
 	return f, datasync(f)
 }
 
+// sameFileStat reports whether f is still the file at path, by os.Stat
+// (see isFileAt).
+func sameFileStat(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
 // startPipeline enables the syncer when the database is in WAL mode and
 // its WAL file can be opened (a file system without shared memory can
 // leave it in rollback-journal mode; then every write stays
