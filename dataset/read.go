@@ -302,12 +302,18 @@ func ReadCSV(r io.Reader, sep rune, opt Options) (*Dense, error) {
 		return nil, fmt.Errorf("line 1: %w", err)
 	}
 	ncol := len(fields)
+	if s == ',' && ncol == 1 && bytes.IndexByte(fields[0], '\t') >= 0 {
+		return nil, errors.New("line 1 is one column with tabs in it: the file looks tab-separated; read it as TSV (--format tsv, or a .tsv extension)")
+	}
 	var header []string
 	for _, f := range fields {
 		if !isNumberOrEmpty(f) {
 			header = make([]string, ncol)
 			for i, f := range fields {
 				header[i] = strings.TrimSpace(string(f))
+			}
+			if err := CheckHeader(header); err != nil {
+				return nil, fmt.Errorf("line 1: %w", err)
 			}
 			break
 		}
@@ -416,6 +422,20 @@ func ReadCSV(r io.Reader, sep rune, opt Options) (*Dense, error) {
 		return nil, errors.New("no data rows")
 	}
 	return d, nil
+}
+
+// CheckHeader refuses a header that names a column twice: a name would
+// then pick one of the two silently. The error names the column and both
+// of its positions, counting from 1.
+func CheckHeader(header []string) error {
+	seen := make(map[string]int, len(header))
+	for i, h := range header {
+		if j, dup := seen[h]; dup {
+			return fmt.Errorf("column %q appears twice in the header, at positions %d and %d (counting from 1); rename one of them", h, j+1, i+1)
+		}
+		seen[h] = i
+	}
+	return nil
 }
 
 func columnName(i int, header []string) string {

@@ -55,6 +55,19 @@ func TestReadCSV(t *testing.T) {
 		{name: "header only", in: "a,b\n", sep: ',', isErr: "no data rows"},
 		{name: "negative weight", in: "y,w\n1,-1\n", sep: ',', opt: Options{Weight: "w"}, isErr: "weight"},
 		{name: "unterminated quote", in: "1,\"2\n", sep: ',', isErr: "line 1: unterminated"},
+		{name: "tsv read as csv", in: "label\ta\tb\n1\t2\t3\n", sep: ',',
+			isErr: "line 1 is one column with tabs in it: the file looks tab-separated; read it as TSV (--format tsv, or a .tsv extension)"},
+		{name: "tsv without header read as csv", in: "1\t2\t3\n", sep: ',', isErr: "looks tab-separated"},
+		{name: "one column with a tab, read as tsv", in: "label\ta\n1\t2\n", sep: '\t',
+			want: Dense{Rows: 1, Cols: 1, X: []float32{2}, Label: []float32{1}, Names: []string{"a"}}},
+		{name: "one csv column", in: "label\n1\n", sep: ',', want: Dense{Rows: 1, Label: []float32{1}, Names: nil}},
+		{name: "a column twice", in: "label,a,b,a\n1,2,3,4\n", sep: ',',
+			isErr: `line 1: column "a" appears twice in the header, at positions 2 and 4 (counting from 1); rename one of them`},
+		{name: "a column twice, tsv", in: "x\tlabel\tx\n1\t2\t3\n", sep: '\t', isErr: `column "x" appears twice in the header, at positions 1 and 3`},
+		{name: "the label twice", in: "label,label\n1,2\n", sep: ',', isErr: `column "label" appears twice`},
+		{name: "names differing in case", in: "a,A,label\n1,2,3\n", sep: ',',
+			want: Dense{Rows: 1, Cols: 2, X: []float32{1, 2}, Label: []float32{3}, Names: []string{"a", "A"}}},
+		{name: "numbers repeat in a headerless row", in: "1,1,1\n", sep: ',', want: Dense{Rows: 1, Cols: 2, X: []float32{1, 1}, Label: []float32{1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,11 +15,8 @@ import (
 // here: Activate does that, after evaluation.
 func (j *Job) Import(ctx context.Context, modelJSON []byte, note string) (mv *lift.ModelVersion, err error) {
 	defer lift.Wrap(&err, "trainer.Import")
-	b, err := gbdt.Load(bytes.NewReader(modelJSON))
+	b, err := ParseModel(modelJSON)
 	if err != nil {
-		return nil, lift.Errorf(lift.Invalid, "not a usable XGBoost JSON model: %w", err)
-	}
-	if err := checkFeatures(b); err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
@@ -41,6 +38,16 @@ func (j *Job) Import(ctx context.Context, modelJSON []byte, note string) (mv *li
 		return nil, err
 	}
 	return mv, nil
+}
+
+// ParseModel reads an XGBoost JSON model and checks that Lift can serve
+// it (see Import); the error is Invalid when it cannot.
+func ParseModel(modelJSON []byte) (*gbdt.Booster, error) {
+	b, err := gbdt.Load(bytes.NewReader(modelJSON))
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "not a usable XGBoost JSON model: %w", err)
+	}
+	return b, checkFeatures(b)
 }
 
 // checkFeatures requires a model over Lift's feature columns: at most six

@@ -46,8 +46,8 @@ func runBanditSimulate(ctx context.Context, m *Main, args []string) error {
 	format := fs.String("format", "", "vw, csv, tsv or libsvm (default: by the file's extension)")
 	label := fs.String("label", "", "CSV/TSV label column: header name or 0-based index (default: the column named label, else 0)")
 	policy := fs.String("policy", "default", banditPolicyHelp)
-	seed := fs.Uint64("seed", 0, "seed of the action sampling (each round's randomness is a hash of the seed and the round number)")
-	shuffle := fs.Uint64("shuffle-seed", 0, "play the rows in an order shuffled with this seed by Lift's own PCG shuffle (not Python's random.shuffle); default: file order")
+	seed := seedFlag(fs, "seed", 0, "seed of the action sampling (each round's randomness is a hash of the seed and the round number)")
+	shuffle := seedFlag(fs, "shuffle-seed", 0, "play the rows in an order shuffled with this seed by Lift's own PCG shuffle (not Python's random.shuffle); default: file order")
 	logPath := fs.String("log", "", "write every round as a VW DSJSON line to this file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

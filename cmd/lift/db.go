@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"lift"
@@ -50,19 +53,40 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 		m.onClose(db.Close)
 		return db, nil
 	}
-	path, isSQLite := strings.CutPrefix(dsn, "sqlite:")
-	if !isSQLite && strings.Contains(dsn, "://") {
+	path, ok := sqlitePath(dsn)
+	if !ok {
 		// A typo such as postgress:// would otherwise become a SQLite
 		// file named after it.
 		return nil, usagef("--db %s: unknown database scheme (use sqlite:PATH, a file path, or postgres://...)", redact(dsn))
 	}
-	path = strings.TrimPrefix(path, "//")
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	m.onClose(db.Close)
 	return db, nil
+}
+
+// openExistingDB is openDB for a database that must exist already: when
+// dsn names a SQLite file that is not there, it returns a nil Store and
+// creates nothing. (Opening a PostgreSQL database never creates one.)
+func (m *Main) openExistingDB(ctx context.Context, dsn string) (Store, error) {
+	if path, ok := sqlitePath(dsn); ok && path != "" {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	return m.openDB(ctx, dsn)
+}
+
+// sqlitePath returns the file a --db value names ("sqlite:PATH" or a
+// bare path), or false for a URL of another scheme.
+func sqlitePath(dsn string) (string, bool) {
+	path, isSQLite := strings.CutPrefix(dsn, "sqlite:")
+	if !isSQLite && strings.Contains(dsn, "://") {
+		return "", false
+	}
+	return strings.TrimPrefix(path, "//"), true
 }
 
 // isPostgres reports whether a --db value names a PostgreSQL database.

@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("demo", "demo [--db sqlite:lift.db] [--clips 2000] [--seed 1]")
 	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
 	n := fs.Int("clips", defaultDemoClips, "number of clips")
-	seed := fs.Uint64("seed", 1, "random seed")
+	seed := seedFlag(fs, "seed", 1, "random seed")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

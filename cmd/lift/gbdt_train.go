@@ -46,7 +46,7 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	early := fs.Int("early-stopping", 0, "stop when the last --eval-metric on --valid has not improved for N rounds (0: off)")
 	evalMetric := fs.String("eval-metric", "", "comma-separated metrics: auc, logloss, rmse, error (default: rmse, or logloss for binary:logistic)")
 	threads := fs.Int("threads", 0, "worker threads (0: all CPUs)")
-	seed := fs.Uint64("seed", 0, "seed for --subsample and --colsample-bytree")
+	seed := seedFlag(fs, "seed", 0, "seed for --subsample and --colsample-bytree")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of training to this file")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err

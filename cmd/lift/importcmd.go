@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -70,60 +71,63 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	db, err := m.openDB(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	rep := &importReport{Kind: kind, Errors: []rowError{}}
-	reject := func(line int, err error) {
-		rep.Rejected++
-		if len(rep.Errors) < maxReportedErrors {
-			rep.Errors = append(rep.Errors, rowError{line, lift.Message(err)})
-		}
-	}
-	var store func() error
+	// Every check that needs no database comes before it is opened (and
+	// perhaps created), so that bad input changes nothing.
+	var rejects []rowError
+	reject := func(line int, err error) { rejects = append(rejects, rowError{line, lift.Message(err)}) }
+	var clips []*lift.Clip
+	var outcomes []*lift.Outcome
+	var outcomeLines []int
 	switch kind {
 	case "clips":
-		var clips []*lift.Clip
-		seen := map[string]int{}
-		for _, rec := range records {
-			c, err := clipFromRecord(rec)
-			if err == nil {
-				if first, dup := seen[c.ID]; dup {
-					err = fmt.Errorf("clip_id %q repeats line %d", c.ID, first)
-				}
-			}
-			if err != nil {
-				reject(rec.line, err)
-				continue
-			}
-			seen[c.ID] = rec.line
-			clips = append(clips, c)
-		}
-		rep.Accepted = len(clips)
-		store = func() error { return db.PutClips(ctx, clips) }
+		clips = clipsFromRecords(records, reject)
 	case "outcomes":
-		outcomes, err := outcomesFromRecords(ctx, db, records, reject)
-		if err != nil {
+		outcomes, outcomeLines = outcomesFromRecords(records, reject)
+	}
+	var db Store
+	if len(outcomes) > 0 {
+		// Outcomes need their clips stored already: a database that does
+		// not exist is not created just to find none of them.
+		if db, err = m.openExistingDB(ctx, *dsn); err != nil {
 			return err
 		}
-		rep.Accepted = len(outcomes)
-		store = func() error { return db.AddOutcomes(ctx, outcomes) }
+		if outcomes, err = storedClipsOnly(ctx, db, outcomes, outcomeLines, reject); err != nil {
+			return err
+		}
 	}
+	rep := newImportReport(kind, rejects)
 	if rep.Rejected > 0 && !*skip {
-		rep.Accepted = 0
 		writeJSON(m.Stdout, rep)
 		first := rep.Errors[0]
 		return fmt.Errorf("%s: %d invalid rows, nothing imported (first: line %d: %s); fix them or pass --skip-invalid",
 			path, rep.Rejected, first.Line, first.Reason)
 	}
-	if rep.Accepted > 0 {
-		if err := store(); err != nil {
+	rep.Accepted = len(clips) + len(outcomes)
+	switch {
+	case len(clips) > 0:
+		if db, err = m.openDB(ctx, *dsn); err != nil {
 			return err
 		}
+		err = db.PutClips(ctx, clips)
+	case len(outcomes) > 0:
+		err = db.AddOutcomes(ctx, outcomes)
+	}
+	if err != nil {
+		return err
 	}
 	rep.Imported = true
 	return writeJSON(m.Stdout, rep)
+}
+
+// newImportReport counts the rejected rows and lists the first of them
+// in line order.
+func newImportReport(kind string, rejects []rowError) *importReport {
+	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
+	return &importReport{
+		Kind:     kind,
+		Rejected: len(rejects),
+		Errors:   append([]rowError{}, rejects[:min(len(rejects), maxReportedErrors)]...),
+	}
 }
 
 func formatOf(path string) string {
@@ -187,6 +191,12 @@ func readCSVRecords(r io.Reader) ([]record, error) {
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
+	}
+	if len(header) == 1 && strings.Contains(header[0], "\t") {
+		return nil, errors.New("line 1 is one column with tabs in it: the file looks tab-separated; import reads comma-separated CSV or JSON lines")
+	}
+	if err := dataset.CheckHeader(header); err != nil {
+		return nil, fmt.Errorf("line 1: %w", err)
 	}
 	var recs []record
 	for {
@@ -262,24 +272,61 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 	return c, c.Validate()
 }
 
-func outcomesFromRecords(ctx context.Context, db Store, recs []record, reject func(int, error)) ([]*lift.Outcome, error) {
-	known := map[string]bool{}
-	var out []*lift.Outcome
+// clipsFromRecords returns the valid clips, rejecting the other rows and
+// a clip_id that repeats an earlier row's.
+func clipsFromRecords(recs []record, reject func(int, error)) []*lift.Clip {
+	var clips []*lift.Clip
+	seen := map[string]int{}
 	for _, rec := range recs {
-		o, err := outcomeFromRecord(rec)
-		if err == nil && !known[o.ClipID] {
-			_, err = db.GetClip(ctx, o.ClipID)
-			switch {
-			case err == nil:
-				known[o.ClipID] = true
-			case lift.KindOf(err) == lift.NotFound:
-				err = fmt.Errorf("clip_id %q is not a stored clip", o.ClipID)
-			default:
-				return nil, err
+		c, err := clipFromRecord(rec)
+		if err == nil {
+			if first, dup := seen[c.ID]; dup {
+				err = fmt.Errorf("clip_id %q repeats line %d", c.ID, first)
 			}
 		}
 		if err != nil {
 			reject(rec.line, err)
+			continue
+		}
+		seen[c.ID] = rec.line
+		clips = append(clips, c)
+	}
+	return clips
+}
+
+// outcomesFromRecords returns the valid outcomes and their lines,
+// rejecting the other rows; whether their clips are stored is for
+// storedClipsOnly to say.
+func outcomesFromRecords(recs []record, reject func(int, error)) (out []*lift.Outcome, lines []int) {
+	for _, rec := range recs {
+		o, err := outcomeFromRecord(rec)
+		if err != nil {
+			reject(rec.line, err)
+			continue
+		}
+		out = append(out, o)
+		lines = append(lines, rec.line)
+	}
+	return out, lines
+}
+
+// storedClipsOnly returns the outcomes whose clips are in db, rejecting
+// the others (lines[i] is outcomes[i]'s line). A nil db has no clips.
+func storedClipsOnly(ctx context.Context, db Store, outcomes []*lift.Outcome, lines []int, reject func(int, error)) ([]*lift.Outcome, error) {
+	known := map[string]bool{}
+	var out []*lift.Outcome
+	for i, o := range outcomes {
+		if db != nil && !known[o.ClipID] {
+			_, err := db.GetClip(ctx, o.ClipID)
+			switch {
+			case err == nil:
+				known[o.ClipID] = true
+			case lift.KindOf(err) != lift.NotFound:
+				return nil, err
+			}
+		}
+		if !known[o.ClipID] {
+			reject(lines[i], fmt.Errorf("clip_id %q is not a stored clip", o.ClipID))
 			continue
 		}
 		out = append(out, o)

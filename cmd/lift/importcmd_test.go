@@ -148,3 +148,96 @@ func TestUserErrorsReadAsTheirMessage(t *testing.T) {
 		t.Errorf("activate 999: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestBadInputCreatesNoDatabase: an import whose input is bad (missing,
+// malformed, in the wrong format, an invalid row, outcomes of clips that
+// are not stored) fails before the database is opened, so neither the
+// default ./lift.db nor a --db file comes into being.
+func TestBadInputCreatesNoDatabase(t *testing.T) {
+	files := map[string]string{
+		"bad.csv":          "a,b\n1,2\n",
+		"clips.tsv.csv":    "clip_id\tduration\na\t12\n",
+		"twice.csv":        "clip_id,duration,clip_id\na,12,b\n",
+		"clips.csv":        "clip_id,duration\na,12\n",
+		"outcomes.jsonl":   `{"clip_id":"a","impressions":10,"clicks":11}` + "\n",
+		"outcomes.csv":     "clip_id,impressions,clicks\na,10,1\n",
+		"empty.json":       "",
+		"truncated.json":   `{"learner":{"gradient_booster":`,
+		"not-a-model.json": `{"clip_id":"a"}`,
+	}
+	// A well-formed model over columns that are not Lift's features.
+	src := t.TempDir()
+	t.Chdir(src)
+	if err := os.WriteFile("xy.csv", []byte("x,y,label\n1,2,0\n2,1,1\n3,3,0\n4,0,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "gbdt", "train", "--data", "xy.csv", "--label", "label", "--rounds", "2", "--out", "m.json"); code != 0 {
+		t.Fatalf("gbdt train: exit %d: %s", code, stderr)
+	}
+	otherFeatures, err := os.ReadFile("m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["other-features.json"] = string(otherFeatures)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"clips: unknown column", []string{"import", "clips", "bad.csv"}, "unknown field"},
+		{"clips: tab-separated", []string{"import", "clips", "clips.tsv.csv"}, "looks tab-separated"},
+		{"clips: a column twice", []string{"import", "clips", "twice.csv"}, `column "clip_id" appears twice in the header, at positions 1 and 3`},
+		{"clips: CSV read as JSON lines", []string{"import", "clips", "clips.csv", "--format", "jsonl"}, "malformed JSON"},
+		{"clips: missing file", []string{"import", "clips", "missing.csv"}, "missing.csv"},
+		{"outcomes: invalid row", []string{"import", "outcomes", "outcomes.jsonl"}, "clicks"},
+		{"outcomes: no database, so no stored clip", []string{"import", "outcomes", "outcomes.csv"}, `clip_id "a" is not a stored clip`},
+		{"models: missing file", []string{"models", "import", "missing.json"}, "missing.json"},
+		{"models: empty file", []string{"models", "import", "empty.json"}, "not a usable XGBoost JSON model"},
+		{"models: truncated", []string{"models", "import", "truncated.json"}, "truncated"},
+		{"models: not a model", []string{"models", "import", "not-a-model.json"}, "learner"},
+		{"models: other features", []string{"models", "import", "other-features.json"}, `the model's feature 0 is "x"`},
+	} {
+		for _, db := range []string{"", "sqlite:x.db", "y.db"} {
+			name := tt.name + ", default --db"
+			if db != "" {
+				name = tt.name + ", --db " + db
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				t.Chdir(dir)
+				for name, body := range files {
+					if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				args := tt.args
+				if db != "" {
+					args = append(args[:len(args):len(args)], "--db", db)
+				}
+				code, _, stderr := run(t, args...)
+				if code != 1 || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+					t.Errorf("exit %d, stderr %q; want exit 1 and one line mentioning %q", code, stderr, tt.want)
+				}
+				for _, name := range []string{"lift.db", "x.db", "y.db"} {
+					if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+						t.Errorf("bad input created %s", name)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestImportSkipsAllInvalidWithoutDatabase: with --skip-invalid and no
+// valid row there is nothing to store, and no database is created.
+func TestImportSkipsAllInvalidWithoutDatabase(t *testing.T) {
+	t.Chdir(t.TempDir())
+	p := writeFile(t, "bad.csv", "a,b\n1,2\n")
+	code, out, stderr := run(t, "import", "clips", p, "--skip-invalid")
+	if code != 0 || !strings.Contains(out, `"accepted":0,"rejected":1,"imported":true`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if _, err := os.Stat("lift.db"); err == nil {
+		t.Errorf("an import of nothing created lift.db")
+	}
+}

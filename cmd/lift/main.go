@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -65,8 +66,12 @@ type command struct {
 // commands is the dispatcher table (see commandTable).
 var commands = commandTable()
 
-// usageError marks a command-line mistake (exit status 2).
-type usageError struct{ msg string }
+// usageError marks a command-line mistake (exit status 2). A flag parse
+// failure names its command, so that Exec can say where its help is.
+type usageError struct {
+	msg string
+	cmd string // "serve", "gbdt train": set for flag parse failures
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -127,6 +132,9 @@ func (m *Main) Exec(ctx context.Context, args []string) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ue) && ue.cmd != "":
+		fmt.Fprintf(m.Stderr, "lift %s: %s\nrun 'lift %s --help' for usage\n", ue.cmd, ue.msg, ue.cmd)
+		return 2
 	case errors.As(err, &ue):
 		fmt.Fprintf(m.Stderr, "lift: %s\n", ue.msg)
 		return 2
@@ -158,8 +166,8 @@ func (m *Main) printUsage(w io.Writer) {
 	}
 }
 
-// newFlagSet returns a FlagSet whose errors and help go to m.Stderr and
-// whose parse failures become usage errors via parseFlags.
+// newFlagSet returns a FlagSet whose help goes to m.Stderr and whose
+// parse failures become usage errors via parseFlags.
 func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("lift "+name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
@@ -171,16 +179,32 @@ func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
 }
 
 // parseFlags parses args into fs, turning a parse failure into a usage
-// error; --help returns flag.ErrHelp (exit 0). Positional arguments are
+// error of one line (Exec adds where the help is); --help prints the
+// usage and returns flag.ErrHelp (exit 0). Positional arguments are
 // allowed before and after flags.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parseQuietly(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return nil, err
+	case err != nil:
+		return nil, &usageError{msg: err.Error(), cmd: strings.TrimPrefix(fs.Name(), "lift ")}
+	}
+	return pos, nil
+}
+
+// parseQuietly parses with the flag package's own reporting turned off:
+// it would print the error and then the whole usage for any mistake.
+func parseQuietly(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usagef("%v", err)
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -189,6 +213,41 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// seedValue is a seed flag's value: a uint64, as flag.Uint64 reads it,
+// that also takes a negative integer as its 64-bit two's complement (-1
+// is 18446744073709551615), as a seed copied from a tool with signed
+// seeds would be written.
+type seedValue uint64
+
+func (s *seedValue) String() string { return strconv.FormatUint(uint64(*s), 10) }
+
+func (s *seedValue) Set(text string) error {
+	var u uint64
+	var err error
+	if strings.HasPrefix(text, "-") {
+		var i int64
+		i, err = strconv.ParseInt(text, 0, 64)
+		u = uint64(i)
+	} else {
+		u, err = strconv.ParseUint(text, 0, 64)
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return errors.New("out of range: want a 64-bit integer")
+	}
+	if err != nil {
+		return errors.New("want an integer")
+	}
+	*s = seedValue(u)
+	return nil
+}
+
+// seedFlag defines a seed flag (see seedValue) with a default value.
+func seedFlag(fs *flag.FlagSet, name string, value uint64, usage string) *uint64 {
+	s := seedValue(value)
+	fs.Var(&s, name, usage+"; a negative `N` counts as its 64-bit two's complement (-1 is 18446744073709551615)")
+	return (*uint64)(&s)
 }
 
 // writeJSON writes v as one JSON object line to w.

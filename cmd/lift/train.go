@@ -89,10 +89,21 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 	if n, ok := want[pos[0]]; !ok || len(pos) != n {
 		return usagef("usage: lift %s", usage)
 	}
+	// The arguments and the model file are checked before the database is
+	// opened (and perhaps created), so that bad input changes nothing.
 	var version int64
-	if pos[0] == "activate" { // checked before the database is opened (or created)
+	var model []byte
+	switch pos[0] {
+	case "activate":
 		if version, err = strconv.ParseInt(pos[1], 10, 64); err != nil || version < 1 {
 			return usagef("VERSION must be a positive integer, got %q", pos[1])
+		}
+	case "import":
+		if model, err = os.ReadFile(pos[1]); err != nil {
+			return err
+		}
+		if _, err := trainer.ParseModel(model); err != nil {
+			return fmt.Errorf("%s: %s", pos[1], lift.Message(err))
 		}
 	}
 	db, err := m.openDB(ctx, *dsn)
@@ -111,11 +122,7 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 		}
 		return writeJSON(m.Stdout, map[string]any{"models": ms})
 	case "import":
-		data, err := os.ReadFile(pos[1])
-		if err != nil {
-			return err
-		}
-		mv, err := job.Import(ctx, data, *note)
+		mv, err := job.Import(ctx, model, *note)
 		if err != nil {
 			return err
 		}
