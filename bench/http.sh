@@ -19,7 +19,8 @@
 # request, from /proc: a figure other work on the machine disturbs less.
 #
 # Targets: predict >= 50% of healthz requests/s with p99 < 10 ms and no
-# errors; >= 5,000 decide+reward pairs/s with p99 < 20 ms and no errors.
+# errors (both stores); >= 5,000 decide+reward pairs/s with p99 < 20 ms and no
+# errors (SQLite; PostgreSQL has no target for it).
 # The load generator runs on the same machine and takes CPU from the
 # server; on few cores that matters (see docs/BENCHMARKS-http.md).
 set -eu
@@ -122,9 +123,9 @@ for r in $(seq "$ROUNDS"); do
 done
 run experiment experiment
 
-python3 - "$TMP" "$ROUNDS" <<'PYEOF'
+python3 - "$TMP" "$ROUNDS" "$DB" <<'PYEOF'
 import json, statistics, sys
-d, rounds = sys.argv[1], int(sys.argv[2])
+d, rounds, db = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 load = lambda n: json.load(open(f"{d}/{n}.json"))
 hs = [load(f"healthz-{r}") for r in range(1, rounds + 1)]
 ps = [load(f"predict-{r}") for r in range(1, rounds + 1)]
@@ -144,5 +145,8 @@ ok2 = e["ops_per_s"] >= 5000 and e["p99_ms"] < 20 and e["errors"] == 0
 print(f"predict/healthz = {ratio:.2f} (median of {rounds}; {min(ratios):.2f}-{max(ratios):.2f}), predict p99 <= {p99:.2f} ms, {errors} errors"
       f"  (target >= 0.50, p99 < 10 ms, 0 errors: {'met' if ok1 else 'MISSED'})")
 print(f"experiment  {e['ops_per_s']:9.0f} decide+reward/s ({e['requests_per_s']:.0f} req/s)  p50 {e['p50_ms']:.2f} ms  p99 {e['p99_ms']:.2f} ms  errors {e['errors']}" + cpu(e))
-print(f"decisions/s = {e['ops_per_s']:.0f}  (target >= 5000, p99 < 20 ms, 0 errors: {'met' if ok2 else 'MISSED'})")
+if db == "sqlite":
+    print(f"decisions/s = {e['ops_per_s']:.0f}  (target >= 5000, p99 < 20 ms, 0 errors: {'met' if ok2 else 'MISSED'})")
+else:  # the 5,000/s target is SQLite's; PostgreSQL has none
+    print(f"decisions/s = {e['ops_per_s']:.0f}  (no target on {db}; SQLite's is >= 5000, p99 < 20 ms)")
 PYEOF
