@@ -764,6 +764,11 @@ func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, old := range l.exp.Variants {
+		if old.ID == v.ID { // retired ones too: their statistics keep the id
+			return nil, lift.Errorf(lift.Conflict, "variant %q already exists in experiment %q", v.ID, expID)
+		}
+	}
 	e := *l.exp
 	e.Variants = append(append([]lift.Variant(nil), l.exp.Variants...), v)
 	if err := e.Validate(); err != nil {
@@ -800,7 +805,7 @@ func (s *Service) RetireVariant(ctx context.Context, expID, variantID string) (*
 		return nil, lift.Errorf(lift.NotFound, "variant %q not found in experiment %q", variantID, expID)
 	}
 	if active == 0 {
-		return nil, lift.Errorf(lift.Invalid, "cannot retire the last active variant")
+		return nil, lift.Errorf(lift.Conflict, "cannot retire the last active variant of experiment %q", expID)
 	}
 	if err := s.Store.UpdateExperiment(ctx, &e); err != nil {
 		return nil, err

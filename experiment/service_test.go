@@ -229,8 +229,18 @@ func TestAddAndRetireVariantKeepLearning(t *testing.T) {
 	if _, err := svc.RetireVariant(ctx, "grow", "zz"); lift.KindOf(err) != lift.NotFound {
 		t.Errorf("retire unknown = %v", err)
 	}
-	if _, err := svc.AddVariant(ctx, "grow", lift.Variant{ID: "v1"}); lift.KindOf(err) != lift.Invalid {
-		t.Errorf("duplicate variant = %v, want invalid", err)
+	// An id in use, active or retired, and retiring the last active
+	// variant conflict with the experiment's state: 409, not 400.
+	for _, id := range []string{"v1", "v0"} {
+		if _, err := svc.AddVariant(ctx, "grow", lift.Variant{ID: id}); lift.KindOf(err) != lift.Conflict {
+			t.Errorf("adding variant %s again = %v, want a conflict", id, err)
+		}
+	}
+	if _, err := svc.RetireVariant(ctx, "grow", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RetireVariant(ctx, "grow", "v9"); lift.KindOf(err) != lift.Conflict {
+		t.Errorf("retiring the last active variant = %v, want a conflict", err)
 	}
 }
 

@@ -64,13 +64,10 @@ func (s *Server) experimentLogStore() (ExperimentLog, error) {
 	return nil, lift.Errorf(lift.Unavailable, "this database keeps no experiments")
 }
 
-// dashboardIndex serves the shell at exactly "/"; any other unrouted GET
-// is a 404 as before.
+// dashboardIndex serves the shell at exactly "/" (the pattern's {$}): a
+// GET of any other unrouted path is the fallback's, a 404, or a 405 on a
+// path with routes for other methods.
 func (s *Server) dashboardIndex(w http.ResponseWriter, r *http.Request) error {
-	if r.URL.Path != "/" {
-		r.Pattern = "" // counted as unmatched in the metrics, not as the dashboard
-		return lift.Errorf(lift.NotFound, "no route for %s %s", r.Method, r.URL.Path)
-	}
 	return s.serveUI(w, "index.html")
 }
 

@@ -59,14 +59,11 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics.follow(s.Predictor)
 	}
 	mux := http.NewServeMux()
-	// probe knows the routes with a path of their own (not the dashboard's
-	// GET / catch-all), to tell a wrong method from an unknown path.
+	// probe knows every route, to tell a wrong method from an unknown path.
 	probe := http.NewServeMux()
 	for _, r := range s.routes() {
 		mux.Handle(r.pattern, s.wrap(r.public, r.handle))
-		if r.pattern != "GET /" {
-			probe.Handle(r.pattern, http.NotFoundHandler())
-		}
+		probe.Handle(r.pattern, http.NotFoundHandler())
 	}
 	mux.Handle("/", s.wrap(true, func(w http.ResponseWriter, r *http.Request) error {
 		var allow []string
@@ -111,7 +108,7 @@ func (s *Server) routes() []route {
 		{"GET /models/{version}", false, s.getModel},
 		{"POST /models/{version}/activate", false, s.activateModel},
 		// The dashboard: a public shell, and the read endpoints it uses.
-		{"GET /", true, s.dashboardIndex},
+		{"GET /{$}", true, s.dashboardIndex},
 		{"GET /ui/{file}", true, s.dashboardAsset},
 		{"GET /predictions/summary", false, s.predictionSummary},
 		{"GET /models/{version}/importance", false, s.modelImportance},
@@ -165,9 +162,11 @@ func (s *Server) wrap(public bool, h func(http.ResponseWriter, *http.Request) er
 	})
 }
 
+// authorized checks the request's bearer token. The scheme's name is
+// case-insensitive (RFC 9110, 11.1): "bearer" is as good as "Bearer".
 func (s *Server) authorized(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1
 }
 
 // statusOf is the one table from error kind to HTTP status.
