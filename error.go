@@ -23,9 +23,10 @@ const (
 	Unauthorized             // missing or wrong credentials
 	TooLarge                 // the input is over a size limit
 	Unavailable              // a dependency is not ready (no model, database down)
+	Timeout                  // the caller's request did not arrive in time
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized", "too_large", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized", "too_large", "unavailable", "timeout"}
 
 // String returns the kind's wire name, as used in the API's "code" field.
 func (k Kind) String() string {

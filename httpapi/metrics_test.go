@@ -249,7 +249,7 @@ func TestNoMetrics(t *testing.T) {
 func TestStatusRecorderPanic(t *testing.T) {
 	s := &Server{Metrics: NewMetrics()}
 	s.Handler()
-	h := s.wrap(true, func(http.ResponseWriter, *http.Request) error { panic("boom") })
+	h := s.wrap(true, 0, func(http.ResponseWriter, *http.Request) error { panic("boom") })
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.Pattern = "GET /x"
 	w := httptest.NewRecorder()

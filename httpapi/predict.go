@@ -123,8 +123,12 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 		}
 		return lift.Errorf(lift.Unavailable, "no trainer is configured on this server")
 	}
+	// Not the request's context: a client that goes away (or a proxy's
+	// idle timeout) does not abort a run that holds the training lock.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.TrainTimeout)
+	defer cancel()
 	start := time.Now()
-	sum, err := s.Trainer.TrainCTR(r.Context(), params)
+	sum, err := s.Trainer.TrainCTR(ctx, params)
 	s.Metrics.observeTraining(sum, err, time.Since(start))
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -43,9 +44,28 @@ type Server struct {
 	// Metrics, when set, records request latencies and domain counters
 	// and is served at GET /metrics.
 	Metrics *Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// RequestTimeout bounds how long a request's handler may take, so
+	// that a database that stops answering fails requests (503) instead
+	// of holding them; 0 means DefaultRequestTimeout. Training on demand
+	// has TrainTimeout instead.
+	RequestTimeout time.Duration
+	// TrainTimeout bounds a training run started over HTTP; 0 means
+	// DefaultTrainTimeout. The run goes on if its client goes away: it
+	// holds the training lock, and its model is worth having.
+	TrainTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
+
+// The default time limits of a request and of a training run on demand.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultTrainTimeout   = 5 * time.Minute
+)
+
+// readyTimeout bounds /readyz's check of the database: a probe must
+// answer promptly, and a database that takes longer is not ready.
+const readyTimeout = 2 * time.Second
 
 // Handler returns the routed, authenticated handler.
 func (s *Server) Handler() http.Handler {
@@ -55,6 +75,12 @@ func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.TrainTimeout <= 0 {
+		s.TrainTimeout = DefaultTrainTimeout
+	}
 	if s.Metrics != nil {
 		s.Metrics.follow(s.Predictor)
 	}
@@ -62,10 +88,14 @@ func (s *Server) Handler() http.Handler {
 	// probe knows every route, to tell a wrong method from an unknown path.
 	probe := http.NewServeMux()
 	for _, r := range s.routes() {
-		mux.Handle(r.pattern, s.wrap(r.public, r.handle))
+		timeout := s.RequestTimeout
+		if untimed[r.pattern] {
+			timeout = 0
+		}
+		mux.Handle(r.pattern, s.wrap(r.public, timeout, r.handle))
 		probe.Handle(r.pattern, http.NotFoundHandler())
 	}
-	mux.Handle("/", s.wrap(true, func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("/", s.wrap(true, s.RequestTimeout, func(w http.ResponseWriter, r *http.Request) error {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 			try := r.Clone(r.Context())
@@ -136,8 +166,17 @@ func (s *Server) routes() []route {
 	return rs
 }
 
-// wrap adds metrics, authentication, panic recovery and error rendering.
-func (s *Server) wrap(public bool, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+// untimed are the routes RequestTimeout does not bound: the log export
+// streams for as long as the log is (the server's write timeout still
+// applies), and training has TrainTimeout.
+var untimed = map[string]bool{
+	"GET /experiments/{id}/log.dsjson": true,
+	"POST /train/ctr-model":            true,
+}
+
+// wrap adds metrics, authentication, panic recovery, the request's time
+// limit (none when timeout is 0) and error rendering.
+func (s *Server) wrap(public bool, timeout time.Duration, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Metrics != nil {
 			// Deferred before the recover below, so it runs after it and
@@ -155,6 +194,11 @@ func (s *Server) wrap(public bool, h func(http.ResponseWriter, *http.Request) er
 		if !public && s.Token != "" && !s.authorized(r) {
 			s.writeError(w, r, lift.Errorf(lift.Unauthorized, "missing or wrong bearer token"))
 			return
+		}
+		if timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -177,6 +221,7 @@ var statusOf = map[lift.Kind]int{
 	lift.Unauthorized: http.StatusUnauthorized,
 	lift.TooLarge:     http.StatusRequestEntityTooLarge,
 	lift.Unavailable:  http.StatusServiceUnavailable,
+	lift.Timeout:      http.StatusRequestTimeout,
 	lift.Internal:     http.StatusInternalServerError,
 }
 
@@ -186,9 +231,26 @@ type ErrorBody struct {
 	Code   string `json:"code"`
 }
 
+// statusClientGone is recorded for a request whose client went away
+// before its answer (nginx's 499): nobody reads it, and it is not the
+// server's error.
+const statusClientGone = 499
+
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := lift.KindOf(err)
 	body := ErrorBody{Detail: lift.Message(err), Code: kind.String()}
+	if kind == lift.Internal {
+		switch ctxErr := r.Context().Err(); {
+		case errors.Is(ctxErr, context.Canceled):
+			s.Logger.Info("client went away before the answer", "method", r.Method, "path", r.URL.Path)
+			writeJSON(w, statusClientGone, ErrorBody{Detail: "client went away", Code: "client_gone"})
+			return
+		case errors.Is(ctxErr, context.DeadlineExceeded):
+			s.Logger.Warn("request timed out", "method", r.Method, "path", r.URL.Path, "err", err)
+			kind = lift.Unavailable
+			body = ErrorBody{Detail: "the request did not finish in time (is the database answering?)", Code: kind.String()}
+		}
+	}
 	if kind == lift.Internal {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Detail = "internal error"
@@ -225,6 +287,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return false, lift.Errorf(lift.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return false, lift.Errorf(lift.Timeout, "the request body did not arrive in time")
 		}
 		return false, lift.Errorf(lift.Invalid, "reading request body: %v", err)
 	}
@@ -287,8 +352,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
-			return lift.Errorf(lift.Unavailable, "not ready: %v", err)
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			// The probe is public: the database's address and user go to
+			// the log, not to the caller.
+			s.Logger.Warn("not ready", "err", err)
+			return lift.Errorf(lift.Unavailable, "not ready: the database does not answer")
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -1,10 +1,21 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"lift"
 )
 
 // TestWrongMethod: a path the server routes, asked with a method it does
@@ -75,5 +86,114 @@ func TestBearerScheme(t *testing.T) {
 		if w.Code != c.want {
 			t.Errorf("Authorization %q: %d, want %d", c.auth, w.Code, c.want)
 		}
+	}
+}
+
+// TestRequestTimeLimits: a handler stuck on a dependency that stops
+// answering fails with a 503 once RequestTimeout passes, not an internal
+// error; a client that goes away is a 499 in the metrics and no error in
+// the log; /readyz gives up on a silent database after readyTimeout and
+// does not tell the public what the database said.
+func TestRequestTimeLimits(t *testing.T) {
+	var log bytes.Buffer
+	s := &Server{RequestTimeout: 50 * time.Millisecond, Metrics: NewMetrics(),
+		Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		Ready: func(ctx context.Context) error {
+			<-ctx.Done()
+			return fmt.Errorf("failed to connect to user=admin host=10.1.2.3: %w", ctx.Err())
+		}}
+	h := s.Handler()
+	stuck := s.wrap(false, s.RequestTimeout, func(w http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done()
+		return fmt.Errorf("query: %w", r.Context().Err())
+	})
+
+	w := httptest.NewRecorder()
+	stuck.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	var body ErrorBody
+	json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != http.StatusServiceUnavailable || body.Code != "unavailable" || strings.Contains(body.Detail, "query") {
+		t.Errorf("stuck handler: %d %+v, want 503 unavailable without the error's text", w.Code, body)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/x", nil).WithContext(ctx)
+	req.Pattern = "GET /x"
+	w = httptest.NewRecorder()
+	stuck.ServeHTTP(w, req)
+	if w.Code != statusClientGone {
+		t.Errorf("client gone: %d, want %d", w.Code, statusClientGone)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("a client going away or a timeout is logged as an error:\n%s", log.String())
+	}
+	if got := gather(t, s.Metrics, "lift_http_request_duration_seconds"); !strings.Contains(got.String(), `value:"499"`) {
+		t.Errorf("the metrics do not count the 499: %v", got)
+	}
+
+	start := time.Now()
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "10.1.2.3") || strings.Contains(w.Body.String(), "admin") {
+		t.Errorf("/readyz on a silent database: %d %s, want 503 without the database's details", w.Code, w.Body)
+	}
+	if d := time.Since(start); d > readyTimeout+5*time.Second {
+		t.Errorf("/readyz took %v", d)
+	}
+	if !strings.Contains(log.String(), "10.1.2.3") {
+		t.Errorf("the log does not say why the server is not ready:\n%s", log.String())
+	}
+}
+
+// TestSlowBodyIsATimeout: a body that does not arrive before the server's
+// read timeout is a 408, with no socket addresses in the answer.
+func TestSlowBodyIsATimeout(t *testing.T) {
+	srv := httptest.NewUnstartedServer(newTestServer(t, 1).Handler())
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /clips/demo-0001/outcomes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), `"code":"timeout"`) || strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("slow body: %d %s, want 408 timeout without addresses", resp.StatusCode, b)
+	}
+}
+
+// blockingTrainer reports whether its context was still alive after its
+// client went away.
+type blockingTrainer struct {
+	started chan struct{}
+	alive   chan error
+}
+
+func (b *blockingTrainer) TrainCTR(ctx context.Context, _ map[string]any) (*lift.TrainSummary, error) {
+	close(b.started)
+	time.Sleep(100 * time.Millisecond)
+	b.alive <- ctx.Err()
+	return &lift.TrainSummary{Message: "trained"}, nil
+}
+
+// TestTrainingOutlivesItsClient: a training run goes on when the client
+// that asked for it goes away (it holds the training lock; a proxy's idle
+// timeout must not waste it).
+func TestTrainingOutlivesItsClient(t *testing.T) {
+	tr := &blockingTrainer{started: make(chan struct{}), alive: make(chan error, 1)}
+	s := &Server{Trainer: tr, RequestTimeout: 10 * time.Millisecond}
+	h := s.Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-tr.started; cancel() }()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/train/ctr-model", nil).WithContext(ctx))
+	if err := <-tr.alive; err != nil {
+		t.Errorf("the training's context ended with its client's: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -200,9 +201,13 @@ func classify(err error) error {
 		}
 		return err
 	}
+	// The server unreachable, or the connection lost mid-statement (the
+	// server crashed or was stopped with -m immediate): unexpected EOF,
+	// a closed connection.
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) {
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) {
 		return &lift.Error{Kind: lift.Unavailable, Err: err}
 	}
 	return err
