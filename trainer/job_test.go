@@ -164,8 +164,16 @@ func TestWorseModelIsNotPromotedAndRollback(t *testing.T) {
 	}
 	// Rollback/forward by hand: activate the weak one, then the good one.
 	for _, v := range []int64{*bad.ModelVersion, *good.ModelVersion} {
-		if _, err := job.Activate(ctx, v); err != nil {
+		mv, err := job.Activate(ctx, v)
+		if err != nil {
 			t.Fatal(err)
+		}
+		stored, err := db.GetModel(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mv.ActivatedAt == nil || stored.ActivatedAt == nil || !mv.ActivatedAt.Equal(*stored.ActivatedAt) {
+			t.Errorf("Activate(%d) answered activated_at %v, the registry says %v", v, mv.ActivatedAt, stored.ActivatedAt)
 		}
 		if serving.Version() != v {
 			t.Errorf("after Activate(%d) serving v%d", v, serving.Version())

@@ -109,6 +109,11 @@ func (j *Job) Activate(ctx context.Context, version int64) (mv *lift.ModelVersio
 	if err := j.Store.ActivateModel(ctx, version); err != nil {
 		return nil, err
 	}
+	// The answer says when this activation happened, as the registry
+	// now does, not when the version was last activated before.
+	if now, err := j.Store.GetModel(ctx, version); err == nil {
+		mv.ActivatedAt = now.ActivatedAt
+	}
 	mv.Active = true
 	if _, err := j.serve(mv); err != nil {
 		return nil, fmt.Errorf("activated in the registry but not served here: %w", err)
