@@ -10,14 +10,15 @@ import (
 // [0, 1]: a row with label y and weight w counts as w*y positive and
 // w*(1-y) negative mass, which is how an impression-weighted CTR row
 // should count. Each returns NaN when it is undefined (no rows, zero total
-// weight, mismatched lengths, or only one class for AUC).
+// weight, mismatched lengths, only one class for AUC, or a label outside
+// [0, 1] for AUC and log loss, which have no meaning there).
 
 // AUC returns the weighted area under the ROC curve of pred against label.
 // Tied predictions contribute a trapezoid, so the result does not depend
 // on the order of the rows.
 func AUC(pred, label, weight []float32) float64 {
 	n, ok := checkLens(pred, label, weight)
-	if !ok {
+	if !ok || badLabel(label) >= 0 {
 		return math.NaN()
 	}
 	// Sort descending by prediction through one uint64 key per row: the
@@ -66,6 +67,9 @@ func orderedBits(f float32) uint32 {
 // LogLoss returns the weighted mean negative log-likelihood of the
 // probabilities pred, clipped to [1e-16, 1-1e-16] as XGBoost does.
 func LogLoss(pred, label, weight []float32) float64 {
+	if badLabel(label) >= 0 {
+		return math.NaN()
+	}
 	const eps = 1e-16
 	return weightedMean(pred, label, weight, func(p, y float64) float64 {
 		p = min(max(p, eps), 1-eps)
@@ -101,10 +105,15 @@ func ErrorRate(pred, label, weight []float32) float64 {
 }
 
 // Metric evaluates the metric called name ("auc", "logloss", "rmse" or
-// "error").
+// "error"). Unlike AUC and LogLoss, which return NaN, it refuses a label
+// outside [0, 1] for auc and logloss (see CheckMetricLabels): asked for by
+// name, a metric that cannot mean anything is an error, as in XGBoost.
 func Metric(name string, pred, label, weight []float32) (float64, error) {
 	if _, ok := checkLens(pred, label, weight); !ok {
 		return math.NaN(), fmt.Errorf("metric %s: %d predictions, %d labels, %d weights: lengths differ", name, len(pred), len(label), len(weight))
+	}
+	if err := CheckMetricLabels(name, label); err != nil {
+		return math.NaN(), err
 	}
 	switch name {
 	case "auc":
@@ -117,6 +126,32 @@ func Metric(name string, pred, label, weight []float32) (float64, error) {
 		return ErrorRate(pred, label, weight), nil
 	}
 	return math.NaN(), fmt.Errorf("unknown metric %q (use auc, logloss, rmse or error)", name)
+}
+
+// CheckMetricLabels reports an error naming the metric, the first bad row
+// (1-based) and its label when the metric called name is defined only for
+// labels in [0, 1] (auc and logloss: the label is a probability of the
+// positive class) and a label lies outside it. Checked before training, it
+// saves a run whose metrics would be refused at its end.
+func CheckMetricLabels(name string, label []float32) error {
+	if name != "auc" && name != "logloss" {
+		return nil
+	}
+	if i := badLabel(label); i >= 0 {
+		return fmt.Errorf("metric %s: row %d: label %v is outside [0, 1]; %s is defined only for labels in [0, 1]", name, i+1, label[i], name)
+	}
+	return nil
+}
+
+// badLabel returns the index of the first label outside [0, 1] (NaN
+// included), or -1.
+func badLabel(label []float32) int {
+	for i, y := range label {
+		if !(y >= 0 && y <= 1) {
+			return i
+		}
+	}
+	return -1
 }
 
 // maximize reports whether a larger value of the metric is better.

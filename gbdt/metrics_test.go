@@ -2,6 +2,7 @@ package gbdt
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -84,6 +85,51 @@ func TestMetricErrors(t *testing.T) {
 	}
 	if v := AUC([]float32{1, 2}, []float32{1}, nil); !math.IsNaN(v) {
 		t.Errorf("AUC of mismatched lengths = %v, want NaN", v)
+	}
+}
+
+// TestMetricsNeedProbabilityLabels checks that AUC and log loss, defined
+// only for labels in [0, 1], are NaN as functions and an error naming the
+// metric and the label through Metric, while rmse and error still answer.
+func TestMetricsNeedProbabilityLabels(t *testing.T) {
+	nan := float32(math.NaN())
+	cases := []struct {
+		name  string
+		label []float32
+		bad   string // the label the error names; "" for labels in [0, 1]
+	}{
+		{"below 0 and above 1", []float32{-3, 4, -3, 4}, "-3"},
+		{"above 1 only", []float32{0, 1, 1.5, 0}, "1.5"},
+		{"NaN", []float32{0, 1, nan, 0}, "NaN"},
+		{"fractions in [0, 1]", []float32{0, 0.25, 1, 0.75}, ""},
+	}
+	pred := []float32{0.1, 0.7, 0.4, 0.9}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, m := range []struct {
+				name string
+				f    func(pred, label, weight []float32) float64
+			}{{"auc", AUC}, {"logloss", LogLoss}} {
+				v, err := Metric(m.name, pred, c.label, nil)
+				if c.bad == "" {
+					if err != nil || math.IsNaN(v) || v < 0 || v > 1e3 {
+						t.Errorf("Metric(%s) = %v, %v; want a value", m.name, v, err)
+					}
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), m.name) || !strings.Contains(err.Error(), "label "+c.bad) {
+					t.Errorf("Metric(%s) = %v, %v; want an error naming %s and label %s", m.name, v, err, m.name, c.bad)
+				}
+				if got := m.f(pred, c.label, nil); !math.IsNaN(got) {
+					t.Errorf("%s function = %v, want NaN (undefined)", m.name, got)
+				}
+			}
+			for _, name := range []string{"rmse", "error"} { // not probabilities: no check
+				if _, err := Metric(name, pred, c.label, nil); err != nil {
+					t.Errorf("Metric(%s): %v", name, err)
+				}
+			}
+		})
 	}
 }
 

@@ -36,6 +36,25 @@ type TrainResult struct {
 	Metrics map[string]map[string]float64
 }
 
+// ErrDiverged is in the chain of Train's error when a tree it grew holds
+// a value beyond float32's range, so that no one could use the model: a
+// learning rate, or labels, too large for the data. The caller's
+// parameters or labels are at fault, not the code; test with errors.Is.
+var ErrDiverged = errors.New("training diverged")
+
+// divergedError is Train's error for a tree that failed validation; it
+// reads as the round and the node at fault, and is ErrDiverged.
+type divergedError struct {
+	round int // 1-based
+	err   error
+}
+
+func (e *divergedError) Error() string {
+	return fmt.Sprintf("round %d: %v (is eta, or are the labels, too large?)", e.round, e.err)
+}
+
+func (e *divergedError) Unwrap() []error { return []error{e.err, ErrDiverged} }
+
 // Train fits a boosted tree ensemble to train with XGBoost's hist
 // algorithm. After every round it evaluates Params' metrics on evals (an
 // eval set whose Data is train itself reuses the training predictions);
@@ -63,11 +82,16 @@ func Train(ctx context.Context, p Params, train *dataset.Dense, evals []EvalSet,
 		}
 	}
 	for _, e := range evals {
-		if e.Data == train {
-			continue
+		what := fmt.Sprintf("eval set %q", e.Name)
+		if e.Data != train {
+			if err := checkData(what, e.Data, obj); err != nil {
+				return nil, nil, err
+			}
 		}
-		if err := checkData(fmt.Sprintf("eval set %q", e.Name), e.Data, obj); err != nil {
-			return nil, nil, err
+		for _, m := range p.metrics() {
+			if err := CheckMetricLabels(m, e.Data.Label); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", what, err)
+			}
 		}
 	}
 	if p.EarlyStopping > 0 && len(evals) == 0 {
@@ -210,7 +234,7 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 		// past float32's range make a model no one can use: an error
 		// here, not a panic when it is first used.
 		if err := t.validate(train.Cols); err != nil {
-			return nil, nil, fmt.Errorf("round %d: %w (is eta, or are the labels, too large?)", round+1, err)
+			return nil, nil, &divergedError{round: round + 1, err: err}
 		}
 		b.Trees = append(b.Trees, t)
 

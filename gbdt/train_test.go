@@ -161,6 +161,9 @@ func TestTrainRejectsBadData(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one mentioning %q", err, c.want)
 			}
+			if errors.Is(err, ErrDiverged) {
+				t.Errorf("error %v is ErrDiverged; bad data is not a diverged run", err)
+			}
 		})
 	}
 	t.Run("bad eval set", func(t *testing.T) {
@@ -176,10 +179,28 @@ func TestTrainRejectsBadData(t *testing.T) {
 		p.Eta = 1e308
 		p.MinChildWeight = 0
 		b, _, err := Train(context.Background(), p, tinyData(), nil, nil)
-		if err == nil || !strings.Contains(err.Error(), "round 1") {
-			t.Errorf("Train with eta 1e308 = %v, %v; want an error naming the round", b, err)
+		if err == nil || !strings.Contains(err.Error(), "round 1") || !strings.Contains(err.Error(), "is not finite (is eta") {
+			t.Errorf("Train with eta 1e308 = %v, %v; want an error naming the round and eta", b, err)
+		}
+		// The trainer tells the caller's fault from a bug by this.
+		if !errors.Is(err, ErrDiverged) {
+			t.Errorf("Train with eta 1e308: error %v is not ErrDiverged", err)
 		}
 	})
+	// As XGBoost, a requested auc or logloss on labels outside [0, 1] is
+	// refused, and before training rather than after it.
+	for _, m := range []string{"auc", "logloss"} {
+		t.Run(m+" on labels outside [0, 1]", func(t *testing.T) {
+			d := tinyData()
+			d.Label[4] = 4
+			p := DefaultParams()
+			p.EvalMetrics = []string{"rmse", m}
+			_, _, err := Train(context.Background(), p, tinyData(), []EvalSet{{"valid", d}}, nil)
+			if err == nil || !strings.Contains(err.Error(), `eval set "valid": metric `+m+": row 5: label 4 is outside [0, 1]") {
+				t.Errorf("error %v, want one naming the eval set, %s, the row and the label", err, m)
+			}
+		})
+	}
 	t.Run("early stopping without eval set", func(t *testing.T) {
 		p := DefaultParams()
 		p.EarlyStopping = 3

@@ -3,6 +3,7 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -258,6 +259,12 @@ func (j *Job) logger() *slog.Logger {
 
 func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	start := time.Now()
+	// The version active when the run starts: if another becomes active
+	// while this model trains (a rollback by hand), that choice wins.
+	activeAtStart, err := j.Store.ActiveVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
 	clips, err := j.Store.ClipsWithOutcomes(ctx)
 	if err != nil {
 		return nil, err
@@ -282,6 +289,10 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 		p.EarlyStopping = 0
 	}
 	booster, res, err := gbdt.Train(ctx, p, fit, evals, j.Progress)
+	if errors.Is(err, gbdt.ErrDiverged) {
+		// The clips are checked CTRs, so the parameters (eta) are at fault.
+		return nil, lift.Errorf(lift.Invalid, "%w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -310,14 +321,19 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // cancelled before registering: nothing changes
 	}
-	// Registered inactive, then activated only if the champion it was
-	// compared with is still active: a rollback made while this model
-	// trained wins.
+	// Registered inactive, then activated only if the version active when
+	// the run started is still active, and is the champion it was
+	// compared with: a rollback made while this model trained wins.
 	if err := j.Store.CreateModel(ctx, mv, false); err != nil {
 		return nil, err
 	}
 	if promote {
-		if promote, err = j.Store.ActivateModelIf(ctx, mv.Version, champion); err != nil {
+		if champion == activeAtStart {
+			promote, err = j.Store.ActivateModelIf(ctx, mv.Version, champion)
+		} else {
+			promote = false
+		}
+		if err != nil {
 			return nil, err
 		}
 		if promote {

@@ -421,3 +421,54 @@ func TestTrainingSkipsUnusableClips(t *testing.T) {
 		t.Errorf("no warning naming clip %s in the log:\n%s", bad, logs.String())
 	}
 }
+
+// activateOnWrite activates a model version the first time the training
+// writes progress: a rollback by hand while a run trains.
+type activateOnWrite struct {
+	ctx     context.Context
+	db      lift.ModelStore
+	version int64
+	done    bool
+	err     error
+}
+
+func (a *activateOnWrite) Write(p []byte) (int, error) {
+	if !a.done {
+		a.done = true
+		a.err = a.db.ActivateModel(a.ctx, a.version)
+	}
+	return len(p), nil
+}
+
+// TestRollbackWhileTheModelTrainsWins: a version activated by hand while a
+// run trains stays active, even when the run's model beats it.
+func TestRollbackWhileTheModelTrainsWins(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 1500, 3)
+	job := &Job{Store: db, Serving: &Serving{Bands: lift.DefaultBands}}
+	good, err := job.Run(ctx, DefaultOptions())
+	if err != nil || !good.Promoted {
+		t.Fatalf("first model: %v %+v", err, good)
+	}
+	weakOpts, err := ParseOptions(map[string]any{"rounds": 2.0, "eta": 0.05, "early_stopping": 0.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, err := job.Run(ctx, weakOpts)
+	if err != nil || weak.Promoted {
+		t.Fatalf("weak model: %v %+v", err, weak)
+	}
+	// While the next run trains, the weak version is activated by hand.
+	rollback := &activateOnWrite{ctx: ctx, db: db, version: *weak.ModelVersion}
+	job.Progress = rollback
+	third, err := job.Run(ctx, DefaultOptions())
+	if err != nil || rollback.err != nil || !rollback.done {
+		t.Fatalf("third run: %v; rollback: done=%v %v", err, rollback.done, rollback.err)
+	}
+	if third.Promoted || !strings.Contains(third.Reason, "changed while this one trained") {
+		t.Errorf("a model trained across a rollback: promoted=%v reason %q", third.Promoted, third.Reason)
+	}
+	if av, _ := db.ActiveVersion(ctx); av != *weak.ModelVersion {
+		t.Errorf("active v%d after the run, want the rollback's v%d", av, *weak.ModelVersion)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,27 @@ type dataFlags struct {
 	data, format, label, weight string
 }
 
+// check refuses a missing --data and a --format no reader knows: both
+// are mistakes on the command line, found before any file is opened.
+func (f *dataFlags) check() error {
+	if f.data == "" {
+		return usagef("--data is required")
+	}
+	switch strings.ToLower(f.format) {
+	case "", "csv", "tsv", "libsvm", "svm":
+		return nil
+	}
+	return usagef("--format %q: want csv, tsv or libsvm", f.format)
+}
+
+// checkThreads refuses a negative --threads; 0 means all CPUs.
+func checkThreads(n int) error {
+	if n < 0 {
+		return usagef("--threads must be 0 (all CPUs) or more, got %d", n)
+	}
+	return nil
+}
+
 func (f *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "", "data file: .csv, .tsv, .libsvm or .svm, optionally .gz (required)")
 	fs.StringVar(&f.format, "format", "", "csv, tsv or libsvm (default: by the file's extension)")
@@ -65,8 +87,8 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if modelPath == "" {
 		return nil, nil, usagef("--model is required")
 	}
-	if df.data == "" {
-		return nil, nil, usagef("--data is required")
+	if err := df.check(); err != nil {
+		return nil, nil, err
 	}
 	b, err := gbdt.LoadFile(modelPath)
 	if err != nil {
@@ -76,15 +98,21 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if err != nil {
 		return nil, nil, err
 	}
-	format := strings.ToLower(df.format)
-	if format == "" {
-		format = dataset.FormatOf(df.data)
-	}
-	d, err = alignColumns(b, d, df.data, format == "libsvm" || format == "svm")
+	d, err = alignColumns(b, d, df.data, isSparse(df.data, df.format))
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, d, nil
+}
+
+// isSparse reports whether the file at path, read as format ("" for the
+// extension's), is a libsvm file, whose rows end at their largest index.
+func isSparse(path, format string) bool {
+	format = strings.ToLower(format)
+	if format == "" {
+		format = dataset.FormatOf(path)
+	}
+	return format == "libsvm" || format == "svm"
 }
 
 func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
@@ -132,8 +160,8 @@ func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *threads < 0 {
-		return usagef("--threads must be 0 (all CPUs) or more, got %d", *threads)
+	if err := checkThreads(*threads); err != nil {
+		return err
 	}
 	b, d, err := loadModelAndData(*model, df, *noLabel)
 	if err != nil {
@@ -181,29 +209,45 @@ func runGBDTEval(ctx context.Context, m *Main, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *threads < 0 {
-		return usagef("--threads must be 0 (all CPUs) or more, got %d", *threads)
+	if err := checkThreads(*threads); err != nil {
+		return err
 	}
 	b, d, err := loadModelAndData(*model, df, false)
 	if err != nil {
 		return err
 	}
 	preds := b.PredictBatch(d, false, *threads)
-	res := map[string]any{"rows": d.Rows}
-	metrics := map[string]float64{
-		"auc":  gbdt.AUC(preds, d.Label, d.Weight),
-		"rmse": gbdt.RMSE(preds, d.Label, d.Weight),
+	res := evalResult{
+		Rows: d.Rows,
+		AUC:  defined(gbdt.AUC(preds, d.Label, d.Weight)),
+		RMSE: defined(gbdt.RMSE(preds, d.Label, d.Weight)),
 	}
-	if b.Objective != gbdt.SquaredError {
-		metrics["logloss"] = gbdt.LogLoss(preds, d.Label, d.Weight)
-	}
-	for k, v := range metrics {
-		// An undefined metric (AUC with one class) is left out: JSON has no NaN.
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			res[k] = v
-		}
+	// Log loss scores probabilities. A logistic model's predictions are
+	// probabilities; a reg:squarederror model's are only when every one
+	// lies in [0, 1] (a model of CTR, say), and are then scored as they are.
+	if b.Objective != gbdt.SquaredError || !slices.ContainsFunc(preds, func(p float32) bool { return !(p >= 0 && p <= 1) }) {
+		res.LogLoss = defined(gbdt.LogLoss(preds, d.Label, d.Weight))
 	}
 	return writeJSON(m.Stdout, res)
+}
+
+// evalResult is `lift gbdt eval`'s output: every key always, null for a
+// metric that is undefined for the data and model (AUC with one class,
+// AUC and log loss with labels outside [0, 1], log loss of predictions
+// that are not probabilities), since JSON has no NaN.
+type evalResult struct {
+	Rows    int      `json:"rows"`
+	AUC     *float64 `json:"auc"`
+	LogLoss *float64 `json:"logloss"`
+	RMSE    *float64 `json:"rmse"`
+}
+
+// defined returns &v, or nil when v is NaN or infinite (undefined).
+func defined(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 func runGBDTImportance(ctx context.Context, m *Main, args []string) error {
@@ -255,11 +299,13 @@ func parseRows(spec string, n int) (int, int, error) {
 			return 0, 0, usagef("--rows %q: %q is not a row number", spec, b)
 		}
 	}
-	hi = min(hi, n)
-	if lo > hi {
-		return 0, 0, fmt.Errorf("--rows %q: the data has %d rows", spec, n)
+	if a != "" && b != "" && lo > hi {
+		return 0, 0, usagef("--rows %q: the range is reversed: A must not be greater than B (0-based, B exclusive)", spec)
 	}
-	return lo, hi, nil
+	if lo > n {
+		return 0, 0, fmt.Errorf("--rows %q: starts at row %d, but the data has %d rows", spec, lo, n)
+	}
+	return lo, min(hi, n), nil
 }
 
 func runGBDTExplain(ctx context.Context, m *Main, args []string) error {
@@ -317,14 +363,17 @@ func runGBDTBench(ctx context.Context, m *Main, args []string) error {
 	var df dataFlags
 	df.register(fs)
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
-	threads := fs.Int("threads", 1, "threads for the batch measurement")
+	threads := fs.Int("threads", 1, "threads for the batch measurement (0: all CPUs)")
 	seconds := fs.Float64("seconds", 1, "minimum time for each of the two measurements")
 	singleRows := fs.Int("single-rows", 20000, "time single-row calls on the first N rows, cycling (bench/gbdt_predict.sh times XGBoost on the same 20000)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *threads < 1 {
-		return usagef("--threads must be at least 1")
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
+	if *threads == 0 {
+		*threads = runtime.GOMAXPROCS(0) // as PredictBatch reads 0; the output says how many
 	}
 	if !(*seconds > 0) || *seconds > 3600 {
 		return usagef("--seconds must be in (0, 3600]")

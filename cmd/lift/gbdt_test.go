@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,9 +89,11 @@ func TestGBDTEvalImportanceExplainBench(t *testing.T) {
 		args []string
 		keys []string
 	}{
-		{"eval", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data}, []string{"rows", "rmse"}},
+		{"eval", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data}, []string{"rows", "auc", "logloss", "rmse"}},
 		{"importance", []string{"gbdt", "importance", "--model", gbdtTestModel, "--type", "weight"}, []string{"f0"}},
 		{"bench", []string{"gbdt", "bench", "--model", gbdtTestModel, "--data", data, "--seconds", "0.01"},
+			[]string{"single_row_ns_p50", "single_row_ns_p99", "batch_rows_per_sec", "threads"}},
+		{"bench on all CPUs", []string{"gbdt", "bench", "--model", gbdtTestModel, "--data", data, "--seconds", "0.01", "--threads", "0"},
 			[]string{"single_row_ns_p50", "single_row_ns_p99", "batch_rows_per_sec", "threads"}},
 	}
 	for _, tt := range tests {
@@ -107,6 +110,11 @@ func TestGBDTEvalImportanceExplainBench(t *testing.T) {
 				if _, ok := got[k]; !ok {
 					t.Errorf("no %q in %s", k, out)
 				}
+			}
+			// --threads 0 means all CPUs, as for every command; the
+			// output says how many that was.
+			if th, ok := got["threads"].(float64); ok && th < 1 {
+				t.Errorf("threads %v in %s, want the number used (at least 1)", th, out)
 			}
 		})
 	}
@@ -164,6 +172,10 @@ func TestGBDTErrors(t *testing.T) {
 		{"missing model file", []string{"gbdt", "predict", "--model", "nope.json", "--data", data}, 1, "nope.json"},
 		{"truncated model", []string{"gbdt", "importance", "--model", bad}, 1, "truncated"},
 		{"bad rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "x"}, 2, "--rows"},
+		{"reversed rows", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "3:1"}, 2, "reversed"},
+		{"rows past the end", []string{"gbdt", "explain", "--model", gbdtTestModel, "--data", data, "--rows", "70:80"}, 1, "starts at row 70, but the data has 64 rows"},
+		{"unknown format", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--format", "bogus"}, 2, `--format "bogus"`},
+		{"bench negative threads", []string{"gbdt", "bench", "--model", gbdtTestModel, "--data", data, "--threads", "-1"}, 2, "--threads"},
 		{"wrong label", []string{"gbdt", "eval", "--model", gbdtTestModel, "--data", data, "--label", "nope"}, 1, "nope"},
 		{"too few columns", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", narrow}, 1, "3 feature columns"},
 		{"libsvm named by --format SVM", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", sparse, "--format", "SVM"}, 0, ""},
@@ -182,6 +194,76 @@ func TestGBDTErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tt.msg) {
 				t.Errorf("stderr %q does not mention %q", stderr, tt.msg)
+			}
+		})
+	}
+}
+
+// TestGBDTEvalUndefinedMetricsAreNull checks that eval always prints the
+// four keys of the contract, with null for a metric the data and model do
+// not define: AUC with one class, AUC and log loss with labels outside
+// [0, 1], log loss of a reg:squarederror model whose predictions are not
+// all in [0, 1].
+func TestGBDTEvalUndefinedMetricsAreNull(t *testing.T) {
+	in := MustGBDTFiles(t, map[string]string{
+		"binary.csv": "label,a,b\n0,1,2\n1,2,3\n0,3,1\n1,4,5\n",
+		"ctr.csv":    "label,a,b\n0.02,1,2\n0.04,2,3\n0.01,3,1\n0.05,4,5\n",
+		"sq.csv":     "label,a,b\n-3,1,2\n4,2,3\n-3,3,1\n4,4,5\n",
+		"one.csv":    "label,a,b\n1,1,2\n1,2,3\n",
+	})
+	models := map[string][]string{ // model -> training flags
+		"logistic.json": {"--data", in("binary.csv"), "--objective", "binary:logistic"},
+		"ctr.json":      {"--data", in("ctr.csv")}, // reg:squarederror, predictions in [0, 1]
+		"sq.json":       {"--data", in("sq.csv")},  // reg:squarederror, predictions outside [0, 1]
+	}
+	for name, args := range models {
+		if _, stderr, code := MustExec(t, append([]string{"gbdt", "train", "--rounds", "3", "--out", in(name)}, args...)...); code != 0 {
+			t.Fatalf("training %s: exit %d: %s", name, code, stderr)
+		}
+	}
+	cases := []struct {
+		name, model, data string
+		null              []string // the metrics that must be null; the others are numbers
+	}{
+		{"logistic, two classes", "logistic.json", "binary.csv", nil},
+		{"logistic, one class", "logistic.json", "one.csv", []string{"auc"}},
+		{"logistic, labels outside [0, 1]", "logistic.json", "sq.csv", []string{"auc", "logloss"}},
+		{"squared error, probabilities", "ctr.json", "binary.csv", nil},
+		{"squared error, predictions outside [0, 1]", "sq.json", "binary.csv", []string{"logloss"}},
+		{"squared error, labels outside [0, 1]", "sq.json", "sq.csv", []string{"auc", "logloss"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, stderr, code := MustExec(t, "gbdt", "eval", "--model", in(c.model), "--data", in(c.data))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("not JSON: %q (%v)", out, err)
+			}
+			if len(got) != 4 {
+				t.Errorf("%s: want exactly rows, auc, logloss and rmse", out)
+			}
+			if _, ok := got["rows"].(float64); !ok {
+				t.Errorf("%s: rows is not a number", out)
+			}
+			for _, k := range []string{"auc", "logloss", "rmse"} {
+				v, ok := got[k]
+				switch {
+				case !ok:
+					t.Errorf("%s: no %q", out, k)
+				case slices.Contains(c.null, k) && v != nil:
+					t.Errorf("%s: %s = %v, want null", out, k, v)
+				case !slices.Contains(c.null, k) && v == nil:
+					t.Errorf("%s: %s is null, want a number", out, k)
+				}
+			}
+			if auc, ok := got["auc"].(float64); ok && (auc < 0 || auc > 1) {
+				t.Errorf("%s: AUC outside [0, 1]", out)
+			}
+			if ll, ok := got["logloss"].(float64); ok && ll < 0 {
+				t.Errorf("%s: negative log loss", out)
 			}
 		})
 	}

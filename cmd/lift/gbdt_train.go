@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -51,8 +50,8 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if df.data == "" {
-		return usagef("--data is required")
+	if err := df.check(); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("--out is required")
@@ -97,13 +96,37 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	names := p.EvalMetrics
+	if len(names) == 0 {
+		names = []string{"rmse"}
+		if p.Objective == gbdt.BinaryLogistic {
+			names = []string{"logloss"}
+		}
+	}
+	// A metric the labels do not allow (auc on labels outside [0, 1]) is
+	// refused before training, naming the file. The logistic objectives
+	// refuse such labels themselves, naming the objective, which says more.
+	checkLabels := func(path string, d *dataset.Dense) error {
+		for _, name := range names {
+			if err := gbdt.CheckMetricLabels(name, d.Label); err != nil && p.Objective == gbdt.SquaredError {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		return nil
+	}
+	if err := checkLabels(df.data, train); err != nil {
+		return err
+	}
 	var evals []gbdt.EvalSet
 	if *valid != "" {
 		v, err := dataset.ReadFile(*valid, opt)
 		if err != nil {
 			return err
 		}
-		if err := sameColumns(train, v, *valid); err != nil {
+		if err := sameColumns(train, v, *valid, isSparse(*valid, df.format)); err != nil {
+			return err
+		}
+		if err := checkLabels(*valid, v); err != nil {
 			return err
 		}
 		evals = append(evals, gbdt.EvalSet{Name: "valid", Data: v})
@@ -130,13 +153,6 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	best := b.Truncate(res.BestIteration + 1)
 	preds := best.PredictBatch(train, false, p.Threads)
 	metrics["train"] = map[string]float64{}
-	names := p.EvalMetrics
-	if len(names) == 0 {
-		names = []string{"rmse"}
-		if p.Objective == gbdt.BinaryLogistic {
-			names = []string{"logloss"}
-		}
-	}
 	for _, name := range names {
 		v, err := gbdt.Metric(name, preds, train.Label, train.Weight)
 		if err != nil {
@@ -164,9 +180,11 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 }
 
 // sameColumns checks that the validation file's features line up with the
-// training file's: the same names when both have a header, else no more
-// columns (a libsvm file ends at its largest index).
-func sameColumns(train, valid *dataset.Dense, path string) error {
+// training file's, as `gbdt eval` would line them up with the model's: the
+// same names when both have a header, else the same number of columns. A
+// sparse (libsvm) validation file may have fewer: it ends at its largest
+// index, and the absent features are missing.
+func sameColumns(train, valid *dataset.Dense, path string, sparse bool) error {
 	if train.Names != nil && valid.Names != nil {
 		if len(train.Names) != len(valid.Names) {
 			return fmt.Errorf("%s: %d feature columns, the training data has %d", path, len(valid.Names), len(train.Names))
@@ -178,8 +196,8 @@ func sameColumns(train, valid *dataset.Dense, path string) error {
 		}
 		return nil
 	}
-	if valid.Cols > train.Cols {
-		return errors.New(path + ": more feature columns than the training data")
+	if valid.Cols > train.Cols || (valid.Cols < train.Cols && !sparse) {
+		return fmt.Errorf("%s: %d feature columns, the training data has %d (is --label right?)", path, valid.Cols, train.Cols)
 	}
 	return nil
 }

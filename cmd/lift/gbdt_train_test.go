@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,8 +58,38 @@ func TestGBDTTrain(t *testing.T) {
 	}
 }
 
+// MustGBDTFiles writes small data files, name -> content, into a new
+// directory and returns a function giving the path of a file there.
+func MustGBDTFiles(tb testing.TB, files map[string]string) func(name string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return func(name string) string { return filepath.Join(dir, name) }
+}
+
 func TestGBDTTrainErrors(t *testing.T) {
 	dir := t.TempDir()
+	in := MustGBDTFiles(t, map[string]string{
+		// Labels outside [0, 1]: a regression target, not a probability.
+		"sq.csv": "label,a,b\n-3,1,2\n4,2,3\n-3,3,1\n4,4,5\n",
+		// Four named features, the label last.
+		"s_hdr.csv": "a,b,c,d,label\n1,2,3,4,0\n2,3,4,5,1\n3,1,2,3,0\n4,4,4,4,1\n",
+		"s.csv":     "0,1,2,3,4\n1,2,3,4,5\n0,3,1,2,3\n1,4,4,4,4\n",
+		// Validation files without a header (the label is column 0).
+		"v2.csv":    "0,1\n1,2\n",
+		"v4.csv":    "0,1,2,3,4\n1,2,3,4,5\n",
+		"v6.csv":    "0,1,2,3,4,5\n1,2,3,4,5,6\n",
+		"v4_sq.csv": "-3,1,2,3,4\n4,2,3,4,5\n",
+		// With a header: a different name, one column more.
+		"v_names.csv": "a,b,x,d,label\n1,2,3,4,0\n2,3,4,5,1\n",
+		"v_wide.csv":  "a,b,c,d,e,label\n1,2,3,4,5,0\n2,3,4,5,6,1\n",
+		// A libsvm file ends at its largest index: fewer columns is normal.
+		"v.libsvm": "0 0:1 1:2\n1 0:3\n",
+	})
 	cases := []struct {
 		name string
 		args []string
@@ -75,6 +106,20 @@ func TestGBDTTrainErrors(t *testing.T) {
 		{"early stopping without valid", []string{"--data", higgsTrain, "--out", "m.json", "--early-stopping", "3"}, 2, "--valid"},
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv"), "--out", "m.json"}, 1, "nope.csv"},
 		{"label out of range", []string{"--data", higgsTrain, "--out", filepath.Join(dir, "m.json"), "--label", "1", "--objective", "binary:logistic"}, 1, "outside [0, 1]"},
+		{"unknown format", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--format", "bogus"}, 2, `--format "bogus"`},
+		{"logistic on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--objective", "binary:logistic"}, 1, "label -3 is outside [0, 1], which binary:logistic requires"},
+		{"auc on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--eval-metric", "rmse,auc"}, 1, "metric auc: row 1: label -3 is outside [0, 1]"},
+		{"logloss on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--eval-metric", "logloss"}, 1, "metric logloss: row 1: label -3 is outside [0, 1]"},
+		{"logloss on valid labels outside [0, 1]", []string{"--data", in("s.csv"), "--valid", in("v4_sq.csv"), "--out", in("m.json"), "--eval-metric", "logloss"}, 1, "v4_sq.csv: metric logloss: row 1: label -3"},
+		{"rmse on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--eval-metric", "rmse"}, 0, ""},
+		{"valid without header, fewer columns", []string{"--data", in("s_hdr.csv"), "--valid", in("v2.csv"), "--out", in("m.json")}, 1, "1 feature columns, the training data has 4"},
+		{"valid without header, more columns", []string{"--data", in("s_hdr.csv"), "--valid", in("v6.csv"), "--out", in("m.json")}, 1, "5 feature columns, the training data has 4"},
+		{"valid without header, same columns", []string{"--data", in("s_hdr.csv"), "--valid", in("v4.csv"), "--out", in("m.json")}, 0, ""},
+		{"neither has a header, fewer columns", []string{"--data", in("s.csv"), "--valid", in("v2.csv"), "--out", in("m.json")}, 1, "1 feature columns, the training data has 4"},
+		{"neither has a header, more columns", []string{"--data", in("s.csv"), "--valid", in("v6.csv"), "--out", in("m.json")}, 1, "5 feature columns, the training data has 4"},
+		{"headers, another name", []string{"--data", in("s_hdr.csv"), "--valid", in("v_names.csv"), "--out", in("m.json")}, 1, `feature column 2 is "x"`},
+		{"headers, more columns", []string{"--data", in("s_hdr.csv"), "--valid", in("v_wide.csv"), "--out", in("m.json")}, 1, "5 feature columns, the training data has 4"},
+		{"libsvm valid, fewer columns", []string{"--data", in("s.csv"), "--valid", in("v.libsvm"), "--out", in("m.json")}, 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
