@@ -2,6 +2,8 @@ package lift
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,9 +44,38 @@ func (b Bands) Of(ctr float64) Band {
 // Validate requires 0 < Medium < High < Viral < 1.
 func (b Bands) Validate() error {
 	if !(0 < b.Medium && b.Medium < b.High && b.High < b.Viral && b.Viral < 1) {
-		return Errorf(Invalid, "band thresholds must satisfy 0 < medium < high < viral < 1, got %g, %g, %g", b.Medium, b.High, b.Viral)
+		return Errorf(Invalid, "band thresholds must satisfy 1 > viral > high > medium > 0, got viral %g, high %g, medium %g", b.Viral, b.High, b.Medium)
 	}
 	return nil
+}
+
+// String writes the thresholds as ParseBands reads them: "0.08,0.05,0.03".
+func (b Bands) String() string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	return f(b.Viral) + "," + f(b.High) + "," + f(b.Medium)
+}
+
+// ParseBands reads the lower bounds of viral, high and medium written
+// "VIRAL,HIGH,MEDIUM", as DefaultBands is "0.08,0.05,0.03": three
+// fractions in (0,1), strictly decreasing. It returns Invalid otherwise.
+func ParseBands(text string) (Bands, error) {
+	parts := strings.Split(text, ",")
+	if len(parts) != 3 {
+		return Bands{}, Errorf(Invalid, "want three thresholds VIRAL,HIGH,MEDIUM such as %s, got %q", DefaultBands, text)
+	}
+	var x [3]float64
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return Bands{}, Errorf(Invalid, "band threshold %q is not a number", p)
+		}
+		x[i] = v
+	}
+	b := Bands{Viral: x[0], High: x[1], Medium: x[2]}
+	if err := b.Validate(); err != nil {
+		return Bands{}, err
+	}
+	return b, nil
 }
 
 // Contribution is one feature's additive share of a prediction's margin
@@ -93,10 +124,15 @@ type Heuristic struct {
 // HeuristicConfidence is chance level among the four bands.
 const HeuristicConfidence = 0.25
 
+// HeuristicCTR is the seed's heuristic value for f, clamped to [0,1].
+func HeuristicCTR(f Features) float64 {
+	ctr := f.CompositeScore*0.05 + f.EmotionPriority*0.02
+	return min(max(ctr, 0), 1)
+}
+
 // Predict implements Predictor.
 func (h Heuristic) Predict(f Features) (Prediction, error) {
-	ctr := f.CompositeScore*0.05 + f.EmotionPriority*0.02
-	ctr = min(max(ctr, 0), 1)
+	ctr := HeuristicCTR(f)
 	return Prediction{
 		PredictedCTR: ctr,
 		Band:         h.Bands.Of(ctr),

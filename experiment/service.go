@@ -192,11 +192,33 @@ func newPolicy(e *lift.Experiment) (bandit.Policy, error) {
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
 	}
+	return withLimits(p, e), nil
+}
+
+// storedPolicy is newPolicy for a stored experiment: an option its
+// policy does not take (accepted, and ignored, by earlier versions) is
+// ignored again with a warning, rather than leaving a running experiment
+// without its policy.
+func (s *Service) storedPolicy(e *lift.Experiment) (bandit.Policy, error) {
+	p, ignored, err := bandit.ParseStoredPolicy(policySpecString(e.Policy))
+	if err != nil {
+		return nil, lift.Errorf(lift.Invalid, "policy: %v", err)
+	}
+	if len(ignored) > 0 {
+		s.logger().Warn("experiment policy options ignored: the policy does not take them",
+			"experiment", e.ID, "policy", e.Policy.Name, "options", ignored)
+	}
+	return withLimits(p, e), nil
+}
+
+// withLimits bounds a linear policy's dimension for e and gives p the
+// cold start priors of e's variants.
+func withLimits(p bandit.Policy, e *lift.Experiment) bandit.Policy {
 	if lp, ok := p.(*bandit.Linear); ok {
 		lp.LimitDim(policyDim(len(e.Variants)))
 	}
 	addPriors(p, e.Variants)
-	return p, nil
+	return p
 }
 
 // MaxPolicyDim bounds the length of a linear policy's feature vector
@@ -374,7 +396,7 @@ func (s *Service) load(ctx context.Context, id string) (*live, error) {
 // restore rebuilds an experiment's policy: the latest snapshot, then
 // every reward stored after it, learnt in order.
 func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error) {
-	p, err := newPolicy(e)
+	p, err := s.storedPolicy(e)
 	if err != nil {
 		return nil, err
 	}

@@ -547,3 +547,28 @@ func TestPolicyDimKeepsAllModelsWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredPolicyWithIgnoredOptions: an experiment stored by an earlier
+// version with an option its policy never took (then silently ignored,
+// now refused at creation) still loads, decides and takes variants.
+func TestStoredPolicyWithIgnoredOptions(t *testing.T) {
+	ctx := context.Background()
+	svc, db := MustService(t)
+	old := abn("old", 2)
+	old.Policy = lift.PolicySpec{Name: "thompson", Params: map[string]float64{"epsilon": 0.1}}
+	if _, err := svc.Create(ctx, old); lift.KindOf(err) != lift.Invalid {
+		t.Fatalf("creating it today = %v, want invalid", err)
+	}
+	old.RewardRange = [2]float64{0, 1}
+	old.RewardWait = lift.Duration{Duration: 24 * time.Hour}
+	old.CreatedAt = time.Now().UTC()
+	if err := db.CreateExperiment(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, "old", DecideRequest{EventID: "e1"}); err != nil {
+		t.Fatalf("deciding in the stored experiment: %v", err)
+	}
+	if _, err := svc.AddVariant(ctx, "old", lift.Variant{ID: "v9"}); err != nil {
+		t.Fatalf("adding a variant to it: %v", err)
+	}
+}

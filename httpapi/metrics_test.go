@@ -45,7 +45,7 @@ func newTestServer(t testing.TB, nClips int) *Server {
 		t.Fatal(err)
 	}
 	serving := &trainer.Serving{Bands: lift.DefaultBands}
-	job := &trainer.Job{Store: db, Serving: serving, Bands: lift.DefaultBands, Progress: io.Discard}
+	job := &trainer.Job{Store: db, Serving: serving, Progress: io.Discard}
 	return &Server{
 		Clips: db, Predictions: db, Predictor: serving, Trainer: job,
 		Models: db, Activator: job, Ready: db.Ping,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -107,9 +108,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, lift.Errorf(lift.Invalid, "sqlite: empty database path")
 	}
+	// The directory must be there already: creating it would turn a
+	// mistyped path into a new, empty database somewhere unexpected.
 	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		fi, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, lift.Errorf(lift.Invalid, "directory %s does not exist", dir)
+		case err != nil:
 			return nil, fmt.Errorf("sqlite: %w", err)
+		case !fi.IsDir():
+			return nil, lift.Errorf(lift.Invalid, "%s is not a directory", dir)
 		}
 	}
 	// synchronous(FULL): a commit is on disk before it is acknowledged,

@@ -18,12 +18,12 @@ const reliabilityBins = 10
 // trainMean is the training set's impression-weighted CTR: the constant
 // baseline.
 func evaluate(h *holdoutSet, pred []float64, trainMean float64) *lift.ModelMetrics {
+	// The heuristic is scored on its value alone: its band, which the
+	// configured thresholds decide, plays no part in the log loss.
 	heur := make([]float64, len(h.clips))
-	hp := lift.Heuristic{Bands: lift.DefaultBands}
 	constant := make([]float64, len(h.clips))
 	for i, c := range h.clips {
-		p, _ := hp.Predict(c.Features())
-		heur[i] = p.PredictedCTR
+		heur[i] = lift.HeuristicCTR(c.Features())
 		constant[i] = trainMean
 	}
 	return &lift.ModelMetrics{

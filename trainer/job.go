@@ -41,7 +41,6 @@ type Job struct {
 	// Tolerance lets a challenger's holdout log loss exceed the
 	// champion's by this fraction and still be promoted (default 0).
 	Tolerance float64
-	Bands     lift.Bands
 	Logger    *slog.Logger
 	// Progress gets training progress lines (stderr in the CLI).
 	Progress io.Writer

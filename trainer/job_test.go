@@ -42,7 +42,7 @@ func TestTrainPromotesAndBeatsHeuristic(t *testing.T) {
 	db := MustDemoDB(t, 3000, 1)
 	serving := &Serving{Bands: lift.DefaultBands, Explain: 3}
 	export := filepath.Join(t.TempDir(), "models", "ctr_predictor.json")
-	job := &Job{Store: db, Serving: serving, Bands: lift.DefaultBands, ExportPath: export}
+	job := &Job{Store: db, Serving: serving, ExportPath: export}
 	sum, err := job.Run(ctx, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

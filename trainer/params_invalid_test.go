@@ -13,7 +13,7 @@ import (
 // mistake, Invalid (HTTP 400) with gbdt's sentence, and register nothing.
 func TestTrainCTRDivergingParamsAreInvalid(t *testing.T) {
 	db := MustDemoDB(t, 200, 3)
-	job := &Job{Store: db, Bands: lift.DefaultBands}
+	job := &Job{Store: db}
 	cases := []struct {
 		name   string
 		params map[string]any

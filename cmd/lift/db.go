@@ -42,7 +42,9 @@ var (
 )
 
 // openDB opens the database named by a --db value ("sqlite:PATH", a bare
-// path, or "postgres://...") and closes it at m.Close.
+// path, or "postgres://...") and closes it at m.Close. A SQLite file is
+// created (and every database migrated) if need be; its directory must
+// exist.
 func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	switch {
 	case isPostgres(dsn):
@@ -55,38 +57,66 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 	}
 	path, ok := sqlitePath(dsn)
 	if !ok {
-		// A typo such as postgress:// would otherwise become a SQLite
-		// file named after it.
-		return nil, usagef("--db %s: unknown database scheme (use sqlite:PATH, a file path, or postgres://...)", redact(dsn))
+		// A typo such as postgress:// or sqlite3:lift.db would otherwise
+		// become a SQLite file named after it.
+		return nil, usagef("--db %s: unknown database scheme %q (use sqlite:PATH, a file path, postgres://... or postgresql://...)",
+			redact(dsn), dsn[:strings.IndexByte(dsn, ':')+1])
 	}
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--db %s: %w", dsn, err)
 	}
 	m.onClose(db.Close)
 	return db, nil
 }
 
-// openExistingDB is openDB for a database that must exist already: when
-// dsn names a SQLite file that is not there, it returns a nil Store and
-// creates nothing. (Opening a PostgreSQL database never creates one.)
+// errNoDatabase is openExistingDB's error for a SQLite file that is not
+// there.
+var errNoDatabase = errors.New("the database does not exist")
+
+// openExistingDB is openDB for a database that must exist already (the
+// commands that only read or change what is stored): when dsn names a
+// SQLite file that is not there, it creates nothing and returns an error
+// that wraps errNoDatabase. (Opening a PostgreSQL database never creates
+// one.)
 func (m *Main) openExistingDB(ctx context.Context, dsn string) (Store, error) {
 	if path, ok := sqlitePath(dsn); ok && path != "" {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
+			return nil, fmt.Errorf("--db %s: %w: no file %s (check the path; 'lift migrate' or 'lift demo' creates one)", dsn, errNoDatabase, path)
 		}
 	}
 	return m.openDB(ctx, dsn)
 }
 
 // sqlitePath returns the file a --db value names ("sqlite:PATH" or a
-// bare path), or false for a URL of another scheme.
+// bare path), or false for a value that starts with another scheme: a
+// bare path cannot start with NAME: (a letter, then letters, digits, +
+// or -; two or more in all), so that "bogus:x" is a mistake and not a
+// file. A one-letter prefix is a drive (C:\lift.db).
 func sqlitePath(dsn string) (string, bool) {
-	path, isSQLite := strings.CutPrefix(dsn, "sqlite:")
-	if !isSQLite && strings.Contains(dsn, "://") {
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		return strings.TrimPrefix(path, "//"), true
+	}
+	if hasScheme(dsn) {
 		return "", false
 	}
-	return strings.TrimPrefix(path, "//"), true
+	return dsn, true
+}
+
+// hasScheme reports whether s starts with a URL scheme of two or more
+// characters and a colon.
+func hasScheme(s string) bool {
+	i := strings.IndexByte(s, ':')
+	if i < 2 {
+		return false
+	}
+	for j, c := range s[:i] {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (j == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // isPostgres reports whether a --db value names a PostgreSQL database.

@@ -29,8 +29,8 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *n < 1 || *n > 1_000_000 {
-		return usagef("--clips must be in [1, 1000000], got %d", *n)
+	if err := checkFlags(flagCheck{*n >= 1 && *n <= 1_000_000, "clips", *n, "in [1, 1000000]"}); err != nil {
+		return err
 	}
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {

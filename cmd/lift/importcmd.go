@@ -87,8 +87,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	var db Store
 	if len(outcomes) > 0 {
 		// Outcomes need their clips stored already: a database that does
-		// not exist is not created just to find none of them.
-		if db, err = m.openExistingDB(ctx, *dsn); err != nil {
+		// not exist is not created just to find none of them (every row
+		// is rejected below as a clip that is not stored).
+		if db, err = m.openExistingDB(ctx, *dsn); err != nil && !errors.Is(err, errNoDatabase) {
 			return err
 		}
 		if outcomes, err = storedClipsOnly(ctx, db, outcomes, outcomeLines, reject); err != nil {
@@ -146,6 +147,10 @@ type record struct {
 	line   int
 	fields map[string]any
 	err    error // a row that could not even be parsed
+	// csv says the fields are CSV cells, text by nature: a number or an
+	// object is read from the text. A JSON line's values must be of the
+	// field's JSON type already, as in the HTTP API.
+	csv bool
 }
 
 func readRecords(r io.Reader, format string) ([]record, error) {
@@ -205,7 +210,7 @@ func readCSVRecords(r io.Reader) ([]record, error) {
 			return recs, nil
 		}
 		line, _ := cr.FieldPos(0)
-		rec := record{line: line, fields: map[string]any{}}
+		rec := record{line: line, fields: map[string]any{}, csv: true}
 		var pe *csv.ParseError
 		switch {
 		case errors.As(err, &pe):
@@ -252,11 +257,11 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 		{"psychology_score", &c.PsychologyScore}, {"hook_strength", &c.HookStrength},
 		{"novelty_score", &c.NoveltyScore}, {"emotion_data", &c.EmotionData},
 	} {
-		if *o.dst, err = objectField(rec.fields, o.name); err != nil {
+		if *o.dst, err = objectField(rec, o.name); err != nil {
 			return nil, err
 		}
 	}
-	d, ok, err := numberField(rec.fields, "duration")
+	d, ok, err := numberField(rec, "duration")
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +269,7 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 		return nil, errors.New("duration is required (seconds)")
 	}
 	c.Duration = d
-	if v, ok, err := numberField(rec.fields, "composite_score"); err != nil {
+	if v, ok, err := numberField(rec, "composite_score"); err != nil {
 		return nil, err
 	} else if ok {
 		c.CompositeScore = &v
@@ -352,7 +357,7 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 		name string
 		dst  *int64
 	}{{"impressions", &o.Impressions}, {"clicks", &o.Clicks}} {
-		v, ok, err := numberField(rec.fields, f.name)
+		v, ok, err := numberField(rec, f.name)
 		if err != nil {
 			return nil, err
 		}
@@ -384,9 +389,10 @@ func stringField(f map[string]any, name string) (string, error) {
 	return s, lift.ValidateClipID(s)
 }
 
-// numberField reads a JSON number or a CSV cell as a finite float.
-func numberField(f map[string]any, name string) (float64, bool, error) {
-	v, ok := f[name]
+// numberField reads a JSON number, or a CSV cell holding one, as a
+// finite float.
+func numberField(rec record, name string) (float64, bool, error) {
+	v, ok := rec.fields[name]
 	if !ok || v == nil {
 		return 0, false, nil
 	}
@@ -394,18 +400,21 @@ func numberField(f map[string]any, name string) (float64, bool, error) {
 	case float64:
 		return v, true, nil
 	case string:
+		if !rec.csv {
+			break
+		}
 		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || x != x || x > 1e300 || x < -1e300 {
 			return 0, false, fmt.Errorf("%s must be a finite number, got %q", name, v)
 		}
 		return x, true, nil
 	}
-	return 0, false, fmt.Errorf("%s must be a number", name)
+	return 0, false, fmt.Errorf("%s must be a JSON number, got %s", name, jsonExcerpt(v))
 }
 
 // objectField reads a JSON object, or a CSV cell holding one.
-func objectField(f map[string]any, name string) (map[string]any, error) {
-	v, ok := f[name]
+func objectField(rec record, name string) (map[string]any, error) {
+	v, ok := rec.fields[name]
 	if !ok || v == nil {
 		return nil, nil
 	}
@@ -413,11 +422,24 @@ func objectField(f map[string]any, name string) (map[string]any, error) {
 	case map[string]any:
 		return v, nil
 	case string:
+		if !rec.csv {
+			break
+		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(v), &m); err != nil {
 			return nil, fmt.Errorf("%s must hold a JSON object: %v", name, strings.TrimPrefix(err.Error(), "json: "))
 		}
 		return m, nil
 	}
-	return nil, fmt.Errorf("%s must be a JSON object", name)
+	return nil, fmt.Errorf("%s must be a JSON object, got %s", name, jsonExcerpt(v))
+}
+
+// jsonExcerpt writes a decoded JSON value back, shortened, for messages:
+// `"10"` says that a number was quoted.
+func jsonExcerpt(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 40 {
+		return string(b[:37]) + "..."
+	}
+	return string(b)
 }

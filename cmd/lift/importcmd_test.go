@@ -241,3 +241,46 @@ func TestImportSkipsAllInvalidWithoutDatabase(t *testing.T) {
 		t.Errorf("an import of nothing created lift.db")
 	}
 }
+
+// TestImportJSONLinesAreTyped: JSON lines are as strict as the HTTP API
+// (a number is a JSON number, a score an object), while a CSV cell, text
+// by nature, holds a number or an object as text.
+func TestImportJSONLinesAreTyped(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	clips := writeFile(t, "clips.csv", "clip_id,duration,psychology_score\nj1,12,\"{\"\"composite\"\":0.7}\"\n")
+	if code, out, stderr := run(t, "import", "clips", clips, "--db", db); code != 0 || !strings.Contains(out, `"accepted":1`) {
+		t.Fatalf("CSV clips with text cells: exit %d, %s %s", code, out, stderr)
+	}
+	for _, tt := range []struct {
+		kind, line string
+		reason     string // "" if the line is accepted
+	}{
+		{"outcomes", `{"clip_id":"j1","impressions":10,"clicks":1}`, ""},
+		{"outcomes", `{"clip_id":"j1","impressions":"10","clicks":1}`, `impressions must be a JSON number, got "10"`},
+		{"outcomes", `{"clip_id":"j1","impressions":10,"clicks":"1"}`, `clicks must be a JSON number, got "1"`},
+		{"outcomes", `{"clip_id":"j1","impressions":true,"clicks":1}`, "impressions must be a JSON number, got true"},
+		{"outcomes", `{"clip_id":"j1","impressions":[10],"clicks":1}`, "impressions must be a JSON number, got [10]"},
+		{"clips", `{"clip_id":"j2","duration":7}`, ""},
+		{"clips", `{"clip_id":"j2","duration":"7"}`, `duration must be a JSON number, got "7"`},
+		{"clips", `{"clip_id":"j2","duration":7,"composite_score":"0.5"}`, `composite_score must be a JSON number, got "0.5"`},
+		{"clips", `{"clip_id":"j2","duration":7,"psychology_score":{"composite":0.8}}`, ""},
+		{"clips", `{"clip_id":"j2","duration":7,"psychology_score":"{\"composite\":0.8}"}`, `psychology_score must be a JSON object, got "{\"composite\":0.8}"`},
+		{"clips", `{"clip_id":"j2","duration":7,"emotion_data":[1]}`, "emotion_data must be a JSON object, got [1]"},
+		{"clips", `{"clip_id":"j2","duration":7,"hook_strength":0.6}`, "hook_strength must be a JSON object, got 0.6"},
+	} {
+		t.Run(tt.line, func(t *testing.T) {
+			p := writeFile(t, tt.kind+".jsonl", tt.line+"\n")
+			code, out, stderr := run(t, "import", tt.kind, p, "--db", db)
+			var rep importReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("exit %d, report %q (%v), stderr %q", code, out, err, stderr)
+			}
+			switch {
+			case tt.reason == "" && (code != 0 || rep.Accepted != 1):
+				t.Errorf("exit %d, report %+v, stderr %q; want it accepted", code, rep, stderr)
+			case tt.reason != "" && (code != 1 || rep.Rejected != 1 || rep.Errors[0].Reason != tt.reason):
+				t.Errorf("exit %d, report %+v; want it rejected because %q", code, rep, tt.reason)
+			}
+		})
+	}
+}

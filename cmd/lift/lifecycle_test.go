@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +154,9 @@ func TestTrainCommandAndReplicaPickup(t *testing.T) {
 
 	// Not enough data is a success exit that says so.
 	empty := "sqlite:" + filepath.Join(dir, "empty.db")
+	if code, _, stderr := run(t, "migrate", "--db", empty); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr)
+	}
 	code, out, stderr = run(t, "train", "--db", empty)
 	if code != 0 || !strings.Contains(out, `"success":false`) || !strings.Contains(stderr, "Not enough data") {
 		t.Errorf("train on empty db: %d %q %q", code, out, stderr)
@@ -174,6 +179,14 @@ func TestModelsImportCorruptFile(t *testing.T) {
 		if code != 1 || stderr == "" {
 			t.Errorf("%s: exit %d %q, want 1 with a message", name, code, stderr)
 		}
+	}
+	// The bad imports created no database; once there is one, its
+	// registry is empty.
+	if _, err := os.Stat(filepath.Join(dir, "lift.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("bad imports created the database: %v", err)
+	}
+	if code, _, stderr := run(t, "migrate", "--db", db); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr)
 	}
 	code, out, _ := run(t, "models", "list", "--db", db)
 	if code != 0 || !strings.Contains(out, `"models":[]`) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -35,7 +36,8 @@ type Main struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Getenv reads the environment (LIFT_ADDR, LIFT_DB, LIFT_API_TOKEN).
+	// Getenv reads the environment (LIFT_ADDR, LIFT_DB, LIFT_API_TOKEN,
+	// LIFT_BANDS).
 	Getenv func(string) string
 	// OnListen, if set, is told the address serve bound (tests use :0).
 	OnListen func(addr string)
@@ -166,17 +168,47 @@ func (m *Main) printUsage(w io.Writer) {
 	}
 }
 
-// newFlagSet returns a FlagSet whose help goes to m.Stderr and whose
-// parse failures become usage errors via parseFlags.
+// newFlagSet returns a FlagSet whose parse failures become usage errors
+// via parseFlags. Its usage is printed only for --help, which asked for
+// it: to m.Stdout, as `lift --help` prints.
 func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("lift "+name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs.SetOutput(m.Stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(m.Stderr, "Usage: lift %s\n\nFlags:\n", usage)
+		fmt.Fprintf(fs.Output(), "Usage: lift %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
 }
+
+// isSet reports whether the command line gave flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// flagCheck is one condition a parsed flag value must meet.
+type flagCheck struct {
+	ok   bool
+	flag string
+	val  any
+	want string
+}
+
+// checkFlags returns a usage error naming the first flag whose check
+// fails: "--rounds must be 0 or more, got -5".
+func checkFlags(checks ...flagCheck) error {
+	for _, c := range checks {
+		if !c.ok {
+			return usagef("--%s must be %s, got %v", c.flag, c.want, c.val)
+		}
+	}
+	return nil
+}
+
+// finiteAtLeast reports whether x is a finite number >= lo (NaN is not).
+func finiteAtLeast(x, lo float64) bool { return x >= lo && !math.IsInf(x, 1) }
 
 // parseFlags parses args into fs, turning a parse failure into a usage
 // error of one line (Exec adds where the help is); --help prints the
@@ -265,14 +297,19 @@ func writeJSON(w io.Writer, v any) error {
 // error, when none is given).
 func dispatch(ctx context.Context, m *Main, group string, subs map[string]func(context.Context, *Main, []string) error, summaries map[string]string, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" || args[0] == "-help" {
-		fmt.Fprintf(m.Stdout, "Usage: lift %s SUBCOMMAND [flags]   (lift %s SUBCOMMAND --help for its flags)\n\nSubcommands:\n", group, group)
+		// Help asked for goes to stdout; printed for a mistake, to stderr.
+		w := m.Stdout
+		if len(args) == 0 {
+			w = m.Stderr
+		}
+		fmt.Fprintf(w, "Usage: lift %s SUBCOMMAND [flags]   (lift %s SUBCOMMAND --help for its flags)\n\nSubcommands:\n", group, group)
 		names := make([]string, 0, len(subs))
 		for n := range subs {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(m.Stdout, "  %-10s %s\n", n, summaries[n])
+			fmt.Fprintf(w, "  %-10s %s\n", n, summaries[n])
 		}
 		if len(args) == 0 {
 			return usagef("lift %s needs a subcommand (run 'lift %s --help')", group, group)

@@ -37,9 +37,50 @@ func TestFlagParseErrors(t *testing.T) {
 	}
 	for _, help := range []string{"--help", "-h"} {
 		out, stderr, code := MustExec(t, "serve", help)
-		if code != 0 || out != "" || !strings.HasPrefix(stderr, "Usage: lift serve ") || !strings.Contains(stderr, "-train-every duration") {
-			t.Errorf("serve %s: exit %d, stdout %q, stderr %q; want exit 0 and the full usage", help, code, out, stderr)
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: lift serve ") || !strings.Contains(out, "-train-every duration") {
+			t.Errorf("serve %s: exit %d, stdout %q, stderr %q; want exit 0 and the full usage on stdout", help, code, out, stderr)
 		}
+	}
+}
+
+// TestHelpGoesToStdout: help asked for (--help, -h, help) is printed on
+// stdout with exit 0, for every command and subcommand; usage printed
+// because of a mistake (no command, no subcommand) is on stderr with
+// exit 2.
+func TestHelpGoesToStdout(t *testing.T) {
+	t.Chdir(t.TempDir()) // where a misread --db would be created
+	var asked [][]string
+	for name := range commands {
+		asked = append(asked, []string{name, "--help"}, []string{name, "-h"})
+	}
+	for _, group := range []string{"gbdt", "bandit"} {
+		asked = append(asked, []string{group, "help"})
+	}
+	for _, sub := range []string{"train", "predict", "eval", "importance", "explain", "bench"} {
+		asked = append(asked, []string{"gbdt", sub, "--help"})
+	}
+	for _, sub := range []string{"simulate", "evaluate"} {
+		asked = append(asked, []string{"bandit", sub, "--help"})
+	}
+	asked = append(asked, []string{"--help"}, []string{"help"}, []string{"models", "list", "--help"}, []string{"import", "clips", "x.csv", "-h"})
+	for _, args := range asked {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, stderr, code := MustExec(t, args...)
+			if code != 0 || stderr != "" || !strings.Contains(out, "Usage: lift") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout only", code, out, stderr)
+			}
+		})
+	}
+	for _, args := range [][]string{{}, {"gbdt"}, {"bandit"}} {
+		t.Run("mistake "+strings.Join(args, " "), func(t *testing.T) {
+			out, stderr, code := MustExec(t, args...)
+			if code != 2 || out != "" || !strings.Contains(stderr, "Usage: lift") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and the usage on stderr only", code, out, stderr)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("help left files behind: %v", entries)
 	}
 }
 

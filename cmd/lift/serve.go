@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,7 +27,7 @@ var serveCommand = &command{
 }
 
 func runServe(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F]")
+	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F] [--bands VIRAL,HIGH,MEDIUM]")
 	addr := fs.String("addr", envOr(m, "LIFT_ADDR", "127.0.0.1:8080"), "listen address (env LIFT_ADDR)")
 	dsn := fs.String("db", m.dbFlag(), "database: sqlite:PATH or postgres://... (env LIFT_DB)")
 	withDemo := fs.Bool("demo", false, "load demo clips and outcomes if the database has none")
@@ -36,20 +37,20 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
 	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
+	bandsText := bandsFlag(m, fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	stopProfile, err := startCPUProfile(*cpuProfile)
+	bands, err := parseBands(fs, *bandsText)
 	if err != nil {
 		return err
 	}
-	defer stopProfile()
+	if err := checkFlags(flagCheck{*refresh >= 100*time.Millisecond, "refresh", *refresh, "at least 100ms"}); err != nil {
+		return err
+	}
 	sched, err := trainer.ParseSchedule(*every, *at)
 	if err != nil {
 		return usagef("%v", err)
-	}
-	if *refresh < 100*time.Millisecond {
-		return usagef("--refresh must be at least 100ms, got %s", *refresh)
 	}
 	token, err := apiToken(m, *tokenFile)
 	if err != nil {
@@ -61,6 +62,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if token == "" && !isLoopback(*addr) {
 		return usagef("refusing to listen on %s without an API token: set LIFT_API_TOKEN or --api-token-file, or use a loopback address such as 127.0.0.1:8080", *addr)
 	}
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
@@ -69,11 +75,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if pg, ok := db.(*postgres.DB); ok {
 		pg.SetLogger(logger)
 	}
-	serving := &trainer.Serving{Bands: lift.DefaultBands, Explain: explainTop}
+	serving := &trainer.Serving{Bands: bands, Explain: explainTop}
 	if err := serving.Refresh(ctx, db); err != nil {
 		logger.Error("the active model does not load; serving the heuristic", "err", err)
 	}
-	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Bands: lift.DefaultBands, Logger: logger, Progress: m.Stderr}
+	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Logger: logger, Progress: m.Stderr}
 	srv := &httpapi.Server{
 		Clips:       db,
 		Predictions: db,
@@ -219,6 +225,29 @@ func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, logg
 			logger.Info("scheduled training", "message", sum.Message, "promoted", sum.Promoted, "reason", sum.Reason)
 		}
 	}
+}
+
+// bandsFlag defines --bands, whose default is LIFT_BANDS, else
+// lift.DefaultBands; parseBands reads it once the flags are parsed.
+func bandsFlag(m *Main, fs *flag.FlagSet) *string {
+	return fs.String("bands", envOr(m, "LIFT_BANDS", lift.DefaultBands.String()),
+		"CTR band thresholds VIRAL,HIGH,MEDIUM: the lower bounds of viral, high and medium, strictly decreasing, each in (0,1) "+
+			"(env LIFT_BANDS); every replica must use the same")
+}
+
+// parseBands reads the value of --bands (or of LIFT_BANDS, when the flag
+// is not given) as lift.ParseBands does; a bad value is a usage error
+// naming where it came from.
+func parseBands(fs *flag.FlagSet, text string) (lift.Bands, error) {
+	b, err := lift.ParseBands(text)
+	if err != nil {
+		from := "LIFT_BANDS"
+		if isSet(fs, "bands") {
+			from = "--bands"
+		}
+		return b, usagef("%s: %s", from, lift.Message(err))
+	}
+	return b, nil
 }
 
 func envOr(m *Main, key, def string) string {

@@ -18,16 +18,25 @@ var trainCommand = &command{
 }
 
 func runTrain(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("train", "train [--db sqlite:lift.db] [--preset logistic|seed] [--rounds N] [--max-depth N] [--eta X] [--early-stopping N] [--export PATH]")
+	fs := m.newFlagSet("train", "train [--db sqlite:lift.db] [--preset logistic|seed] [--rounds N] [--max-depth N] [--eta X] [--early-stopping N] [--tolerance X] [--export PATH]")
 	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
 	preset := fs.String("preset", "logistic", "logistic (binomial likelihood, impression-weighted) or seed (the seed's squared error)")
 	rounds := fs.Int("rounds", 0, "boosting rounds (0: the preset's)")
 	depth := fs.Int("max-depth", 0, "tree depth (0: the preset's)")
 	eta := fs.Float64("eta", 0, "learning rate (0: the preset's)")
-	early := fs.Int("early-stopping", -1, "stop after this many rounds without improvement on the inner validation set (0: off; default: the preset's)")
-	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's")
+	early := fs.Int("early-stopping", 0, "stop after this many rounds without improvement on the inner validation set (0: off; not given: the preset's)")
+	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's (0.01: 1% worse)")
 	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
 	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkFlags(
+		flagCheck{*rounds >= 0, "rounds", *rounds, "1 or more (0: the preset's)"},
+		flagCheck{*depth >= 0, "max-depth", *depth, "1 or more (0: the preset's)"},
+		flagCheck{finiteAtLeast(*eta, 0), "eta", *eta, "a finite number > 0 (0: the preset's)"},
+		flagCheck{*early >= 0, "early-stopping", *early, "0 (off) or more"},
+		flagCheck{finiteAtLeast(*tolerance, 0), "tolerance", *tolerance, "a finite fraction, 0 or more (0.01 promotes a model up to 1% worse)"},
+	); err != nil {
 		return err
 	}
 	params := map[string]any{"preset": *preset}
@@ -40,19 +49,21 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	if *eta != 0 {
 		params["eta"] = *eta
 	}
-	if *early >= 0 {
+	if isSet(fs, "early-stopping") {
 		params["early_stopping"] = float64(*early)
 	}
 	opts, err := trainer.ParseOptions(params)
 	if err != nil {
 		return usagef("%s", lift.Message(err))
 	}
-	db, err := m.openDB(ctx, *dsn)
+	// Training needs the clips and outcomes of a database that exists: a
+	// mistyped --db must not create an empty one and train on nothing.
+	db, err := m.openExistingDB(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	job := &trainer.Job{
-		Store: db, ExportPath: *export, Tolerance: *tolerance, Bands: lift.DefaultBands,
+		Store: db, ExportPath: *export, Tolerance: *tolerance,
 		Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
 		Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
 	}
@@ -106,11 +117,17 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 			return fmt.Errorf("%s: %s", pos[1], lift.Message(err))
 		}
 	}
-	db, err := m.openDB(ctx, *dsn)
+	// Listing and activating work on a registry that exists: a mistyped
+	// --db is an error, not a new empty database. An import may create one.
+	open := m.openExistingDB
+	if pos[0] == "import" {
+		open = m.openDB
+	}
+	db, err := open(ctx, *dsn)
 	if err != nil {
 		return err
 	}
-	job := &trainer.Job{Store: db, ExportPath: *export, Bands: lift.DefaultBands}
+	job := &trainer.Job{Store: db, ExportPath: *export}
 	switch pos[0] {
 	case "list":
 		ms, err := db.ListModels(ctx)

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeBands: the band of a prediction comes from the thresholds the
+// server was started with (--bands, else LIFT_BANDS, else the defaults),
+// not from hard-coded ones.
+func TestServeBands(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // the band of the heuristic's 0.045
+	}{
+		{"default", nil, nil, "medium"},
+		{"flag", nil, []string{"--bands", "0.04,0.02,0.01"}, "viral"},
+		{"flag high", nil, []string{"--bands=0.3,0.045,0.01"}, "high"},
+		{"env", map[string]string{"LIFT_BANDS": "0.2,0.1,0.05"}, nil, "low"},
+		{"flag wins", map[string]string{"LIFT_BANDS": "0.2,0.1,0.05"}, []string{"--bands", "0.04,0.02,0.01"}, "viral"},
+		{"flag wins over a bad env", map[string]string{"LIFT_BANDS": "bogus"}, []string{"--bands", "0.04,0.02,0.01"}, "viral"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+			s := MustStartServer(t, tt.env, append([]string{"--db", db, "--export", ""}, tt.args...)...)
+			if code, _ := s.Do("PUT", "/clips/c1", clipBody(22)); code != 201 {
+				t.Fatalf("PUT clip = %d", code)
+			}
+			// Heuristic: 0.7*0.05 + 0.5*0.02 = 0.045.
+			code, body := s.Do("POST", "/predict/ctr?clip_id=c1", nil)
+			if code != 200 || body["predicted_band"] != tt.want {
+				t.Errorf("predict clip c1 = %d %v; want band %s", code, body, tt.want)
+			}
+			code, body = s.Do("POST", "/predict/ctr", map[string]any{"features": map[string]any{"composite_score": 0.7, "emotion_priority": 0.5, "duration": 22}})
+			if code != 200 || body["predicted_band"] != tt.want {
+				t.Errorf("predict inline features = %d %v; want band %s", code, body, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeBandsOfAModel: a trained model's predictions are banded by
+// the server's thresholds too.
+func TestServeBandsOfAModel(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "lift.db")
+	if code, _, stderr := run(t, "demo", "--db", db, "--clips", "800"); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := run(t, "train", "--db", db, "--export", ""); code != 0 || !strings.Contains(out, `"promoted":true`) {
+		t.Fatalf("train: exit %d: %s %s", code, out, stderr)
+	}
+	for _, tt := range []struct{ bands, want string }{{"0.003,0.002,0.001", "viral"}, {"0.99,0.98,0.97", "low"}} {
+		s := MustStartServer(t, nil, "--db", db, "--export", "", "--bands", tt.bands)
+		code, body := s.Do("POST", "/predict/ctr?clip_id=demo-0001", nil)
+		if code != 200 || body["model_version"] == nil || body["predicted_band"] != tt.want {
+			t.Errorf("--bands %s: predict = %d %v; want a model's answer, band %s", tt.bands, code, body, tt.want)
+		}
+		s.Stop()
+	}
+}
+
+// runRefused is run for a command line that must not get as far as
+// serving: a `lift serve` that starts listening anyway is stopped at once
+// and the test fails, rather than hanging on a server.
+func runRefused(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	m := NewMain()
+	var out, errb bytes.Buffer
+	m.Stdout, m.Stderr = &out, &errb
+	m.Getenv = func(k string) string { return env[k] }
+	m.OnListen = func(addr string) {
+		t.Errorf("lift %v started serving on %s", args, addr)
+		cancel()
+	}
+	code := m.Exec(ctx, args)
+	return code, out.String(), errb.String()
+}
+
+// TestNumericFlagErrors: a numeric flag out of its range (negative,
+// NaN, infinite, too small) is a usage error of one line naming the flag,
+// and nothing is created.
+func TestNumericFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--tolerance", "-1"}, "--tolerance must be a finite fraction, 0 or more"},
+		{[]string{"train", "--tolerance", "NaN"}, "--tolerance must be"},
+		{[]string{"train", "--tolerance", "Inf"}, "--tolerance must be"},
+		{[]string{"train", "--early-stopping", "-5"}, "--early-stopping must be 0 (off) or more, got -5"},
+		{[]string{"train", "--early-stopping", "-1"}, "--early-stopping must be 0 (off) or more, got -1"},
+		{[]string{"train", "--rounds", "-1"}, "--rounds must be 1 or more"},
+		{[]string{"train", "--max-depth", "-3"}, "--max-depth must be 1 or more"},
+		{[]string{"train", "--eta", "-0.1"}, "--eta must be a finite number > 0"},
+		{[]string{"train", "--eta", "NaN"}, "--eta must be"},
+		{[]string{"train", "--eta", "+Inf"}, "--eta must be"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.03,0.05,0.08"}, "--bands: band thresholds must satisfy 1 > viral > high > medium > 0"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--refresh", "50ms"}, "--refresh must be at least 100ms, got 50ms"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--refresh", "-1s"}, "--refresh must be at least 100ms"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--train-every", "-1h"}, "--train-every must be at least 1m"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.05"}, "--bands: want three thresholds VIRAL,HIGH,MEDIUM"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.05,1.5"}, "--bands: band thresholds must satisfy"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,x,0.03"}, `--bands: band threshold "x" is not a number`},
+		{[]string{"demo", "--clips", "0"}, "--clips must be in [1, 1000000], got 0"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.08,0.03"}, "--bands: band thresholds must satisfy"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir) // where the default --db would be created
+			code, out, stderr := runRefused(t, nil, tt.args...)
+			if code != 2 || out != "" || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and one line saying %q", code, out, stderr, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a usage error left files behind: %v", entries)
+			}
+		})
+	}
+	// A bad LIFT_BANDS is named as such.
+	t.Chdir(t.TempDir())
+	code, _, stderr := runRefused(t, map[string]string{"LIFT_BANDS": "0.5"}, "serve", "--addr", "127.0.0.1:0")
+	if code != 2 || !strings.HasPrefix(stderr, "lift: LIFT_BANDS: want three thresholds") {
+		t.Errorf("LIFT_BANDS=0.5: exit %d, stderr %q; want exit 2 naming LIFT_BANDS", code, stderr)
+	}
+}
+
+// TestDBValueMistakes: a --db that starts with a scheme other than
+// sqlite:, postgres:// and postgresql:// is a usage error; a SQLite file
+// in a directory that does not exist is an error, and the directory is
+// not created; the commands that need stored data refuse a SQLite file
+// that does not exist instead of creating an empty one.
+func TestDBValueMistakes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"migrate", "--db", "bogus:x"}, 2, `unknown database scheme "bogus:" (use sqlite:PATH, a file path, postgres://... or postgresql://...)`},
+		{[]string{"migrate", "--db", "sqlite3:lift.db"}, 2, `unknown database scheme "sqlite3:"`},
+		{[]string{"migrate", "--db", "file:lift.db"}, 2, `unknown database scheme "file:"`},
+		{[]string{"migrate", "--db", "postgres:lift"}, 2, `unknown database scheme "postgres:"`},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--db", "mysql://u:secret@h/db"}, 2, `unknown database scheme "mysql:"`},
+		{[]string{"migrate", "--db", "sqlite:" + filepath.Join(dir, "missing", "sub", "x.db")}, 1,
+			"directory " + filepath.Join(dir, "missing", "sub") + " does not exist"},
+		{[]string{"demo", "--db", filepath.Join(dir, "missing", "x.db")}, 1, "directory " + filepath.Join(dir, "missing") + " does not exist"},
+		{[]string{"train", "--db", "sqlite:typo.db"}, 1, "--db sqlite:typo.db: the database does not exist: no file typo.db"},
+		{[]string{"train", "--db", "typo.db"}, 1, "the database does not exist"},
+		{[]string{"models", "list", "--db", "sqlite:typo.db"}, 1, "the database does not exist"},
+		{[]string{"models", "activate", "1", "--db", "sqlite:typo.db"}, 1, "the database does not exist"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, out, stderr := runRefused(t, nil, tt.args...)
+			if code != tt.code || out != "" || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
+				strings.Contains(stderr, "secret") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and one line saying %q", code, out, stderr, tt.code, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("left files behind: %v", entries)
+			}
+		})
+	}
+
+	// A plain path, a drive-like one-letter prefix and a colon later in
+	// the name are paths; a database that exists is trained on.
+	for _, db := range []string{"lift.db", "sqlite:a.db", "C:lift.db", "./x:y.db", filepath.Join(dir, "abs.db")} {
+		if code, _, stderr := run(t, "migrate", "--db", db); code != 0 {
+			t.Errorf("migrate --db %s: exit %d: %s", db, code, stderr)
+		}
+	}
+	for _, name := range []string{"lift.db", "a.db", "C:lift.db", "x:y.db", "abs.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("migrate did not create %s: %v", name, err)
+		}
+	}
+	if code, out, stderr := run(t, "train", "--db", "lift.db"); code != 0 || !strings.Contains(stderr, "Not enough data") {
+		t.Errorf("train on an existing empty database: exit %d, %s %s", code, out, stderr)
+	}
+	if code, out, stderr := run(t, "models", "list", "--db", "sqlite:a.db"); code != 0 || !strings.Contains(out, `"models":[]`) {
+		t.Errorf("models list on an existing database: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+func TestHasScheme(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"bogus:x", true}, {"sqlite3:x", true}, {"postgres://h/db", true}, {"git+ssh://x", true}, {"ab:", true},
+		{"lift.db", false}, {"C:lift.db", false}, {`C:\lift.db`, false}, {"./a:b", false}, {"/tmp/a:b", false},
+		{"1a:b", false}, {":x", false}, {"", false}, {"a.b:c", false}, {"lift db:x", false},
+	} {
+		if got := hasScheme(tt.in); got != tt.want {
+			t.Errorf("hasScheme(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestOpenExistingDB: errNoDatabase for a SQLite file that is not
+// there, which is then still not there.
+func TestOpenExistingDB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.db")
+	m := NewMain()
+	defer m.Close()
+	db, err := m.openExistingDB(t.Context(), "sqlite:"+path)
+	if db != nil || !errors.Is(err, errNoDatabase) {
+		t.Errorf("openExistingDB = %v, %v; want errNoDatabase", db, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s exists after openExistingDB: %v", path, err)
+	}
+}
