@@ -68,11 +68,11 @@ func NewMetrics() *Metrics {
 		}, []string{"experiment"}),
 		trainingRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_training_runs_total",
-			Help: "Training runs started over HTTP, by result (success, not_enough_data, error) and whether the new model was promoted.",
+			Help: "Training runs of this server (over HTTP and on its schedule), by result (success, not_enough_data, locked: another run held the lock, error) and whether the new model was promoted.",
 		}, []string{"result", "promoted"}),
 		trainingDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "lift_training_duration_seconds",
-			Help:    "Wall time of training runs started over HTTP, by result.",
+			Help:    "Wall time of this server's training runs (over HTTP and on its schedule), by result.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16), // 10ms .. ~5min
 		}, []string{"result"}),
 	}
@@ -86,6 +86,16 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// Every training series exists from the start, at zero, so that a
+	// rate or an alert on them works before the first run.
+	for _, result := range []string{trainSuccess, trainNotEnoughData, trainLocked, trainError} {
+		m.trainingDuration.WithLabelValues(result)
+		for _, promoted := range []string{"false", "true"} {
+			if promoted == "false" || result == trainSuccess {
+				m.trainingRuns.WithLabelValues(result, promoted)
+			}
+		}
+	}
 	m.exposition = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return m
 }
@@ -159,15 +169,20 @@ func (m *Metrics) observeReward(expID string, value float64) {
 const (
 	trainSuccess       = "success"
 	trainNotEnoughData = "not_enough_data"
+	trainLocked        = "locked"
 	trainError         = "error"
 )
 
-func (m *Metrics) observeTraining(sum *lift.TrainSummary, err error, d time.Duration) {
+// ObserveTraining counts a training run of this server that took d: one
+// started over HTTP (the server counts those itself) or by its schedule.
+func (m *Metrics) ObserveTraining(sum *lift.TrainSummary, err error, d time.Duration) {
 	if m == nil {
 		return
 	}
 	result := trainError
 	switch {
+	case lift.KindOf(err) == lift.Conflict:
+		result = trainLocked
 	case err != nil:
 	case sum.Success:
 		result = trainSuccess

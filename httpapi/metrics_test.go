@@ -202,6 +202,8 @@ func TestMetricsTrainingOutcomes(t *testing.T) {
 	if code, body := call(t, h, "POST", "/train/ctr-model", `{"rounds":"many"}`); code != 400 {
 		t.Fatalf("train with a bad parameter = %d %s, want 400", code, body)
 	}
+	// A scheduled run that found another replica training.
+	s.Metrics.ObserveTraining(nil, lift.Errorf(lift.Conflict, "another training run holds the lock"), time.Millisecond)
 	mfs, err := s.Metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -219,9 +221,13 @@ func TestMetricsTrainingOutcomes(t *testing.T) {
 			runs[strings.Join(key, ",")] += m.GetCounter().GetValue()
 		}
 	}
+	// Every series exists from the start, the ones never observed at 0.
 	want := map[string]float64{
 		"promoted=false,result=not_enough_data": 1,
 		"promoted=false,result=error":           1,
+		"promoted=false,result=locked":          1,
+		"promoted=false,result=success":         0,
+		"promoted=true,result=success":          0,
 	}
 	for k, v := range want {
 		if runs[k] != v {

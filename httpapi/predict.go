@@ -129,7 +129,7 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	start := time.Now()
 	sum, err := s.Trainer.TrainCTR(ctx, params)
-	s.Metrics.observeTraining(sum, err, time.Since(start))
+	s.Metrics.ObserveTraining(sum, err, time.Since(start))
 	if err != nil {
 		return err
 	}

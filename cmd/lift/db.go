@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 
 	"lift"
@@ -120,12 +121,26 @@ func hasScheme(s string) bool {
 }
 
 // isPostgres reports whether a --db value names a PostgreSQL database.
+// It may be a URL (postgres://, postgresql://) or libpq's keyword/value
+// form ("host=db1 dbname=lift user=lift"), which would otherwise be read
+// as the name of a SQLite file.
 func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") || libpqKeywords.MatchString(dsn)
 }
 
-// redact hides a password in a connection URL for messages.
+// libpqKeywords matches a connection string in libpq's keyword/value form:
+// it starts with one of libpq's connection keywords and '='.
+var libpqKeywords = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslrootcert|sslcert|sslkey|service|connect_timeout|application_name|options|target_session_attrs)\s*=`)
+
+// passwords matches a password given as a URL query parameter or a
+// keyword/value pair (password=... up to '&' or a space, or quoted).
+var passwords = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)`)
+
+// redact hides the passwords in a connection string for messages and
+// logs: the URL's user:password@, a password= query parameter, and
+// libpq's password=... pair.
 func redact(dsn string) string {
+	dsn = passwords.ReplaceAllString(dsn, "${1}xxxxx")
 	at := strings.LastIndex(dsn, "@")
 	scheme := strings.Index(dsn, "://")
 	if at < 0 || scheme < 0 || at < scheme {

@@ -222,3 +222,42 @@ func TestOpenExistingDB(t *testing.T) {
 		t.Errorf("%s exists after openExistingDB: %v", path, err)
 	}
 }
+
+// TestPostgresDSNForms: libpq's keyword/value form goes to PostgreSQL (it
+// used to become a SQLite file named after it, password and all), and
+// messages hide every form of password.
+func TestPostgresDSNForms(t *testing.T) {
+	for _, tt := range []struct {
+		dsn      string
+		postgres bool
+		redacted string
+	}{
+		{"host=127.0.0.1 port=1 user=lift dbname=x password=SECRETPW", true, "host=127.0.0.1 port=1 user=lift dbname=x password=xxxxx"},
+		{"  dbname=lift", true, "  dbname=lift"},
+		{"password='a b\\'c' host=h", true, "password=xxxxx host=h"},
+		{"postgres://lift:SECRETPW@h:5432/x", true, "postgres://lift:xxxxx@h:5432/x"},
+		{"postgres://lift@h/x?sslmode=disable&password=SECRETPW", true, "postgres://lift@h/x?sslmode=disable&password=xxxxx"},
+		{"postgresql://h/x?PASSWORD=SECRETPW&a=b", true, "postgresql://h/x?PASSWORD=xxxxx&a=b"},
+		{"sqlite:lift.db", false, "sqlite:lift.db"},
+		{"./host=x.db", false, "./host=x.db"},
+		{"lift.db", false, "lift.db"},
+	} {
+		if got := isPostgres(tt.dsn); got != tt.postgres {
+			t.Errorf("isPostgres(%q) = %v", tt.dsn, got)
+		}
+		if got := redact(tt.dsn); got != tt.redacted {
+			t.Errorf("redact(%q) = %q, want %q", tt.dsn, got, tt.redacted)
+		}
+	}
+	// End to end: a keyword/value string reaches PostgreSQL (here nothing
+	// listens) and creates no file; the error hides the password.
+	t.Chdir(t.TempDir())
+	dsn := "host=127.0.0.1 port=1 user=lift dbname=x password=SECRETPW connect_timeout=2"
+	code, _, stderr := run(t, "migrate", "--db", dsn)
+	if code == 0 || strings.Contains(stderr, "SECRETPW") {
+		t.Errorf("migrate --db %q: exit %d, stderr %q; want a failure that hides the password", dsn, code, stderr)
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("a keyword/value --db created %v", entries[0].Name())
+	}
+}

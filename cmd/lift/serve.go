@@ -37,6 +37,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
 	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
+	requestTimeout := fs.Duration("request-timeout", httpapi.DefaultRequestTimeout,
+		"longest a request may take before it fails with 503 (a database that stops answering); training on demand has 5m, the log export no limit")
 	bandsText := bandsFlag(m, fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -45,7 +47,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkFlags(flagCheck{*refresh >= 100*time.Millisecond, "refresh", *refresh, "at least 100ms"}); err != nil {
+	if err := checkFlags(
+		flagCheck{*refresh >= 100*time.Millisecond, "refresh", *refresh, "at least 100ms"},
+		flagCheck{*requestTimeout >= 100*time.Millisecond, "request-timeout", *requestTimeout, "at least 100ms"},
+	); err != nil {
 		return err
 	}
 	sched, err := trainer.ParseSchedule(*every, *at)
@@ -79,18 +84,21 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err := serving.Refresh(ctx, db); err != nil {
 		logger.Error("the active model does not load; serving the heuristic", "err", err)
 	}
-	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Logger: logger, Progress: m.Stderr}
+	// No training progress: the server's stderr is its structured log,
+	// which says when a run starts and how it ended.
+	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Logger: logger}
 	srv := &httpapi.Server{
-		Clips:       db,
-		Predictions: db,
-		Predictor:   serving,
-		Trainer:     job,
-		Models:      db,
-		Activator:   job,
-		Ready:       db.Ping,
-		Token:       token,
-		Metrics:     httpapi.NewMetrics(),
-		Logger:      logger,
+		Clips:          db,
+		Predictions:    db,
+		Predictor:      serving,
+		Trainer:        job,
+		Models:         db,
+		Activator:      job,
+		Ready:          db.Ping,
+		Token:          token,
+		Metrics:        httpapi.NewMetrics(),
+		RequestTimeout: *requestTimeout,
+		Logger:         logger,
 	}
 	var experiments *experiment.Service
 	if es, ok := db.(lift.ExperimentStore); ok {
@@ -134,7 +142,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		background.Add(1)
 		go func() {
 			defer background.Done()
-			runSchedule(bgCtx, sched, job, logger)
+			runSchedule(bgCtx, sched, job, srv.Metrics, logger)
 		}()
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -206,7 +214,7 @@ func pollRegistry(ctx context.Context, s *trainer.Serving, models lift.ModelStor
 }
 
 // runSchedule is the in-process nightly job.
-func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, logger *slog.Logger) {
+func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, metrics *httpapi.Metrics, logger *slog.Logger) {
 	for {
 		next := s.Next(time.Now())
 		logger.Info("next scheduled training", "at", next.Format(time.RFC3339))
@@ -215,7 +223,9 @@ func runSchedule(ctx context.Context, s trainer.Schedule, job *trainer.Job, logg
 			return
 		case <-time.After(time.Until(next)):
 		}
+		start := time.Now()
 		sum, err := job.Run(ctx, trainer.DefaultOptions())
+		metrics.ObserveTraining(sum, err, time.Since(start))
 		switch {
 		case lift.KindOf(err) == lift.Conflict:
 			logger.Info("scheduled training skipped: another replica is training", "err", err)
