@@ -216,6 +216,11 @@ func parsePolicy(spec string, lenient bool) (_ Policy, ignored []string, _ error
 	return p, ignored, nil
 }
 
+// PolicyParam names the parameter a policy takes after a colon
+// ("epsilon" for epsilon-greedy), or "" for a policy without one or an
+// unknown policy.
+func PolicyParam(policy string) string { return policyKinds[policy].param }
+
 // takes reports whether the policy takes option k (its parameter counts).
 func (kind policyKind) takes(k string) bool {
 	if k == kind.param && k != "" {

@@ -161,28 +161,28 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// policySpecString turns {name, params} into ParsePolicy's syntax.
+// policySpecString turns {name, params} into ParsePolicy's syntax: the
+// policy's own parameter after a colon (the spec is also the policy's
+// name in stats), the others as options. Values are written in full
+// ('f'): 'g' would write a seed of 20240101 as 2.0240101e+07, which is
+// not a whole number to the parser.
 func policySpecString(p lift.PolicySpec) string {
-	main := map[string]string{"epsilon-greedy": "epsilon", "softmax": "lambda", "linucb": "alpha", "squarecb": "gamma", "lin-ts": "v"}
 	spec := p.Name
 	keys := make([]string, 0, len(p.Params))
 	for k := range p.Params {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var opts []string
+	var opts string
 	for _, k := range keys {
-		v := strconv.FormatFloat(p.Params[k], 'g', -1, 64)
-		if k == main[p.Name] {
+		v := strconv.FormatFloat(p.Params[k], 'f', -1, 64)
+		if k == bandit.PolicyParam(p.Name) {
 			spec += ":" + v
 		} else {
-			opts = append(opts, k+"="+v)
+			opts += "," + k + "=" + v
 		}
 	}
-	for _, o := range opts {
-		spec += "," + o
-	}
-	return spec
+	return spec + opts
 }
 
 // newPolicy builds the experiment's policy from its spec with the cold

@@ -572,3 +572,24 @@ func TestStoredPolicyWithIgnoredOptions(t *testing.T) {
 		t.Fatalf("adding a variant to it: %v", err)
 	}
 }
+
+// TestPolicyParamsInFull: whole-number params of a million or more reach
+// the policy parser as whole numbers (not 1e+06), and the policy's own
+// parameter keeps its place after the colon.
+func TestPolicyParamsInFull(t *testing.T) {
+	for _, tt := range []struct {
+		spec lift.PolicySpec
+		want string
+	}{
+		{lift.PolicySpec{Name: "thompson", Params: map[string]float64{"seed": 20240101, "draws": 1000000}}, "thompson,draws=1000000,seed=20240101"},
+		{lift.PolicySpec{Name: "epsilon-greedy", Params: map[string]float64{"epsilon": 0.1, "ridge": 2}}, "epsilon-greedy:0.1,ridge=2"},
+	} {
+		spec := policySpecString(tt.spec)
+		if spec != tt.want {
+			t.Errorf("policySpecString(%+v) = %q, want %q", tt.spec, spec, tt.want)
+		}
+		if _, err := newPolicy(&lift.Experiment{Policy: tt.spec, Variants: []lift.Variant{{ID: "a"}, {ID: "b"}}}); err != nil {
+			t.Errorf("%s: %v", spec, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"time"
@@ -129,6 +130,9 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	start := time.Now()
 	sum, err := s.Trainer.TrainCTR(ctx, params)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		err = lift.Errorf(lift.Unavailable, "training did not finish within %s (the server's limit for a run on demand)", s.TrainTimeout)
+	}
 	s.Metrics.ObserveTraining(sum, err, time.Since(start))
 	if err != nil {
 		return err

@@ -239,7 +239,9 @@ const statusClientGone = 499
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := lift.KindOf(err)
 	body := ErrorBody{Detail: lift.Message(err), Code: kind.String()}
-	if kind == lift.Internal {
+	// An error that is the request's context ending (and only that: a
+	// real failure after the client left is still logged as one).
+	if kind == lift.Internal && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		switch ctxErr := r.Context().Err(); {
 		case errors.Is(ctxErr, context.Canceled):
 			s.Logger.Info("client went away before the answer", "method", r.Method, "path", r.URL.Path)

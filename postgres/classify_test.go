@@ -32,6 +32,8 @@ func TestClassify(t *testing.T) {
 		{"a bug", errors.New("boom"), lift.Internal},
 		{"already classified", lift.Errorf(lift.NotFound, "x"), lift.NotFound},
 		{"canceled by the caller", context.Canceled, lift.Internal},
+		{"canceled, as pgconn wraps it", fmt.Errorf("begin: %w", &net.OpError{Op: "read", Err: context.Canceled}), lift.Internal},
+		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), lift.Internal},
 	} {
 		if got := lift.KindOf(classify(tt.err)); got != tt.want {
 			t.Errorf("%s: %v", tt.name, got)

@@ -188,7 +188,8 @@ func (db *DB) tx(ctx context.Context, f func(pgx.Tx) error) error {
 // Invalid input, a database that cannot be reached is Unavailable. Errors
 // that already have a kind keep it.
 func classify(err error) error {
-	if err == nil || lift.KindOf(err) != lift.Internal {
+	if err == nil || lift.KindOf(err) != lift.Internal || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller's context ended: the HTTP layer says so (499, 503).
 		return err
 	}
 	var pe *pgconn.PgError
@@ -207,7 +208,7 @@ func classify(err error) error {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) {
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return &lift.Error{Kind: lift.Unavailable, Err: err}
 	}
 	return err

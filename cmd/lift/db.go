@@ -81,9 +81,12 @@ var errNoDatabase = errors.New("the database does not exist")
 // that wraps errNoDatabase. (Opening a PostgreSQL database never creates
 // one.)
 func (m *Main) openExistingDB(ctx context.Context, dsn string) (Store, error) {
+	if isPostgres(dsn) {
+		return m.openDB(ctx, dsn)
+	}
 	if path, ok := sqlitePath(dsn); ok && path != "" {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("--db %s: %w: no file %s (check the path; 'lift migrate' or 'lift demo' creates one)", dsn, errNoDatabase, path)
+			return nil, fmt.Errorf("--db %s: %w: no file %s (check the path; 'lift migrate' or 'lift demo' creates one)", redact(dsn), errNoDatabase, path)
 		}
 	}
 	return m.openDB(ctx, dsn)
@@ -129,12 +132,13 @@ func isPostgres(dsn string) bool {
 }
 
 // libpqKeywords matches a connection string in libpq's keyword/value form:
-// it starts with one of libpq's connection keywords and '='.
-var libpqKeywords = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslrootcert|sslcert|sslkey|service|connect_timeout|application_name|options|target_session_attrs)\s*=`)
+// it starts with a keyword and '=' (host=, dbname=, pool_max_conns=, ...).
+// A SQLite file whose name starts so is written ./NAME or sqlite:NAME.
+var libpqKeywords = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*\s*=`)
 
 // passwords matches a password given as a URL query parameter or a
 // keyword/value pair (password=... up to '&' or a space, or quoted).
-var passwords = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)`)
+var passwords = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:\\.|[^&\s\\])*)`)
 
 // redact hides the passwords in a connection string for messages and
 // logs: the URL's user:password@, a password= query parameter, and

@@ -153,9 +153,12 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute, // training on demand can take a while
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The answer of the longest request (training on demand, or one
+		// bounded by --request-timeout) must still go out; it also caps
+		// how long the log export streams.
+		WriteTimeout: max(httpapi.DefaultTrainTimeout, *requestTimeout) + time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "db", redact(*dsn), "serving", serving.String())
 	if m.OnListen != nil {

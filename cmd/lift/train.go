@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,8 +58,16 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 		return usagef("%s", lift.Message(err))
 	}
 	// Training needs the clips and outcomes of a database that exists: a
-	// mistyped --db must not create an empty one and train on nothing.
+	// mistyped --db must not create an empty one. A database that is not
+	// there has no data, which for the nightly job is "not enough data"
+	// (exit 0, as before the first serve), said with where it looked.
 	db, err := m.openExistingDB(ctx, *dsn)
+	if errors.Is(err, errNoDatabase) {
+		fmt.Fprintln(m.Stderr, "lift train:", err)
+		sum := &lift.TrainSummary{Message: lift.NotEnoughDataMessage(0)}
+		fmt.Fprintln(m.Stderr, "lift train:", sum.Message)
+		return writeJSON(m.Stdout, sum)
+	}
 	if err != nil {
 		return err
 	}
