@@ -129,10 +129,13 @@ func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	if route == "" || route == "/" {
+	switch route {
+	case "", "/":
 		// Unrouted requests share one label value, so scanners probing
 		// random paths cannot grow the series count.
 		route = "unmatched"
+	case "GET /{$}": // the dashboard's page, labelled as it always was
+		route = "GET /"
 	}
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Observe(d.Seconds())
 }

@@ -87,6 +87,7 @@ func TestMetrics(t *testing.T) {
 		{"POST", "/predict/ctr?clip_id=demo-0003", "", 200},
 		{"POST", "/experiments", `{"id":"thumbs","variants":[{"id":"a"},{"id":"b"}]}`, 201},
 		{"GET", "/no/such/route", "", 404},
+		{"GET", "/", "", 200}, // the dashboard's page
 	}
 	for _, st := range steps {
 		if code, body := call(t, h, st.method, st.target, st.body); code != st.want {
@@ -165,6 +166,7 @@ func TestMetrics(t *testing.T) {
 		{"lift_http_request_duration_seconds", map[string]string{"route": "POST /predict/ctr", "status": "200"}, 3},
 		{"lift_http_request_duration_seconds", map[string]string{"route": "POST /experiments/{id}/decide", "status": "200"}, 3},
 		{"lift_http_request_duration_seconds", map[string]string{"route": "unmatched", "status": "404"}, 1},
+		{"lift_http_request_duration_seconds", map[string]string{"route": "GET /", "status": "200"}, 1},
 		{"lift_predictions_total", map[string]string{"model_version": "heuristic"}, 1},
 		{"lift_predictions_total", map[string]string{"model_version": "1"}, 2},
 		{"lift_predictions_total", nil, 3},
