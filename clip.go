@@ -176,6 +176,11 @@ func ValidateID(field, id string) error {
 		// JSON would answer it as U+FFFD, an id that names nothing.
 		return Errorf(Invalid, "%s must be valid UTF-8", field)
 	}
+	if id == "." || id == ".." {
+		// In a URL path clients and browsers resolve them away, so the
+		// thing could not be reached.
+		return Errorf(Invalid, "%s must not be %q", field, id)
+	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f {
 			return Errorf(Invalid, "%s must not contain control characters", field)

@@ -26,9 +26,9 @@ type Experiment struct {
 // Variant is one arm. Features describe it for contextual policies; a
 // ClipID links it to a clip whose predicted CTR seeds its prior.
 type Variant struct {
-	ID       string             `json:"id"`
-	Features map[string]float64 `json:"features,omitempty"`
-	ClipID   string             `json:"clip_id,omitempty"`
+	ID       string     `json:"id"`
+	Features FeatureMap `json:"features,omitempty"`
+	ClipID   string     `json:"clip_id,omitempty"`
 	// Retired variants are no longer chosen; what was learnt is kept.
 	Retired bool `json:"retired,omitempty"`
 	// PriorCTR is the cold-start prior's centre, from the CTR model.
@@ -39,6 +39,32 @@ type Variant struct {
 type PolicySpec struct {
 	Name   string             `json:"name"`
 	Params map[string]float64 `json:"params,omitempty"`
+}
+
+// FeatureMap is a context's or a variant's features by name. From JSON it
+// takes numbers only: a null would otherwise be stored, and learnt, as 0,
+// where the client meant "unknown" (leave the name out for that).
+type FeatureMap map[string]float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *FeatureMap) UnmarshalJSON(b []byte) error {
+	var raw map[string]*float64
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*m = nil
+		return nil
+	}
+	out := make(FeatureMap, len(raw))
+	for k, v := range raw {
+		if v == nil {
+			return fmt.Errorf("feature %q is null: give a number, or leave the name out when it is unknown", k)
+		}
+		out[k] = *v
+	}
+	*m = out
+	return nil
 }
 
 // Duration is a time.Duration that reads and writes JSON as "24h".
@@ -219,6 +245,11 @@ func ValidateFeatureMap(field string, m map[string]float64) error {
 		// must not pass for one of those.
 		if strings.HasPrefix(k, "@") || strings.HasPrefix(k, "#") || strings.Contains(k, "*") {
 			return Errorf(Invalid, "%s: feature name %q must not start with @ or # or contain * (the policy's own names use them)", field, k)
+		}
+		// DSJSON (the experiment's log) reserves names that start with _
+		// (_tag, _multi, _label_cost, ...); VW ignores them as features.
+		if strings.HasPrefix(k, "_") {
+			return Errorf(Invalid, "%s: feature name %q must not start with _ (the DSJSON log reserves those names)", field, k)
 		}
 		if math.IsNaN(v) || math.Abs(v) > MaxContextValue {
 			return Errorf(Invalid, "%s.%s must be a finite number within ±%g, got %g", field, k, MaxContextValue, v)

@@ -1,6 +1,7 @@
 package bandit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -42,6 +43,10 @@ type EvalOptions struct {
 	// Linear.LimitDim; 0 = no bound), for logs whose contexts clients
 	// named.
 	MaxDim int
+	// Context, when set, stops the evaluation once it is done (a request
+	// that timed out): each event costs the policy's PMF, which can be
+	// dear (many variants, many Thompson draws).
+	Context context.Context
 }
 
 // Evaluate estimates the value of the fixed policy p from logs with IPS,
@@ -66,7 +71,17 @@ func EvaluateWith(logs []LoggedEvent, p Policy, opt EvalOptions) (OffPolicyEstim
 	}
 	model.LimitDim(opt.MaxDim)
 	var sumIPS, sumW, sumWR, sumDR, sumDM float64
+	// The reward model's estimates are clamped to the rewards seen so far
+	// (as VW clamps to the labels it has seen): a linear model fed one
+	// context value far beyond the others extrapolates without bound.
+	var rLo, rHi float64
+	seen := false
 	for i := range logs {
+		if opt.Context != nil && i%64 == 0 {
+			if err := opt.Context.Err(); err != nil {
+				return est, err
+			}
+		}
 		ev := &logs[i]
 		if !ev.Rewarded || ev.SkipLearn {
 			est.Skipped++
@@ -83,8 +98,17 @@ func EvaluateWith(logs []LoggedEvent, p Policy, opt EvalOptions) (OffPolicyEstim
 			return est, fmt.Errorf("event %d (%q): policy returned %d probabilities for %d actions", i+1, ev.EventID, len(pi), len(ev.Actions))
 		}
 		rhat, _ := model.estimates(ev.Context, ev.Actions, false)
+		if seen {
+			for a := range rhat {
+				rhat[a] = min(max(rhat[a], rLo), rHi)
+			}
+		}
 		w := pi[ev.Chosen] / max(ev.Probability, opt.MinProbability)
 		r := ev.Reward
+		if !seen {
+			rLo, rHi, seen = r, r, true
+		}
+		rLo, rHi = min(rLo, r), max(rHi, r)
 		var dm float64
 		for a, q := range pi {
 			dm += q * rhat[a]

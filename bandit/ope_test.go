@@ -2,6 +2,7 @@ package bandit
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/csv"
 	"errors"
 	"math"
@@ -216,5 +217,39 @@ func TestEvaluateOpenBanditDataset(t *testing.T) {
 				t.Errorf("mean weight %.3f: the BTS table is not supported by the random logs", est.MeanWeight)
 			}
 		})
+	}
+}
+
+// TestEvaluateClampsTheRewardModel: one context value far beyond the
+// others (a timestamp among hours) must not make the reward model's
+// estimates, and with them DM and DR, leave the rewards' range; and a
+// done context stops the evaluation.
+func TestEvaluateClampsTheRewardModel(t *testing.T) {
+	acts := []Action{{ID: "a"}, {ID: "b"}}
+	var logs []LoggedEvent
+	for i := 1; i <= 6; i++ {
+		ctx := Context{Features: map[string]float64{"hour": float64(8 + i)}}
+		logs = append(logs, LoggedEvent{EventID: strconv.Itoa(i), Rewarded: true,
+			Event: Event{Context: ctx, Actions: acts, Chosen: i % 2, Reward: float64(i % 2), Probability: 0.5}})
+	}
+	far := Context{Features: map[string]float64{"hour": 1e15}}
+	logs = append(logs, LoggedEvent{EventID: "7", Rewarded: true, Event: Event{Context: far, Actions: acts, Chosen: 0, Reward: 1, Probability: 0.5}})
+	uniform, err := ParsePolicy("epsilon-greedy:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := Evaluate(logs, uniform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewards are in [0, 1]: DM is an average of estimates within it, and
+	// DR adds weighted residuals (weights 1 here) of at most 1 each way.
+	if est.DM < 0 || est.DM > 1 || est.DR < -1 || est.DR > 2 {
+		t.Errorf("DM %v, DR %v: the reward model left the rewards' range", est.DM, est.DR)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := EvaluateWith(logs, uniform, EvalOptions{Context: done}); !errors.Is(err, context.Canceled) {
+		t.Errorf("evaluation under a done context = %v, want context.Canceled", err)
 	}
 }

@@ -545,9 +545,9 @@ func (l *live) actions(ids []string) []bandit.Action {
 
 // DecideRequest is the body of POST /experiments/{id}/decide.
 type DecideRequest struct {
-	EventID string             `json:"event_id"`
-	Context map[string]float64 `json:"context"`
-	Exclude []string           `json:"exclude"`
+	EventID string          `json:"event_id"`
+	Context lift.FeatureMap `json:"context"`
+	Exclude []string        `json:"exclude"`
 }
 
 // DecideResponse is its answer.
@@ -597,7 +597,11 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
-	chosen := bandit.SampleIndex(pmf, bandit.EventUniform(s.Seed, req.EventID))
+	// The draw hashes the experiment's id with the event's: one event id
+	// used in several experiments (a page view's, say) gets independent
+	// draws in each, not the same position in every PMF. Ids hold no
+	// control characters, so the separator keeps pairs apart.
+	chosen := bandit.SampleIndex(pmf, bandit.EventUniform(s.Seed, expID+"\x1f"+req.EventID))
 	now := s.now()
 	d := &lift.Decision{
 		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: pmf,

@@ -593,3 +593,38 @@ func TestPolicyParamsInFull(t *testing.T) {
 		}
 	}
 }
+
+// TestEventIDsDrawIndependentlyPerExperiment: one event id decided in two
+// experiments (a page view's id, say) gets independent draws, not the
+// same position in both PMFs.
+func TestEventIDsDrawIndependentlyPerExperiment(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	for _, id := range []string{"colour", "size"} {
+		e := abn(id, 2)
+		e.Policy = lift.PolicySpec{Name: "epsilon-greedy", Params: map[string]float64{"epsilon": 1}} // uniform
+		if _, err := svc.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := 0
+	const n = 400
+	for i := range n {
+		a, err := svc.Decide(ctx, "colour", DecideRequest{EventID: fmt.Sprint("view-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := svc.Decide(ctx, "size", DecideRequest{EventID: fmt.Sprint("view-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Variant == b.Variant { // both v0 or both v1
+			same++
+		}
+	}
+	// Independent fair draws agree n/2 = 200 times (sd 10); the same draw
+	// in both would agree 400 times.
+	if same < 150 || same > 250 {
+		t.Errorf("the two experiments agreed on %d of %d events: their draws are not independent", same, n)
+	}
+}

@@ -129,7 +129,7 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	if len(rewarded) == 0 {
 		return nil, nil
 	}
-	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants))}
+	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants)), Context: ctx}
 	cur, err := bandit.EvaluateWith(rewarded, l.policy, opt)
 	if err != nil {
 		return nil, err

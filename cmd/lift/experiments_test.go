@@ -78,6 +78,8 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		"empty feature name":           map[string]any{"": 1},
 		"a name of the policy's own":   map[string]any{"@a": 1},
 		"an interaction's name":        map[string]any{"x*@a": 1},
+		"a name DSJSON reserves":       map[string]any{"_multi": 1},
+		"a null value":                 map[string]any{"age": nil},
 	} {
 		if code, b := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"context": ctx}); code != 400 {
 			t.Errorf("decide with %s = %d %v, want 400", name, code, b)
@@ -91,6 +93,10 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		"reward_range [0,0]":                     {"reward_range": []float64{0, 0}},
 		"reward_wait 0s":                         {"reward_wait": "0s"},
 		"reward_range near float64's maximum":    {"reward_range": []float64{-1e308, 1e308}},
+		"a variant feature DSJSON reserves":      {"variants": []map[string]any{{"id": "a", "features": map[string]any{"_tag": 1}}, {"id": "b"}}},
+		"a null variant feature":                 {"variants": []map[string]any{{"id": "a", "features": map[string]any{"f": nil}}, {"id": "b"}}},
+		"the id ..":                              {"id": ".."},
+		"the id .":                               {"id": "."},
 	} {
 		bad := map[string]any{"id": "bad", "variants": []map[string]any{{"id": "a"}, {"id": "b"}}}
 		for k, v := range change {
