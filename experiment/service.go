@@ -83,6 +83,9 @@ type live struct {
 	seq     int64 // highest reward seq learnt
 	learnt  int64
 	pending int // learnt since the last snapshot
+	// defs counts the definitions this replica stored (variants added or
+	// retired): refresh drops a definition it read before one of them.
+	defs int64
 
 	// pmfCache holds the last context-free PMF (Thompson sampling's
 	// depends only on the learnt state and the variant set, and costs
@@ -463,12 +466,16 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 // refresh follows what other replicas changed: the experiment's
 // definition (variants added or retired) and the rewards they stored.
 func (s *Service) refresh(ctx context.Context, l *live) error {
+	l.mu.Lock()
+	defs := l.defs
+	l.mu.Unlock()
 	e, err := s.Store.GetExperiment(ctx, l.experiment().ID)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
-	changed := !reflect.DeepEqual(e.Variants, l.exp.Variants)
+	// A variant added or retired here since the read is newer than e.
+	changed := l.defs == defs && !reflect.DeepEqual(e.Variants, l.exp.Variants)
 	if changed {
 		l.exp = e
 	}
@@ -805,6 +812,7 @@ func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) 
 	}
 	addPriors(l.policy, []lift.Variant{v})
 	l.exp = &e
+	l.defs++
 	return &e, nil
 }
 
@@ -837,6 +845,7 @@ func (s *Service) RetireVariant(ctx context.Context, expID, variantID string) (*
 		return nil, err
 	}
 	l.exp = &e
+	l.defs++
 	return &e, nil
 }
 

@@ -628,3 +628,51 @@ func TestEventIDsDrawIndependentlyPerExperiment(t *testing.T) {
 		t.Errorf("the two experiments agreed on %d of %d events: their draws are not independent", same, n)
 	}
 }
+
+// staleReads returns the definition as it was before hook ran: a read
+// that raced with a change made on this replica.
+type staleReads struct {
+	*sqlite.DB
+	hook func()
+}
+
+func (s *staleReads) GetExperiment(ctx context.Context, id string) (*lift.Experiment, error) {
+	e, err := s.DB.GetExperiment(ctx, id)
+	if h := s.hook; h != nil {
+		s.hook = nil
+		h()
+	}
+	return e, err
+}
+
+// TestRefreshKeepsNewerLocalChange: a variant retired here while refresh
+// was reading the definition stays retired (the read is older).
+func TestRefreshKeepsNewerLocalChange(t *testing.T) {
+	ctx := context.Background()
+	_, db := MustService(t)
+	store := &staleReads{DB: db}
+	svc := &Service{Store: store, Seed: 42}
+	if _, err := svc.Create(ctx, abn("race", 3)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := svc.get(ctx, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.hook = func() {
+		if _, err := svc.RetireVariant(ctx, "race", "v0"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := svc.refresh(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if !l.experiment().Variants[0].Retired {
+		t.Fatal("refresh put back the definition from before the retirement")
+	}
+	for i := range 30 {
+		if d, err := svc.Decide(ctx, "race", DecideRequest{EventID: fmt.Sprint(i)}); err != nil || d.Variant == "v0" {
+			t.Fatalf("decision %d: %+v %v", i, d, err)
+		}
+	}
+}
