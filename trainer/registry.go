@@ -9,16 +9,12 @@ import (
 	"lift/gbdt"
 )
 
-// Import registers an XGBoost JSON model trained elsewhere (XGBoost in
-// Python, on Spark, ...). It must take Lift's six features in order. It
-// is scored on the holdout when there is data, and is never activated
+// Import registers a model trained elsewhere (XGBoost in Python, on
+// Spark, ...), as ParseModel read and checked it from its XGBoost JSON.
+// It is scored on the holdout when there is data, and is never activated
 // here: Activate does that, after evaluation.
-func (j *Job) Import(ctx context.Context, modelJSON []byte, note string) (mv *lift.ModelVersion, err error) {
+func (j *Job) Import(ctx context.Context, b *gbdt.Booster, note string) (mv *lift.ModelVersion, err error) {
 	defer lift.Wrap(&err, "trainer.Import")
-	b, err := ParseModel(modelJSON)
-	if err != nil {
-		return nil, err
-	}
 	var buf bytes.Buffer
 	if err := b.Save(&buf); err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -59,8 +58,7 @@ func runBanditSimulate(ctx context.Context, m *Main, args []string) error {
 	if *data == "" {
 		return usagef("bandit simulate: --data is required")
 	}
-	shuffled := false
-	fs.Visit(func(f *flag.Flag) { shuffled = shuffled || f.Name == "shuffle-seed" })
+	shuffled := isSet(fs, "shuffle-seed")
 	p, err := bandit.ParsePolicy(*policy)
 	if err != nil {
 		return usagef("bandit simulate: --policy: %v", err)

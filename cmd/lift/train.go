@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"lift"
+	"lift/gbdt"
 	"lift/trainer"
 )
 
@@ -61,24 +62,22 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	// mistyped --db must not create an empty one. A database that is not
 	// there has no data, which for the nightly job is "not enough data"
 	// (exit 0, as before the first serve), said with where it looked.
-	db, err := m.openExistingDB(ctx, *dsn)
-	if errors.Is(err, errNoDatabase) {
+	var sum *lift.TrainSummary
+	switch db, err := m.openExistingDB(ctx, *dsn); {
+	case errors.Is(err, errNoDatabase):
 		fmt.Fprintln(m.Stderr, "lift train:", err)
-		sum := &lift.TrainSummary{Message: lift.NotEnoughDataMessage(0)}
-		fmt.Fprintln(m.Stderr, "lift train:", sum.Message)
-		return writeJSON(m.Stdout, sum)
-	}
-	if err != nil {
+		sum = &lift.TrainSummary{Message: lift.NotEnoughDataMessage(0)}
+	case err != nil:
 		return err
-	}
-	job := &trainer.Job{
-		Store: db, ExportPath: *export, Tolerance: *tolerance,
-		Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
-		Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
-	}
-	sum, err := job.Run(ctx, opts)
-	if err != nil {
-		return err
+	default:
+		job := &trainer.Job{
+			Store: db, ExportPath: *export, Tolerance: *tolerance,
+			Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
+			Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
+		}
+		if sum, err = job.Run(ctx, opts); err != nil {
+			return err
+		}
 	}
 	if !sum.Success {
 		fmt.Fprintln(m.Stderr, "lift train:", sum.Message)
@@ -112,17 +111,18 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 	// The arguments and the model file are checked before the database is
 	// opened (and perhaps created), so that bad input changes nothing.
 	var version int64
-	var model []byte
+	var model *gbdt.Booster
 	switch pos[0] {
 	case "activate":
 		if version, err = strconv.ParseInt(pos[1], 10, 64); err != nil || version < 1 {
 			return usagef("VERSION must be a positive integer, got %q", pos[1])
 		}
 	case "import":
-		if model, err = os.ReadFile(pos[1]); err != nil {
+		data, err := os.ReadFile(pos[1])
+		if err != nil {
 			return err
 		}
-		if _, err := trainer.ParseModel(model); err != nil {
+		if model, err = trainer.ParseModel(data); err != nil {
 			return fmt.Errorf("%s: %s", pos[1], lift.Message(err))
 		}
 	}
