@@ -50,7 +50,8 @@ func TestClipPredictionsPlan(t *testing.T) {
 // only), across merges, and after an idle merge.
 func TestClipIndexMerges(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenAt(t, filepath.Join(t.TempDir(), "m.db"))
+	const indexEvery = 2048
+	db := mustOpenIndexEvery(t, filepath.Join(t.TempDir(), "m.db"), indexEvery)
 	clips := []string{"a", "b", "c"}
 	for _, id := range clips {
 		if _, err := db.PutClip(ctx, &lift.Clip{ID: id, Duration: 5}); err != nil {

@@ -57,6 +57,9 @@ type DB struct {
 	// clipindex.go).
 	indexedUpto int64
 	merge       *mergePlan
+	// indexEvery is how many unindexed predictions start a merge
+	// (defaultIndexEvery; set before the writer starts).
+	indexEvery int64
 	// tail is this writer's committed predictions above indexedUpto, in
 	// id order, from which a merge is planned without reading the table
 	// back (see planFromTail); commitsSinceTick counts group commits
@@ -105,6 +108,12 @@ type DB struct {
 // Open opens (creating if needed) the database file at path and migrates
 // it to the newest schema.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, defaultIndexEvery)
+}
+
+// open is Open with the merge window of the per-clip index (see
+// defaultIndexEvery) as a parameter, for tests.
+func open(ctx context.Context, path string, indexEvery int64) (*DB, error) {
 	if path == "" {
 		return nil, lift.Errorf(lift.Invalid, "sqlite: empty database path")
 	}
@@ -150,7 +159,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		features: lift.NewFeatureCache(featureCacheSize),
 		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{}),
 		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{}),
-		syncIdle: make(chan struct{}, 1)}
+		syncIdle: make(chan struct{}, 1), indexEvery: indexEvery}
 	go db.syncer(db.syncq)
 	go db.writer()
 	if err := db.Migrate(ctx); err != nil {

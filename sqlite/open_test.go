@@ -17,3 +17,16 @@ func MustOpenAt(tb testing.TB, path string) *DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// mustOpenIndexEvery is MustOpenAt with a merge window of indexEvery
+// predictions for the per-clip index, so that tests reach merges without
+// recording defaultIndexEvery predictions one by one.
+func mustOpenIndexEvery(tb testing.TB, path string, indexEvery int64) *DB {
+	tb.Helper()
+	db, err := open(context.Background(), path, indexEvery)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
