@@ -215,10 +215,24 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
+	// The clip must exist. Clips are never deleted, so what the feature
+	// cache (or, on a miss, the table) says now holds at the insert: the
+	// batch statement checks nothing per row.
+	if p.ClipID != nil {
+		if _, err := db.ClipFeatures(ctx, *p.ClipID); err != nil {
+			if lift.KindOf(err) == lift.NotFound {
+				return errClipNotFound
+			}
+			return err
+		}
+	}
 	return groupcommit.Submit(ctx, db.preds, db.stopped, errClosed, p)
 }
 
-var errClosed = lift.Errorf(lift.Unavailable, "postgres: the store is closed")
+var (
+	errClosed       = lift.Errorf(lift.Unavailable, "postgres: the store is closed")
+	errClipNotFound = lift.Errorf(lift.NotFound, "Clip not found")
+)
 
 // CountPredictionsWithActual counts a clip's recorded predictions whose
 // actual_ctr has been filled in from outcomes.
