@@ -41,6 +41,10 @@ func TestBetterVariantWins(t *testing.T) {
 	if _, err := svc.Create(ctx, abn("ab", 3)); err != nil {
 		t.Fatal(err)
 	}
+	// Before any reward nothing tells the variants apart: no leader.
+	if st, err := svc.Stats(ctx, "ab"); err != nil || st.BestVariant != nil {
+		t.Fatalf("stats before any reward: best %v (%v), want none", st.BestVariant, err)
+	}
 	truth := map[string]float64{"v0": 0.02, "v1": 0.02, "v2": 0.06}
 	rng := rand.New(rand.NewPCG(7, 7))
 	served := map[string]int{}
@@ -70,8 +74,8 @@ func TestBetterVariantWins(t *testing.T) {
 	if served["v2"] < n/2 {
 		t.Errorf("the best variant got %d of %d visitors", served["v2"], n)
 	}
-	if st.BestVariant != "v2" || st.Variants[2].PBest < 0.95 {
-		t.Errorf("best %s with p_best %v, want v2 > 0.95", st.BestVariant, st.Variants[2].PBest)
+	if st.BestVariant == nil || *st.BestVariant != "v2" || st.Variants[2].PBest < 0.95 {
+		t.Errorf("best %v with p_best %v, want v2 > 0.95", st.BestVariant, st.Variants[2].PBest)
 	}
 	if st.OffPolicy == nil || st.OffPolicy.Events != n {
 		t.Errorf("off-policy estimate: %+v", st.OffPolicy)

@@ -30,7 +30,10 @@ type Stats struct {
 	Policy       string         `json:"policy"`
 	Decisions    int64          `json:"decisions_rewarded"`
 	Variants     []VariantStats `json:"variants"`
-	BestVariant  string         `json:"best_variant"`
+	// BestVariant is the active variant most likely the best, or nil
+	// while no reward or prior tells the active variants apart (p_best is
+	// then only the noise of the posterior draws).
+	BestVariant *string `json:"best_variant"`
 	// OffPolicy estimates, from this experiment's own logs, the mean
 	// reward of the current policy and of uniform random choice.
 	OffPolicy *OffPolicy `json:"off_policy"`
@@ -97,15 +100,23 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	best := -1
-	for i := range st.Variants {
+	best, active, apart := -1, 0, false
+	for i, v := range st.Variants {
 		st.Variants[i].PBest = pmf[i]
-		if !st.Variants[i].Retired && (best < 0 || pmf[i] > pmf[best]) {
+		if v.Retired {
+			continue
+		}
+		active++
+		if best >= 0 && delta[v.ID] != delta[st.Variants[best].ID] {
+			apart = true
+		}
+		if best < 0 || pmf[i] > pmf[best] {
 			best = i
 		}
 	}
-	if best >= 0 {
-		st.BestVariant = st.Variants[best].ID
+	if apart || active == 1 {
+		id := st.Variants[best].ID
+		st.BestVariant = &id
 	}
 	if st.OffPolicy, err = s.offPolicy(ctx, l); err != nil {
 		return nil, err
