@@ -29,14 +29,14 @@ import (
 // defaultIndexEvery is how many unindexed predictions start a merge
 // (DB.indexEvery; tests set fewer). A merge writes each index leaf it
 // touches once, so what it saves grows with the predictions each clip
-// gets in the window: with 2,048, a few thousand active clips got about
-// one prediction each, and every merged prediction still rewrote a leaf
-// of its own (~4 KB to the WAL and again at the checkpoint, most of the
-// ~6.8 WAL frames each sync carried). 32,768 (~2 s of predictions at
-// full load) cut the server's CPU per prediction by ~10% and raised
-// predictions/s by ~15% under load (docs/BENCHMARKS-http.md). The price
-// is on reads of one clip's predictions (the dashboard), which scan the
-// unmerged tail: ~2-3 ms at 25,000 rows.
+// gets in the window. With 2,048 that was a handful (~7 for the HTTP
+// bench's 300 clips, fewer than one for a catalogue of thousands), so
+// merges still wrote about one leaf (4 KB to the WAL, and again at the
+// checkpoint) per few predictions: with 32,768 a sync carries 2.8 WAL
+// frames instead of 6.8, and predictions/s under load rose 10-15%
+// (docs/BENCHMARKS-http.md). The price is on reads of one clip's
+// predictions (the dashboard), which scan the unmerged tail: ~2-3 ms at
+// 25,000 rows.
 const defaultIndexEvery = 32768
 
 // mergeStepRows is the least a merge step takes: whole clips, until it
