@@ -4,7 +4,8 @@
 # scenarios, with the ratios against GET /healthz measured in the same run.
 #
 #   bench/http.sh [SECONDS] [WORKERS]      (default 10 s per run; WORKERS, default 32, for
-#                                          the experiment loop; run from anywhere)
+#                                          the warm-up and the experiment loop; run from
+#                                          anywhere; ~4 minutes with the defaults)
 #   DB=postgres bench/http.sh ...          the same on a throwaway PostgreSQL cluster
 #                                          (scripts/pg-test-cluster.sh, fsync on)
 #   ROUNDS=N bench/http.sh ...             N rounds of healthz/predict (default 3)
@@ -21,7 +22,10 @@
 # by the CPU and gains little past 32 workers; predict waits for a disk
 # sync, so at a fixed 32 workers it is bound by that wait, not by what
 # the server can sustain. The ratio at the first level alone is printed
-# too.
+# too. Should healthz keep p99 under 10 ms at no level, its best
+# requests/s at any level is the denominator (the larger one, so the
+# ratio errs low). The target is met only if no run at any level had an
+# error: an error under load is a bug, whatever the level.
 #
 # Besides requests/s and latency it prints the CPU time the server (and,
 # on Postgres, the PostgreSQL processes) and the load generator spent per
@@ -38,6 +42,16 @@ DB=${DB:-sqlite}
 WORKERS=${2:-32}
 ROUNDS=${ROUNDS:-3}
 LEVELS=${LEVELS:-32 64 96}
+seen=" "
+for w in $LEVELS; do
+	case $w in
+	'' | *[!0-9]* | 0) echo "LEVELS: $w is not a positive worker count" >&2; exit 2 ;;
+	esac
+	case $seen in
+	*" $w "*) echo "LEVELS: $w is given twice" >&2; exit 2 ;;
+	esac
+	seen="$seen$w "
+done
 ADDR=127.0.0.1:18089
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -99,10 +113,10 @@ cpu_ticks() {
 # run SCENARIO NAME [WORKERS]: one loadgen run, its result (with CPU per
 # request) in $TMP/NAME.json.
 run() {
-	w=${3:-$WORKERS}
-	echo "loadgen $1 for ${SECS}s with $w workers" >&2
+	run_workers=${3:-$WORKERS}
+	echo "loadgen $1 for ${SECS}s with $run_workers workers" >&2
 	c0=$(cpu_ticks)
-	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$w" -d "${SECS}s" > "$TMP/$2.json" &
+	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$run_workers" -d "${SECS}s" > "$TMP/$2.json" &
 	LG=$!
 	lg=0
 	while kill -0 $LG 2>/dev/null; do
@@ -144,30 +158,41 @@ e = load("experiment")
 cpu = lambda r: f"  CPU/req server {r['server_cpu_us_per_request']:.0f} us, loadgen {r['loadgen_cpu_us_per_request']:.0f} us"
 line = lambda r: f"{r['requests_per_s']:9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}" + cpu(r)
 within = lambda r: r["p99_ms"] < 10 and r["errors"] == 0
+share = lambda a, b: f"{a / b:.2f}" if b > 0 else "n/a"
 ratios, firsts, errors = [], [], 0
 for r in range(1, rounds + 1):
-    cap = {}
+    cap, best = {}, {}
     for w in levels:
         h, p = load(f"healthz-{r}-{w}"), load(f"predict-{r}-{w}")
         errors += h["errors"] + p["errors"]
         print(f"round {r}, {w:3d} workers: healthz {line(h)}")
-        print(f"                    predict {line(p)}   ratio {p['requests_per_s'] / h['requests_per_s']:.2f}")
+        print(f"                    predict {line(p)}   ratio {share(p['requests_per_s'], h['requests_per_s'])}")
         for name, x in (("healthz", h), ("predict", p)):
+            if x["requests_per_s"] > best.get(name, (0, 0))[0]:
+                best[name] = (x["requests_per_s"], w)
             if within(x) and x["requests_per_s"] > cap.get(name, (0, 0))[0]:
                 cap[name] = (x["requests_per_s"], w)
     h0, p0 = load(f"healthz-{r}-{levels[0]}"), load(f"predict-{r}-{levels[0]}")
-    firsts.append(p0["requests_per_s"] / h0["requests_per_s"])
-    if "healthz" in cap and "predict" in cap:
+    if h0["requests_per_s"] > 0:
+        firsts.append(p0["requests_per_s"] / h0["requests_per_s"])
+    missing = [n for n in ("healthz", "predict") if n not in cap]
+    if missing:
+        print(f"  round {r}: no level kept p99 under 10 ms with no errors for {' and '.join(missing)}")
+    hnote = ""
+    if "healthz" not in cap and "healthz" in best:
+        cap["healthz"] = best["healthz"]  # the larger denominator: the ratio errs low
+        hnote = ", its best at any level"
+    if "predict" in cap and cap.get("healthz", (0, 0))[0] > 0:
         ratios.append(cap["predict"][0] / cap["healthz"][0])
-        print(f"  round {r} capacity (p99 < 10 ms, no errors): healthz {cap['healthz'][0]:.0f} req/s ({cap['healthz'][1]} workers), "
+        print(f"  round {r} capacity (p99 < 10 ms, no errors): healthz {cap['healthz'][0]:.0f} req/s ({cap['healthz'][1]} workers{hnote}), "
               f"predict {cap['predict'][0]:.0f} ({cap['predict'][1]} workers): predict/healthz = {ratios[-1]:.2f}")
     else:
         ratios.append(0.0)
-        print(f"  round {r}: no level kept p99 under 10 ms with no errors for {'predict' if 'healthz' in cap else 'healthz'}")
 ratio = statistics.median(ratios)
 ok1 = ratio >= 0.5 and errors == 0
 ok2 = e["ops_per_s"] >= 5000 and e["p99_ms"] < 20 and e["errors"] == 0
-print(f"predict/healthz at {levels[0]} workers = {statistics.median(firsts):.2f} (median of {rounds}; {min(firsts):.2f}-{max(firsts):.2f})")
+if firsts:
+    print(f"predict/healthz at {levels[0]} workers = {statistics.median(firsts):.2f} (median of {len(firsts)}; {min(firsts):.2f}-{max(firsts):.2f})")
 print(f"predict/healthz capacity = {ratio:.2f} (median of {rounds}; {min(ratios):.2f}-{max(ratios):.2f}), {errors} errors in all runs"
       f"  (target >= 0.50 with p99 < 10 ms, 0 errors: {'met' if ok1 else 'MISSED'})")
 print(f"experiment  {e['ops_per_s']:9.0f} decide+reward/s ({e['requests_per_s']:.0f} req/s)  p50 {e['p50_ms']:.2f} ms  p99 {e['p99_ms']:.2f} ms  errors {e['errors']}" + cpu(e))

@@ -42,8 +42,10 @@ func TestBetterVariantWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Before any reward nothing tells the variants apart: no leader.
-	if st, err := svc.Stats(ctx, "ab"); err != nil || st.BestVariant != nil {
-		t.Fatalf("stats before any reward: best %v (%v), want none", st.BestVariant, err)
+	if st, err := svc.Stats(ctx, "ab"); err != nil {
+		t.Fatal(err)
+	} else if st.BestVariant != nil {
+		t.Fatalf("stats before any reward: best %q, want none", *st.BestVariant)
 	}
 	truth := map[string]float64{"v0": 0.02, "v1": 0.02, "v2": 0.06}
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -74,8 +76,8 @@ func TestBetterVariantWins(t *testing.T) {
 	if served["v2"] < n/2 {
 		t.Errorf("the best variant got %d of %d visitors", served["v2"], n)
 	}
-	if st.BestVariant == nil || *st.BestVariant != "v2" || st.Variants[2].PBest < 0.95 {
-		t.Errorf("best %v with p_best %v, want v2 > 0.95", st.BestVariant, st.Variants[2].PBest)
+	if best := deref(st.BestVariant); best != "v2" || st.Variants[2].PBest < 0.95 {
+		t.Errorf("best %q with p_best %v, want v2 > 0.95", best, st.Variants[2].PBest)
 	}
 	if st.OffPolicy == nil || st.OffPolicy.Events != n {
 		t.Errorf("off-policy estimate: %+v", st.OffPolicy)
@@ -678,5 +680,54 @@ func TestRefreshKeepsNewerLocalChange(t *testing.T) {
 		if d, err := svc.Decide(ctx, "race", DecideRequest{EventID: fmt.Sprint(i)}); err != nil || d.Variant == "v0" {
 			t.Fatalf("decision %d: %+v %v", i, d, err)
 		}
+	}
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestBestVariantNeedsEvidence: equal rewards leave no leader, and the
+// one variant left active is the leader whatever its data.
+func TestBestVariantNeedsEvidence(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	if _, err := svc.Create(ctx, abn("even", 2)); err != nil {
+		t.Fatal(err)
+	}
+	// The same trials and rewards for both variants: still no leader.
+	got := map[string]int{}
+	for i := 0; got["v0"] < 3 || got["v1"] < 3; i++ {
+		d, err := svc.Decide(ctx, "even", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[d.Variant] >= 3 {
+			continue // left unrewarded
+		}
+		got[d.Variant]++
+		if _, err := svc.Reward(ctx, "even", d.EventID, float64(got[d.Variant]%2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := svc.Stats(ctx, "even")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BestVariant != nil {
+		t.Errorf("equal results: best %q, want none", *st.BestVariant)
+	}
+	if _, err := svc.RetireVariant(ctx, "even", "v0"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = svc.Stats(ctx, "even"); err != nil {
+		t.Fatal(err)
+	}
+	if best := deref(st.BestVariant); best != "v1" {
+		t.Errorf("one active variant: best %q, want v1", best)
 	}
 }

@@ -311,7 +311,8 @@ func benchServer(b *testing.B) http.Handler {
 //	go test ./httpapi -run '^$' -bench HTTP -cpuprofile cpu.out
 //
 // benchClients concurrent clients per core, as a loaded server sees
-// (bench/http.sh runs 32 workers): writes then group-commit in batches.
+// (bench/http.sh runs 32, 64 and 96 workers): writes then group-commit in
+// batches.
 const benchClients = 16
 
 // runParallel runs body in benchClients clients per core and reports

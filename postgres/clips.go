@@ -219,11 +219,14 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	// cache (or, on a miss, the table) says now holds at the insert: the
 	// batch statement checks nothing per row.
 	if p.ClipID != nil {
-		if _, err := db.ClipFeatures(ctx, *p.ClipID); err != nil {
-			if lift.KindOf(err) == lift.NotFound {
+		if _, cached := db.features.Get(*p.ClipID); !cached {
+			var exists bool
+			if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clips WHERE id = $1)`, *p.ClipID).Scan(&exists); err != nil {
+				return classify(err)
+			}
+			if !exists {
 				return errClipNotFound
 			}
-			return err
 		}
 	}
 	return groupcommit.Submit(ctx, db.preds, db.stopped, errClosed, p)

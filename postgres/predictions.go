@@ -63,8 +63,8 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 // from the table's identity sequence (named once, at Open: looking it up
 // per row cost catalog reads) in a materialised CTE, read back in the
 // callers' order. The clips were checked by RecordPrediction: a check
-// per row here (an EXISTS sub-plan) was a fifth of PostgreSQL's CPU per
-// prediction.
+// per row here (an EXISTS sub-plan) cost ~10% of PostgreSQL's CPU per
+// prediction (docs/BENCHMARKS-http.md).
 func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error {
 	n := len(rs)
 	var (

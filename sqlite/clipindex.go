@@ -14,7 +14,8 @@ import (
 // prediction in every group commit; merging the tail of the table every
 // indexEvery predictions, sorted by clip, writes each touched leaf once
 // per merge instead (once per clip at most). Reads combine the index
-// with a scan of the unmerged tail, which indexEvery bounds.
+// with a scan of the unmerged tail, which indexEvery bounds (plus what
+// arrives while a merge runs).
 //
 // A merge goes a few clips at a time, in clip order: merging 2,048
 // predictions at once held the writer for ~5 ms, which every write
@@ -33,10 +34,11 @@ import (
 // bench's 300 clips, fewer than one for a catalogue of thousands), so
 // merges still wrote about one leaf (4 KB to the WAL, and again at the
 // checkpoint) per few predictions: with 32,768 a sync carries 2.8 WAL
-// frames instead of 6.8, and predictions/s under load rose 10-15%
+// frames instead of 6.8, and predictions/s under load rose ~8-15%
 // (docs/BENCHMARKS-http.md). The price is on reads of one clip's
 // predictions (the dashboard), which scan the unmerged tail: ~2-3 ms at
-// 25,000 rows.
+// 25,000 rows, proportionally more at the ~35,000 it reaches under
+// full load.
 const defaultIndexEvery = 32768
 
 // mergeStepRows is the least a merge step takes: whole clips, until it
@@ -223,7 +225,7 @@ func sortByClip(pairs []clipPrediction) {
 	out := pairs[:0]
 	for _, clip := range slices.Sorted(maps.Keys(groups)) {
 		ids := groups[clip]
-		slices.Sort(ids) // in id order already, from the tail
+		slices.Sort(ids) // usually in id order already
 		for _, id := range ids {
 			out = append(out, clipPrediction{clip: clip, id: id})
 		}
