@@ -146,26 +146,24 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 
 	// The training metrics are computed once, for the chosen model, rather
 	// than every round: on big data that would cost more than training.
-	metrics := map[string]map[string]float64{}
+	// A metric undefined for the data (AUC with one class) is null, as in
+	// `gbdt eval`: JSON has no NaN.
+	metrics := map[string]map[string]*float64{}
 	if v, ok := res.Metrics["valid"]; ok {
-		metrics["valid"] = v
+		metrics["valid"] = map[string]*float64{}
+		for name, x := range v {
+			metrics["valid"][name] = defined(x)
+		}
 	}
 	best := b.Truncate(res.BestIteration + 1)
 	preds := best.PredictBatch(train, false, p.Threads)
-	metrics["train"] = map[string]float64{}
+	metrics["train"] = map[string]*float64{}
 	for _, name := range names {
 		v, err := gbdt.Metric(name, preds, train.Label, train.Weight)
 		if err != nil {
 			return err
 		}
-		metrics["train"][name] = v
-	}
-	for _, set := range metrics {
-		for name, v := range set {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				delete(set, name) // JSON has no NaN; an undefined metric is left out
-			}
-		}
+		metrics["train"][name] = defined(v)
 	}
 
 	if err := b.SaveFile(*out); err != nil {

@@ -58,6 +58,30 @@ func TestGBDTTrain(t *testing.T) {
 	}
 }
 
+// TestGBDTTrainUndefinedMetricIsNull: AUC of one class is undefined, and
+// is printed as null, as `gbdt eval` prints it, not left out.
+func TestGBDTTrainUndefinedMetricIsNull(t *testing.T) {
+	in := MustGBDTFiles(t, map[string]string{"one.csv": "label,a,b\n0,1,2\n0,2,3\n0,3,1\n0,4,5\n"})
+	out, errOut, code := MustExec(t, "gbdt", "train", "--data", in("one.csv"), "--out", in("m.json"),
+		"--objective", "binary:logistic", "--rounds", "2", "--eval-metric", "auc,logloss")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Metrics map[string]map[string]*float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	train := res.Metrics["train"]
+	if auc, ok := train["auc"]; !ok || auc != nil {
+		t.Errorf("train auc = %v (present %v), want null: %s", auc, ok, out)
+	}
+	if ll := train["logloss"]; ll == nil || *ll < 0 {
+		t.Errorf("train logloss = %v, want a number: %s", ll, out)
+	}
+}
+
 // MustGBDTFiles writes small data files, name -> content, into a new
 // directory and returns a function giving the path of a file there.
 func MustGBDTFiles(tb testing.TB, files map[string]string) func(name string) string {
