@@ -269,6 +269,21 @@ func (o *Outcome) Validate() error {
 	return nil
 }
 
+// CheckObservedAt refuses an outcome time given by a client that cannot
+// be right: before 2000 (a zero or epoch time sent by mistake; outcomes
+// given without a time are stamped with the time they are stored) or more
+// than an hour after now (an observation from the future, or a local
+// time labelled UTC; the hour allows for clocks out of step).
+func CheckObservedAt(t, now time.Time) error {
+	switch {
+	case t.Year() < 2000:
+		return Errorf(Invalid, "observed_at %s is before 2000; leave it out to mean now", t.Format(time.RFC3339))
+	case t.After(now.Add(time.Hour)):
+		return Errorf(Invalid, "observed_at %s is in the future (server time %s)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // MaxOutcomeImpressions bounds one outcome's count: far above any real
 // observation window, and low enough that a clip's sums can never
 // overflow 64 bits, even after millions of outcomes.

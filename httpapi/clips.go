@@ -144,6 +144,9 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 	}
 	o := &lift.Outcome{ClipID: id, Impressions: *in.Impressions, Clicks: *in.Clicks}
 	if in.ObservedAt != nil {
+		if err := lift.CheckObservedAt(*in.ObservedAt, s.Now()); err != nil {
+			return err
+		}
 		o.ObservedAt = *in.ObservedAt
 	}
 	if err := s.Clips.AddOutcomes(r.Context(), []*lift.Outcome{o}); err != nil {

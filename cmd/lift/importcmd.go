@@ -372,6 +372,9 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 		if !isStr || err != nil {
 			return nil, fmt.Errorf("observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z")
 		}
+		if err := lift.CheckObservedAt(t, time.Now()); err != nil {
+			return nil, err
+		}
 		o.ObservedAt = t
 	}
 	return o, o.Validate()

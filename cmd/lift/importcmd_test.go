@@ -46,6 +46,7 @@ b,30,,,
 {"clip_id":"zzz","impressions":10,"clicks":1}
 not json
 {"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2026-11-01T00:00:00Z"}
+{"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2999-11-01T00:00:00Z"}
 `)
 	code, out, stderr = run(t, "import", "outcomes", outcomes, "--db", db)
 	if code != 1 || !strings.Contains(stderr, "nothing imported") {
@@ -55,9 +56,10 @@ not json
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("report %q: %v", out, err)
 	}
-	if rep.Rejected != 3 || rep.Imported || len(rep.Errors) != 3 ||
-		rep.Errors[0].Line != 2 || rep.Errors[1].Line != 3 || rep.Errors[2].Line != 4 {
-		t.Errorf("report = %+v, want lines 2, 3, 4 rejected and nothing imported", rep)
+	if rep.Rejected != 4 || rep.Imported || len(rep.Errors) != 4 ||
+		rep.Errors[0].Line != 2 || rep.Errors[1].Line != 3 || rep.Errors[2].Line != 4 || rep.Errors[3].Line != 6 ||
+		!strings.Contains(rep.Errors[3].Reason, "in the future") {
+		t.Errorf("report = %+v, want lines 2, 3, 4, 6 rejected and nothing imported", rep)
 	}
 	s := MustStartServer(t, nil, "--db", db)
 	if _, body := s.Do("GET", "/clips/a", nil); body["impressions"] != 0.0 {
@@ -66,7 +68,7 @@ not json
 	s.Stop()
 
 	code, out, _ = run(t, "import", "outcomes", outcomes, "--db", db, "--skip-invalid")
-	if code != 0 || !strings.Contains(out, `"accepted":2`) || !strings.Contains(out, `"rejected":3`) {
+	if code != 0 || !strings.Contains(out, `"accepted":2`) || !strings.Contains(out, `"rejected":4`) {
 		t.Fatalf("--skip-invalid: exit %d, %s", code, out)
 	}
 	s = MustStartServer(t, nil, "--db", db)

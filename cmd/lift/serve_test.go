@@ -209,6 +209,8 @@ func TestServeBadInput(t *testing.T) {
 		{"fractional clicks", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1.5}`, 400, "invalid"},
 		{"missing clicks", "POST", "/clips/c1/outcomes", `{"impressions": 5}`, 400, "invalid"},
 		{"outcome for unknown clip", "POST", "/clips/zz/outcomes", `{"impressions": 5, "clicks": 1}`, 404, "not_found"},
+		{"outcome from the future", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "2999-01-01T00:00:00Z"}`, 400, "invalid"},
+		{"outcome at the zero time", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "0001-01-01T00:00:00Z"}`, 400, "invalid"},
 		{"unknown feature", "POST", "/predict/ctr", `{"features": {"duration": 3, "colour": 1}}`, 400, "invalid"},
 		{"string feature", "POST", "/predict/ctr", `{"features": {"duration": "3"}}`, 400, "invalid"},
 		{"has_face 2", "POST", "/predict/ctr", `{"features": {"duration": 3, "has_face": 2}}`, 400, "invalid"},
