@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,6 +45,51 @@ func TestServeBands(t *testing.T) {
 				t.Errorf("predict inline features = %d %v; want band %s", code, body, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeExperimentSeed: the experiments' draws follow the seed the
+// server was started with (--experiment-seed, else LIFT_EXPERIMENT_SEED,
+// else the built-in one), so that an operator can keep them unpredictable.
+func TestServeExperimentSeed(t *testing.T) {
+	draws := func(env map[string]string, args ...string) string {
+		t.Helper()
+		db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+		s := MustStartServer(t, env, append([]string{"--db", db, "--export", ""}, args...)...)
+		defer s.Stop()
+		exp := map[string]any{"id": "e", "policy": map[string]any{"name": "epsilon-greedy", "params": map[string]any{"epsilon": 1}},
+			"variants": []map[string]any{{"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "d"}}}
+		if code, body := s.Do("POST", "/experiments", exp); code != 201 {
+			t.Fatalf("create = %d %v", code, body)
+		}
+		var got []string
+		for i := range 24 {
+			code, d := s.Do("POST", "/experiments/e/decide", map[string]any{"event_id": fmt.Sprintf("ev%d", i)})
+			if code != 200 {
+				t.Fatalf("decide = %d %v", code, d)
+			}
+			got = append(got, d["variant"].(string))
+		}
+		return strings.Join(got, "")
+	}
+	builtIn := draws(nil)
+	if again := draws(nil); again != builtIn {
+		t.Fatalf("the same seed drew %s, then %s", builtIn, again)
+	}
+	flag := draws(nil, "--experiment-seed", "12345")
+	if flag == builtIn {
+		t.Errorf("--experiment-seed 12345 drew as the built-in seed: %s", flag)
+	}
+	if env := draws(map[string]string{"LIFT_EXPERIMENT_SEED": "12345"}); env != flag {
+		t.Errorf("LIFT_EXPERIMENT_SEED=12345 drew %s, --experiment-seed 12345 %s", env, flag)
+	}
+	if wins := draws(map[string]string{"LIFT_EXPERIMENT_SEED": "bogus"}, "--experiment-seed", "12345"); wins != flag {
+		t.Errorf("the flag over a bad variable drew %s, want %s", wins, flag)
+	}
+	code, _, stderr := runRefused(t, map[string]string{"LIFT_EXPERIMENT_SEED": "bogus"}, "serve", "--addr", "127.0.0.1:0",
+		"--db", "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+	if code != 2 || !strings.Contains(stderr, "LIFT_EXPERIMENT_SEED") {
+		t.Errorf("a bad LIFT_EXPERIMENT_SEED: exit %d, %q; want a usage error naming it", code, stderr)
 	}
 }
 

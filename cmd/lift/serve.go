@@ -40,8 +40,14 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	requestTimeout := fs.Duration("request-timeout", httpapi.DefaultRequestTimeout,
 		"longest a request may take before it fails with 503 (a database that stops answering); training on demand has 5m, the log export no limit")
 	bandsText := bandsFlag(m, fs)
+	defaultSeed, envSeedErr := envSeed(m, "LIFT_EXPERIMENT_SEED", experimentSeed)
+	expSeed := seedFlag(fs, "experiment-seed", defaultSeed, "seed of the experiments' draws, each a hash of it, the experiment id and the event id "+
+		"(env LIFT_EXPERIMENT_SEED); keep it secret where clients choose their event ids, or they can predict their variant")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if envSeedErr != nil && !isSet(fs, "experiment-seed") { // the flag wins over a bad variable, as with --bands
+		return envSeedErr
 	}
 	bands, err := parseBands(fs, *bandsText)
 	if err != nil {
@@ -102,7 +108,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	var experiments *experiment.Service
 	if es, ok := db.(lift.ExperimentStore); ok {
-		experiments = &experiment.Service{Store: es, Clips: db, Predictor: serving, Logger: logger, Seed: experimentSeed}
+		experiments = &experiment.Service{Store: es, Clips: db, Predictor: serving, Logger: logger, Seed: *expSeed}
 		if isPostgres(*dsn) {
 			// A reward is readable once the replicas' reward statements
 			// in flight beside it have finished: read the log every
@@ -185,8 +191,24 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	return nil
 }
 
-// experimentSeed makes every server's decisions reproducible from event ids.
+// experimentSeed is the default of --experiment-seed: with it, every
+// server's decisions are reproducible from event ids.
 const experimentSeed = 0x11f7
+
+// envSeed is the seed in the environment variable key, or def when it is
+// unset or not a seed; the latter also returns a usage error naming the
+// variable.
+func envSeed(m *Main, key string, def uint64) (uint64, error) {
+	text := m.Getenv(key)
+	if text == "" {
+		return def, nil
+	}
+	var s seedValue
+	if err := s.Set(text); err != nil {
+		return def, usagef("%s=%q: %v", key, text, err)
+	}
+	return uint64(s), nil
+}
 
 // explainTop is how many SHAP contributions a prediction carries.
 const explainTop = 3
