@@ -120,11 +120,24 @@ type ModelStore interface {
 	ActiveVersion(ctx context.Context) (int64, error)
 	// ActivateModel makes version the only active one (NotFound if absent).
 	ActivateModel(ctx context.Context, version int64) error
-	// ActivateModelIf is ActivateModel only while the active version is
-	// still ifActive (0: none), checked and changed atomically; it reports
+	// CurrentActivation returns the registry's current activation (the
+	// zero Activation when no version is active).
+	CurrentActivation(ctx context.Context) (Activation, error)
+	// ActivateModelIf is ActivateModel only while ifActive is still the
+	// current activation, checked and changed atomically; it reports
 	// whether it activated. A promotion decided against one champion must
-	// not override a rollback made meanwhile.
-	ActivateModelIf(ctx context.Context, version, ifActive int64) (bool, error)
+	// not override a rollback made meanwhile, even one back to the same
+	// version.
+	ActivateModelIf(ctx context.Context, version int64, ifActive Activation) (bool, error)
+}
+
+// Activation is one activation of a model version: the version and the
+// activation's number in the registry, which grows with every
+// activation, so that activating A, then B, then A again gives A a new
+// one.
+type Activation struct {
+	Version int64
+	Seq     int64
 }
 
 // Locker is a named lease that a crashed holder cannot keep forever.

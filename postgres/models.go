@@ -99,7 +99,8 @@ func activate_(ctx context.Context, tx pgx.Tx, version int64, now time.Time) (ti
 	if _, err := tx.Exec(ctx, `UPDATE models SET active = false WHERE active AND version <> $1`, version); err != nil {
 		return now, err
 	}
-	_, err := tx.Exec(ctx, `UPDATE models SET active = true, activated_at = $1 WHERE version = $2`, now, version)
+	_, err := tx.Exec(ctx, `UPDATE models SET active = true, activated_at = $1,
+		activation = (SELECT MAX(activation) FROM models) + 1 WHERE version = $2`, now, version)
 	return now, err
 }
 
@@ -121,23 +122,43 @@ func lockActivation(ctx context.Context, tx pgx.Tx) error {
 
 // ActivateModelIf implements lift.ModelStore: the check and the change
 // hold the activation lock together.
-func (db *DB) ActivateModelIf(ctx context.Context, version, ifActive int64) (activated bool, err error) {
-	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %d)", version, ifActive)
+func (db *DB) ActivateModelIf(ctx context.Context, version int64, ifActive lift.Activation) (activated bool, err error) {
+	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %+v)", version, ifActive)
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockActivation(ctx, tx); err != nil {
 			return err
 		}
-		var active int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT version FROM models WHERE active), 0)`).Scan(&active); err != nil {
+		cur, err := currentActivation(tx.QueryRow(ctx, currentActivationSQL))
+		if err != nil {
 			return err
 		}
-		if activated = active == ifActive; !activated {
+		if activated = cur == ifActive; !activated {
 			return nil
 		}
-		_, err := activate_(ctx, tx, version, db.Now())
+		_, err = activate_(ctx, tx, version, db.Now())
 		return err
 	})
 	return activated && err == nil, err
+}
+
+// CurrentActivation implements lift.ModelStore.
+func (db *DB) CurrentActivation(ctx context.Context) (_ lift.Activation, err error) {
+	defer lift.Wrap(&err, "ModelStore.CurrentActivation")
+	a, err := currentActivation(db.pool.QueryRow(ctx, currentActivationSQL))
+	return a, classify(err)
+}
+
+const currentActivationSQL = `SELECT version, activation FROM models WHERE active`
+
+// currentActivation scans currentActivationSQL's row: none is the zero
+// Activation.
+func currentActivation(row pgx.Row) (lift.Activation, error) {
+	var a lift.Activation
+	err := row.Scan(&a.Version, &a.Seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lift.Activation{}, nil
+	}
+	return a, err
 }
 
 const modelColumns = `version, created_at, source, objective, params, training_rows, holdout_rows, evaluated, metrics, calibration, note, active, activated_at`

@@ -92,7 +92,8 @@ func activate_(ctx context.Context, tx *wtx, version int64, now time.Time) (time
 	if _, err := tx.ExecContext(ctx, `UPDATE models SET active = 0 WHERE active = 1`); err != nil {
 		return now, err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE models SET active = 1, activated_at = ? WHERE version = ?`, formatTime(now), version)
+	_, err := tx.ExecContext(ctx, `UPDATE models SET active = 1, activated_at = ?,
+		activation = (SELECT MAX(activation) FROM models) + 1 WHERE version = ?`, formatTime(now), version)
 	return now, err
 }
 
@@ -107,20 +108,39 @@ func (db *DB) ActivateModel(ctx context.Context, version int64) (err error) {
 
 // ActivateModelIf implements lift.ModelStore. The writer goroutine runs
 // one transaction at a time, so the check and the change are atomic.
-func (db *DB) ActivateModelIf(ctx context.Context, version, ifActive int64) (activated bool, err error) {
-	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %d)", version, ifActive)
+func (db *DB) ActivateModelIf(ctx context.Context, version int64, ifActive lift.Activation) (activated bool, err error) {
+	defer lift.Wrap(&err, "ModelStore.ActivateModelIf(%d, %+v)", version, ifActive)
 	err = db.tx(ctx, func(tx *wtx) error {
-		var active int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT version FROM models WHERE active = 1), 0)`).Scan(&active); err != nil {
+		cur, err := currentActivation(tx.QueryRowContext(ctx, currentActivationSQL))
+		if err != nil {
 			return err
 		}
-		if activated = active == ifActive; !activated {
+		if activated = cur == ifActive; !activated {
 			return nil
 		}
-		_, err := activate_(ctx, tx, version, db.Now())
+		_, err = activate_(ctx, tx, version, db.Now())
 		return err
 	})
 	return activated && err == nil, err
+}
+
+// CurrentActivation implements lift.ModelStore.
+func (db *DB) CurrentActivation(ctx context.Context) (_ lift.Activation, err error) {
+	defer lift.Wrap(&err, "ModelStore.CurrentActivation")
+	return currentActivation(db.read.QueryRowContext(ctx, currentActivationSQL))
+}
+
+const currentActivationSQL = `SELECT version, activation FROM models WHERE active = 1`
+
+// currentActivation scans currentActivationSQL's row: none is the zero
+// Activation.
+func currentActivation(row *sql.Row) (lift.Activation, error) {
+	var a lift.Activation
+	err := row.Scan(&a.Version, &a.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lift.Activation{}, nil
+	}
+	return a, err
 }
 
 const modelColumns = `version, created_at, source, objective, params, training_rows, holdout_rows, evaluated, metrics, calibration, note, active, activated_at`

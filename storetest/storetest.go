@@ -749,42 +749,64 @@ func testActivateExactlyOne(t *testing.T, s Store) {
 	}
 }
 
-// testActivateModelIf: activation conditional on the active version,
-// alone and raced.
+// testActivateModelIf: activation conditional on the current activation
+// (a version and its activation's number), alone and raced.
 func testActivateModelIf(t *testing.T, s Store) {
 	ctx := context.Background()
 	m1 := MustCreateModel(t, s, `{"m":1}`, false)
 	m2 := MustCreateModel(t, s, `{"m":2}`, false)
-	active := func() int64 {
+	current := func() lift.Activation {
 		t.Helper()
-		v, err := s.ActiveVersion(ctx)
+		a, err := s.CurrentActivation(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
-	}
-	steps := []struct {
-		version, ifActive int64
-		want              bool
-		wantActive        int64
-	}{
-		{m1.Version, m2.Version, false, 0}, // none is active, not m2
-		{m1.Version, 0, true, m1.Version},  // none was active
-		{m2.Version, 0, false, m1.Version}, // m1 is active now
-		{m2.Version, m1.Version, true, m2.Version},
-	}
-	for i, st := range steps {
-		ok, err := s.ActivateModelIf(ctx, st.version, st.ifActive)
-		if err != nil || ok != st.want || active() != st.wantActive {
-			t.Fatalf("step %d: ActivateModelIf(%d, if %d) = %v, %v, active %d; want %v, nil, active %d",
-				i, st.version, st.ifActive, ok, err, active(), st.want, st.wantActive)
+		if v, err := s.ActiveVersion(ctx); err != nil || v != a.Version {
+			t.Fatalf("ActiveVersion = %d, %v; CurrentActivation says %d", v, err, a.Version)
 		}
+		return a
 	}
-	_, err := s.ActivateModelIf(ctx, 999999, m2.Version)
+	none := current()
+	if none != (lift.Activation{}) {
+		t.Fatalf("CurrentActivation with none active = %+v, want the zero Activation", none)
+	}
+	try := func(step string, version int64, ifActive lift.Activation, want bool, wantVersion int64) lift.Activation {
+		t.Helper()
+		ok, err := s.ActivateModelIf(ctx, version, ifActive)
+		if err != nil || ok != want {
+			t.Fatalf("%s: ActivateModelIf(%d, if %+v) = %v, %v; want %v", step, version, ifActive, ok, err, want)
+		}
+		a := current()
+		if a.Version != wantVersion {
+			t.Fatalf("%s: active version %d, want %d", step, a.Version, wantVersion)
+		}
+		return a
+	}
+	try("not m2, none is active", m1.Version, lift.Activation{Version: m2.Version, Seq: 1}, false, 0)
+	a1 := try("none was active", m1.Version, none, true, m1.Version)
+	try("m1 is active now", m2.Version, none, false, m1.Version)
+	a2 := try("against m1's activation", m2.Version, a1, true, m2.Version)
+	if a2.Seq <= a1.Seq {
+		t.Fatalf("activation numbers %d then %d, want them to grow", a1.Seq, a2.Seq)
+	}
+	// A rollback to m1 and then m2 again: the same version, a new
+	// activation. A promotion decided against a2 must not override it.
+	if err := s.ActivateModel(ctx, m1.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ActivateModel(ctx, m2.Version); err != nil {
+		t.Fatal(err)
+	}
+	again := try("m2 activated again since", m1.Version, a2, false, m2.Version)
+	if again == a2 {
+		t.Fatalf("m2 activated again kept its activation %+v", a2)
+	}
+	_, err := s.ActivateModelIf(ctx, 999999, again)
 	wantKind(t, "ActivateModelIf(unknown version)", err, lift.NotFound)
-	if active() != m2.Version {
-		t.Fatalf("a failed ActivateModelIf changed the active version to %d", active())
+	if current() != again {
+		t.Fatalf("a failed ActivateModelIf changed the activation to %+v", current())
 	}
+	active := func() int64 { t.Helper(); return current().Version }
 
 	// Eight promotions decided against m2 race: exactly one wins.
 	const n = 8
@@ -801,7 +823,7 @@ func testActivateModelIf(t *testing.T, s Store) {
 		go func() {
 			defer wg.Done()
 			var err error
-			if won[i], err = s.ActivateModelIf(ctx, vs[i], m2.Version); err != nil {
+			if won[i], err = s.ActivateModelIf(ctx, vs[i], again); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -258,9 +258,10 @@ func (j *Job) logger() *slog.Logger {
 
 func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	start := time.Now()
-	// The version active when the run starts: if another becomes active
-	// while this model trains (a rollback by hand), that choice wins.
-	activeAtStart, err := j.Store.ActiveVersion(ctx)
+	// The activation current when the run starts: if another is made
+	// while this model trains (a rollback by hand, even back to the same
+	// version), that choice wins.
+	activeAtStart, err := j.Store.CurrentActivation(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -327,8 +328,8 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 		return nil, err
 	}
 	if promote {
-		if champion == activeAtStart {
-			promote, err = j.Store.ActivateModelIf(ctx, mv.Version, champion)
+		if champion == activeAtStart.Version {
+			promote, err = j.Store.ActivateModelIf(ctx, mv.Version, activeAtStart)
 		} else {
 			promote = false
 		}

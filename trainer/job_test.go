@@ -328,19 +328,24 @@ func TestExportFailureDoesNotFailPromotion(t *testing.T) {
 	}
 }
 
-// rollbackStore rolls the registry back to version `to` the moment a
+// rollbackStore activates the versions `to`, in order, the moment a
 // trained model is registered: an operator's rollback landing between
 // the job's comparison with the champion and its promotion.
 type rollbackStore struct {
 	*sqlite.DB
-	to int64
+	to []int64
 }
 
 func (s *rollbackStore) CreateModel(ctx context.Context, m *lift.ModelVersion, activate bool) error {
 	if err := s.DB.CreateModel(ctx, m, activate); err != nil {
 		return err
 	}
-	return s.DB.ActivateModel(ctx, s.to)
+	for _, v := range s.to {
+		if err := s.DB.ActivateModel(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TestRollbackDuringTrainingWins: a model that beat the champion it was
@@ -368,7 +373,7 @@ func TestRollbackDuringTrainingWins(t *testing.T) {
 	// The next run compares with v2 (active), but v1 is rolled back to
 	// before it can promote.
 	serving := &Serving{Bands: lift.DefaultBands}
-	third, err := (&Job{Store: &rollbackStore{DB: db, to: *first.ModelVersion}, Serving: serving, Tolerance: 1e9}).Run(ctx, DefaultOptions())
+	third, err := (&Job{Store: &rollbackStore{DB: db, to: []int64{*first.ModelVersion}}, Serving: serving, Tolerance: 1e9}).Run(ctx, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,6 +385,24 @@ func TestRollbackDuringTrainingWins(t *testing.T) {
 	}
 	if serving.Version() == *third.ModelVersion {
 		t.Errorf("the unpromoted v%d is being served", *third.ModelVersion)
+	}
+
+	// A round trip meanwhile (v2 active, then v1, then v2 again) is a
+	// choice made by hand too: the same version is active, but the run's
+	// promotion must not override it.
+	if err := db.ActivateModel(ctx, *good.ModelVersion); err != nil {
+		t.Fatal(err)
+	}
+	roundTrip := &rollbackStore{DB: db, to: []int64{*first.ModelVersion, *good.ModelVersion}}
+	fourth, err := (&Job{Store: roundTrip, Serving: serving, Tolerance: 1e9}).Run(ctx, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fourth.Promoted {
+		t.Fatalf("promoted over v%d activated again by hand: %+v", *good.ModelVersion, fourth)
+	}
+	if av, _ := db.ActiveVersion(ctx); av != *good.ModelVersion {
+		t.Errorf("active v%d after the round trip, want v%d", av, *good.ModelVersion)
 	}
 }
 
