@@ -269,20 +269,34 @@ func (o *Outcome) Validate() error {
 	return nil
 }
 
+// ParseObservedAt reads an outcome's observed_at as a client gives it:
+// an RFC 3339 time, returned in UTC, that CheckObservedAt accepts.
+func ParseObservedAt(text string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, text)
+	if err != nil {
+		return time.Time{}, Errorf(Invalid, "observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", text)
+	}
+	t = t.UTC()
+	return t, CheckObservedAt(t, now)
+}
+
 // CheckObservedAt refuses an outcome time given by a client that cannot
-// be right: before 2000 (a zero or epoch time sent by mistake; outcomes
-// given without a time are stamped with the time they are stored) or more
-// than an hour after now (an observation from the future, or a local
-// time labelled UTC; the hour allows for clocks out of step).
+// be right: before 2000 UTC (a zero or epoch time sent by mistake;
+// outcomes given without a time are stamped with the time they are
+// stored) or more than an hour after now (an observation from the
+// future, or a local time labelled UTC; the hour allows for clocks out of
+// step).
 func CheckObservedAt(t, now time.Time) error {
 	switch {
-	case t.Year() < 2000:
-		return Errorf(Invalid, "observed_at %s is before 2000; leave it out to mean now", t.Format(time.RFC3339))
+	case t.Before(minObservedAt):
+		return Errorf(Invalid, "observed_at %s is before 2000; leave it out to mean now", t.UTC().Format(time.RFC3339))
 	case t.After(now.Add(time.Hour)):
-		return Errorf(Invalid, "observed_at %s is in the future (server time %s)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return Errorf(Invalid, "observed_at %s is more than an hour ahead of the clock (%s)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
+
+var minObservedAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // MaxOutcomeImpressions bounds one outcome's count: far above any real
 // observation window, and low enough that a clip's sums can never

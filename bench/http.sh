@@ -42,16 +42,26 @@ DB=${DB:-sqlite}
 WORKERS=${2:-32}
 ROUNDS=${ROUNDS:-3}
 LEVELS=${LEVELS:-32 64 96}
+# positive NAME VALUE: VALUE must be a positive whole number written
+# plainly (no leading zero: loadgen would read 032 as octal).
+positive() {
+	case $2 in
+	'' | *[!0-9]* | 0*) echo "$1: \"$2\" is not a positive whole number" >&2; exit 2 ;;
+	esac
+}
+positive SECONDS "$SECS"
+positive WORKERS "$WORKERS"
+positive ROUNDS "$ROUNDS"
+[ "${WARMUP:-10}" = 0 ] || positive WARMUP "${WARMUP:-10}"
 seen=" "
 for w in $LEVELS; do
-	case $w in
-	'' | *[!0-9]* | 0) echo "LEVELS: $w is not a positive worker count" >&2; exit 2 ;;
-	esac
+	positive LEVELS "$w"
 	case $seen in
 	*" $w "*) echo "LEVELS: $w is given twice" >&2; exit 2 ;;
 	esac
 	seen="$seen$w "
 done
+[ "$seen" != " " ] || { echo "LEVELS: no worker count given" >&2; exit 2; }
 ADDR=127.0.0.1:18089
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)

@@ -691,8 +691,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// TestBestVariantNeedsEvidence: equal rewards leave no leader, and the
-// one variant left active is the leader whatever its data.
+// TestBestVariantNeedsEvidence: equal results leave no leader, nor do two
+// variants tied on top, and the one variant left active is the leader
+// whatever its data.
 func TestBestVariantNeedsEvidence(t *testing.T) {
 	ctx := context.Background()
 	svc, _ := MustService(t)
@@ -729,5 +730,29 @@ func TestBestVariantNeedsEvidence(t *testing.T) {
 	}
 	if best := deref(st.BestVariant); best != "v1" {
 		t.Errorf("one active variant: best %q, want v1", best)
+	}
+
+	// Three variants, one rewarded 0 once: the other two share the top
+	// posterior, so neither is named.
+	if _, err := svc.Create(ctx, abn("tie", 3)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		d, err := svc.Decide(ctx, "tie", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Variant == "v0" {
+			if _, err := svc.Reward(ctx, "tie", d.EventID, 0); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if st, err = svc.Stats(ctx, "tie"); err != nil {
+		t.Fatal(err)
+	}
+	if st.BestVariant != nil {
+		t.Errorf("v1 and v2 tie on top: best %q, want none", *st.BestVariant)
 	}
 }

@@ -31,8 +31,8 @@ type Stats struct {
 	Decisions    int64          `json:"decisions_rewarded"`
 	Variants     []VariantStats `json:"variants"`
 	// BestVariant is the active variant most likely the best, or nil
-	// while no reward or prior tells the active variants apart (p_best is
-	// then only the noise of the posterior draws).
+	// while another active variant has the same posterior (the same data
+	// and prior: which one p_best favours is then the draws' noise).
 	BestVariant *string `json:"best_variant"`
 	// OffPolicy estimates, from this experiment's own logs, the mean
 	// reward of the current policy and of uniform random choice.
@@ -100,21 +100,28 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	best, active, apart := -1, 0, false
+	best, active := -1, 0
 	for i, v := range st.Variants {
 		st.Variants[i].PBest = pmf[i]
 		if v.Retired {
 			continue
 		}
 		active++
-		if best >= 0 && delta[v.ID] != delta[st.Variants[best].ID] {
-			apart = true
-		}
 		if best < 0 || pmf[i] > pmf[best] {
 			best = i
 		}
 	}
-	if apart || active == 1 {
+	// The leader is named only when its posterior is its own: another
+	// active variant with the same one (the same trials, rewards and
+	// prior) is as likely the best, and the draws' noise alone would pick
+	// between them.
+	tied := false
+	for i, v := range st.Variants {
+		if i != best && !v.Retired && delta[v.ID] == delta[st.Variants[best].ID] {
+			tied = true
+		}
+	}
+	if best >= 0 && (!tied || active == 1) {
 		id := st.Variants[best].ID
 		st.BestVariant = &id
 	}

@@ -302,6 +302,15 @@ func trainWith[B binIndex](ctx context.Context, p Params, obj Objective, base fl
 			name := metrics[len(metrics)-1]
 			h := res.History[last.name][name]
 			score := h[len(h)-1]
+			if math.IsNaN(score) {
+				// NaN never improves: training would stop at the first
+				// round without saying why.
+				hint := ""
+				if name == "auc" {
+					hint = " (AUC needs both classes in it)"
+				}
+				return nil, nil, fmt.Errorf("early stopping on %s-%s: the metric is undefined for that data%s", last.name, name, hint)
+			}
 			improved := round == 0 || (maximize(name) && score > bestScore) || (!maximize(name) && score < bestScore)
 			if improved {
 				bestScore, best, stale = score, round, 0

@@ -128,9 +128,9 @@ func (s *Server) listClips(w http.ResponseWriter, r *http.Request) error {
 }
 
 type outcomeInput struct {
-	Impressions *int64     `json:"impressions"`
-	Clicks      *int64     `json:"clicks"`
-	ObservedAt  *time.Time `json:"observed_at"`
+	Impressions *int64  `json:"impressions"`
+	Clicks      *int64  `json:"clicks"`
+	ObservedAt  *string `json:"observed_at"`
 }
 
 func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
@@ -143,11 +143,12 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 		return lift.Errorf(lift.Invalid, "impressions and clicks are required")
 	}
 	o := &lift.Outcome{ClipID: id, Impressions: *in.Impressions, Clicks: *in.Clicks}
-	if in.ObservedAt != nil {
-		if err := lift.CheckObservedAt(*in.ObservedAt, s.Now()); err != nil {
+	if in.ObservedAt != nil { // null, like leaving it out, means now
+		t, err := lift.ParseObservedAt(*in.ObservedAt, s.Now())
+		if err != nil {
 			return err
 		}
-		o.ObservedAt = *in.ObservedAt
+		o.ObservedAt = t
 	}
 	if err := s.Clips.AddOutcomes(r.Context(), []*lift.Outcome{o}); err != nil {
 		return err

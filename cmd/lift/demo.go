@@ -32,13 +32,19 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if err := checkFlags(flagCheck{*n >= 1 && *n <= 1_000_000, "clips", *n, "in [1, 1000000]"}); err != nil {
 		return err
 	}
+	// The demo experiment's traffic draws as `lift serve` would with the
+	// same environment.
+	expSeed, err := envSeed(m, "LIFT_EXPERIMENT_SEED", experimentSeed)
+	if err != nil {
+		return err
+	}
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
 		return err
 	}
 	var svc *experiment.Service
 	if es, ok := db.(lift.ExperimentStore); ok {
-		svc = &experiment.Service{Store: es, Clips: db, Predictor: lift.Heuristic{Bands: lift.DefaultBands}, Seed: experimentSeed}
+		svc = &experiment.Service{Store: es, Clips: db, Predictor: lift.Heuristic{Bands: lift.DefaultBands}, Seed: expSeed}
 	}
 	loaded, err := loadDemo(ctx, db, svc, *n, *seed)
 	if err != nil {

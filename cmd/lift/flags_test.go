@@ -88,8 +88,19 @@ func TestServeExperimentSeed(t *testing.T) {
 	}
 	code, _, stderr := runRefused(t, map[string]string{"LIFT_EXPERIMENT_SEED": "bogus"}, "serve", "--addr", "127.0.0.1:0",
 		"--db", "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+	if code != 2 || !strings.Contains(stderr, "LIFT_EXPERIMENT_SEED") || strings.Contains(stderr, "bogus") {
+		t.Errorf("a bad LIFT_EXPERIMENT_SEED: exit %d, %q; want a usage error naming it, not its value", code, stderr)
+	}
+	// The variable may hold a secret: --help shows the built-in default.
+	code, out, _ := runRefused(t, map[string]string{"LIFT_EXPERIMENT_SEED": "123456789"}, "serve", "--help")
+	if code != 0 || strings.Contains(out, "123456789") || !strings.Contains(out, "experiment-seed") {
+		t.Errorf("serve --help with LIFT_EXPERIMENT_SEED set: exit %d, %q", code, out)
+	}
+	// lift demo's simulated traffic reads the same variable.
+	code, _, stderr = runRefused(t, map[string]string{"LIFT_EXPERIMENT_SEED": "bogus"}, "demo", "--db",
+		"sqlite:"+filepath.Join(t.TempDir(), "d.db"), "--clips", "10")
 	if code != 2 || !strings.Contains(stderr, "LIFT_EXPERIMENT_SEED") {
-		t.Errorf("a bad LIFT_EXPERIMENT_SEED: exit %d, %q; want a usage error naming it", code, stderr)
+		t.Errorf("lift demo with a bad LIFT_EXPERIMENT_SEED: exit %d, %q", code, stderr)
 	}
 }
 

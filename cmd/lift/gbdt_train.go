@@ -42,7 +42,9 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	colsample := fs.Float64("colsample-bytree", def.ColsampleBytree, "fraction of features sampled per tree (seeded)")
 	maxBin := fs.Int("max-bin", def.MaxBin, "histogram bins per feature")
 	baseScore := fs.String("base-score", "", "initial prediction (a probability for the logistic objectives; default 0.5, as XGBoost 1.7)")
-	early := fs.Int("early-stopping", 0, "stop when the last --eval-metric on --valid has not improved for N rounds (0: off)")
+	early := fs.Int("early-stopping", 0, "stop when the last --eval-metric on --valid has not improved for N rounds (0: off); "+
+		"the printed metrics are then the best round's, while the saved model keeps every round, and gbdt predict and gbdt eval use every "+
+		"tree, as XGBoost's native save and predict do (the model records best_iteration)")
 	evalMetric := fs.String("eval-metric", "", "comma-separated metrics: auc, logloss, rmse, error (default: rmse, or logloss for binary:logistic)")
 	threads := fs.Int("threads", 0, "worker threads (0: all CPUs)")
 	seed := seedFlag(fs, "seed", 0, "seed for --subsample and --colsample-bytree")

@@ -111,6 +111,7 @@ func TestGBDTTrainErrors(t *testing.T) {
 		// With a header: a different name, one column more.
 		"v_names.csv": "a,b,x,d,label\n1,2,3,4,0\n2,3,4,5,1\n",
 		"v_wide.csv":  "a,b,c,d,e,label\n1,2,3,4,5,0\n2,3,4,5,6,1\n",
+		"v_one.csv":   "a,b,c,d,label\n1,2,3,4,0\n2,3,4,5,0\n",
 		// A libsvm file ends at its largest index: fewer columns is normal.
 		"v.libsvm": "0 0:1 1:2\n1 0:3\n",
 	})
@@ -131,6 +132,8 @@ func TestGBDTTrainErrors(t *testing.T) {
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv"), "--out", "m.json"}, 1, "nope.csv"},
 		{"label out of range", []string{"--data", higgsTrain, "--out", filepath.Join(dir, "m.json"), "--label", "1", "--objective", "binary:logistic"}, 1, "outside [0, 1]"},
 		{"unknown format", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--format", "bogus"}, 2, `--format "bogus"`},
+		{"early stopping on an undefined metric", []string{"--data", in("s_hdr.csv"), "--valid", in("v_one.csv"), "--out", in("m.json"),
+			"--objective", "binary:logistic", "--eval-metric", "auc", "--early-stopping", "2"}, 1, "early stopping on valid-auc: the metric is undefined"},
 		{"logistic on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--objective", "binary:logistic"}, 1, "label -3 is outside [0, 1], which binary:logistic requires"},
 		{"auc on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--eval-metric", "rmse,auc"}, 1, "metric auc: row 1: label -3 is outside [0, 1]"},
 		{"logloss on labels outside [0, 1]", []string{"--data", in("sq.csv"), "--out", in("m.json"), "--eval-metric", "logloss"}, 1, "metric logloss: row 1: label -3 is outside [0, 1]"},

@@ -366,13 +366,13 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 		}
 		*f.dst = int64(v)
 	}
-	if s, ok := rec.fields["observed_at"]; ok {
+	if s, ok := rec.fields["observed_at"]; ok && s != nil { // null, like leaving it out, means now
 		str, isStr := s.(string)
-		t, err := time.Parse(time.RFC3339Nano, str)
-		if !isStr || err != nil {
+		if !isStr {
 			return nil, fmt.Errorf("observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z")
 		}
-		if err := lift.CheckObservedAt(t, time.Now()); err != nil {
+		t, err := lift.ParseObservedAt(str, time.Now())
+		if err != nil {
 			return nil, err
 		}
 		o.ObservedAt = t

@@ -47,6 +47,7 @@ b,30,,,
 not json
 {"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2026-11-01T00:00:00Z"}
 {"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2999-11-01T00:00:00Z"}
+{"clip_id":"a","impressions":5,"clicks":1,"observed_at":null}
 `)
 	code, out, stderr = run(t, "import", "outcomes", outcomes, "--db", db)
 	if code != 1 || !strings.Contains(stderr, "nothing imported") {
@@ -58,7 +59,7 @@ not json
 	}
 	if rep.Rejected != 4 || rep.Imported || len(rep.Errors) != 4 ||
 		rep.Errors[0].Line != 2 || rep.Errors[1].Line != 3 || rep.Errors[2].Line != 4 || rep.Errors[3].Line != 6 ||
-		!strings.Contains(rep.Errors[3].Reason, "in the future") {
+		!strings.Contains(rep.Errors[3].Reason, "more than an hour ahead") {
 		t.Errorf("report = %+v, want lines 2, 3, 4, 6 rejected and nothing imported", rep)
 	}
 	s := MustStartServer(t, nil, "--db", db)
@@ -68,7 +69,7 @@ not json
 	s.Stop()
 
 	code, out, _ = run(t, "import", "outcomes", outcomes, "--db", db, "--skip-invalid")
-	if code != 0 || !strings.Contains(out, `"accepted":2`) || !strings.Contains(out, `"rejected":4`) {
+	if code != 0 || !strings.Contains(out, `"accepted":3`) || !strings.Contains(out, `"rejected":4`) {
 		t.Fatalf("--skip-invalid: exit %d, %s", code, out)
 	}
 	s = MustStartServer(t, nil, "--db", db)

@@ -278,7 +278,7 @@ func (s *seedValue) Set(text string) error {
 // seedFlag defines a seed flag (see seedValue) with a default value.
 func seedFlag(fs *flag.FlagSet, name string, value uint64, usage string) *uint64 {
 	s := seedValue(value)
-	fs.Var(&s, name, usage+"; a negative `N` counts as its 64-bit two's complement (-1 is 18446744073709551615)")
+	fs.Var(&s, name, usage+"; `N` is read as Go reads integers (0x for hex, a leading 0 for octal), and a negative N counts as its 64-bit two's complement (-1 is 18446744073709551615)")
 	return (*uint64)(&s)
 }
 

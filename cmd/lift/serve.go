@@ -27,7 +27,7 @@ var serveCommand = &command{
 }
 
 func runServe(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F] [--bands VIRAL,HIGH,MEDIUM]")
+	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F] [--bands VIRAL,HIGH,MEDIUM] [--experiment-seed N]")
 	addr := fs.String("addr", envOr(m, "LIFT_ADDR", "127.0.0.1:8080"), "listen address (env LIFT_ADDR)")
 	dsn := fs.String("db", m.dbFlag(), "database: sqlite:PATH or postgres://... (env LIFT_DB)")
 	withDemo := fs.Bool("demo", false, "load demo clips and outcomes if the database has none")
@@ -40,14 +40,19 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	requestTimeout := fs.Duration("request-timeout", httpapi.DefaultRequestTimeout,
 		"longest a request may take before it fails with 503 (a database that stops answering); training on demand has 5m, the log export no limit")
 	bandsText := bandsFlag(m, fs)
-	defaultSeed, envSeedErr := envSeed(m, "LIFT_EXPERIMENT_SEED", experimentSeed)
-	expSeed := seedFlag(fs, "experiment-seed", defaultSeed, "seed of the experiments' draws, each a hash of it, the experiment id and the event id "+
-		"(env LIFT_EXPERIMENT_SEED); keep it secret where clients choose their event ids, or they can predict their variant")
+	// The variable is read after parsing, not made the flag's default, so
+	// that --help does not print a secret seed.
+	expSeed := seedFlag(fs, "experiment-seed", experimentSeed, "seed of the experiments' draws, each a hash of it, the experiment id and the event id "+
+		"(else env LIFT_EXPERIMENT_SEED); keep it secret where clients choose their event ids, or they can predict their variant")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if envSeedErr != nil && !isSet(fs, "experiment-seed") { // the flag wins over a bad variable, as with --bands
-		return envSeedErr
+	if !isSet(fs, "experiment-seed") { // the flag wins, even over a bad variable, as with --bands
+		s, err := envSeed(m, "LIFT_EXPERIMENT_SEED", experimentSeed)
+		if err != nil {
+			return err
+		}
+		*expSeed = s
 	}
 	bands, err := parseBands(fs, *bandsText)
 	if err != nil {
@@ -196,8 +201,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 const experimentSeed = 0x11f7
 
 // envSeed is the seed in the environment variable key, or def when it is
-// unset or not a seed; the latter also returns a usage error naming the
-// variable.
+// unset; a value that is not a seed is a usage error naming the variable
+// (not its value, which may be a secret).
 func envSeed(m *Main, key string, def uint64) (uint64, error) {
 	text := m.Getenv(key)
 	if text == "" {
@@ -205,7 +210,7 @@ func envSeed(m *Main, key string, def uint64) (uint64, error) {
 	}
 	var s seedValue
 	if err := s.Set(text); err != nil {
-		return def, usagef("%s=%q: %v", key, text, err)
+		return def, usagef("%s: %v", key, err)
 	}
 	return uint64(s), nil
 }

@@ -211,6 +211,8 @@ func TestServeBadInput(t *testing.T) {
 		{"outcome for unknown clip", "POST", "/clips/zz/outcomes", `{"impressions": 5, "clicks": 1}`, 404, "not_found"},
 		{"outcome from the future", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "2999-01-01T00:00:00Z"}`, 400, "invalid"},
 		{"outcome at the zero time", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "0001-01-01T00:00:00Z"}`, 400, "invalid"},
+		{"outcome before 2000 in UTC", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "2000-01-01T00:30:00+01:00"}`, 400, "invalid"},
+		{"outcome time not RFC 3339", "POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "2026-11-27"}`, 400, "invalid"},
 		{"unknown feature", "POST", "/predict/ctr", `{"features": {"duration": 3, "colour": 1}}`, 400, "invalid"},
 		{"string feature", "POST", "/predict/ctr", `{"features": {"duration": "3"}}`, 400, "invalid"},
 		{"has_face 2", "POST", "/predict/ctr", `{"features": {"duration": 3, "has_face": 2}}`, 400, "invalid"},
@@ -254,6 +256,40 @@ func TestServeBadInput(t *testing.T) {
 	}
 	if code, body := s.Do("GET", "/predictions/summary", nil); code != 200 || body["total"] != 0.0 {
 		t.Errorf("rejected predictions were recorded: %d %v", code, body)
+	}
+}
+
+// TestOutcomeObservedAt: a given observed_at is stored and answered in
+// UTC, whatever offset it came with (an offset of 24 hours, which Go's
+// parser accepts, used to fail the answer after the outcome was stored),
+// and null means now, as leaving it out does.
+func TestOutcomeObservedAt(t *testing.T) {
+	s := MustStartServer(t, nil, "--db", "sqlite:"+filepath.Join(t.TempDir(), "lift.db"))
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(10)); code != 201 {
+		t.Fatal("setup PUT failed")
+	}
+	for given, want := range map[string]string{
+		`"2026-01-01T00:00:00+24:00"`:     "2025-12-31T00:00:00Z",
+		`"2026-01-01T10:30:00.25+14:00"`:  "2025-12-31T20:30:00.25Z",
+		`"2025-06-30T23:00:00-01:00"`:     "2025-07-01T00:00:00Z",
+		`"2000-01-01T00:59:59.999-01:00"`: "2000-01-01T01:59:59.999Z",
+	} {
+		code, body := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": `+given+`}`)
+		if code != 201 || body["observed_at"] != want {
+			t.Errorf("observed_at %s = %d %v, want 201 and %s", given, code, body, want)
+		}
+	}
+	before := time.Now().Add(-time.Minute)
+	code, body := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": null}`)
+	if code != 201 {
+		t.Fatalf("observed_at null = %d %v", code, body)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, body["observed_at"].(string)); err != nil || at.Before(before) {
+		t.Errorf("observed_at null stored %v (%v), want now", body["observed_at"], err)
+	}
+	code, body = s.Do("POST", "/clips/c1/outcomes", `{"impressions": 5, "clicks": 1, "observed_at": "2026-11-27"}`)
+	if detail, _ := body["detail"].(string); code != 400 || !strings.HasPrefix(detail, "observed_at must be an RFC 3339 time") {
+		t.Errorf("a date without a time = %d %v, want 400 naming observed_at", code, body)
 	}
 }
 
