@@ -731,6 +731,10 @@ func TestBestVariantNeedsEvidence(t *testing.T) {
 	if best := deref(st.BestVariant); best != "v1" {
 		t.Errorf("one active variant: best %q, want v1", best)
 	}
+	// p_best is over the active variants: the retired one has none left.
+	if p0, p1 := st.Variants[0].PBest, st.Variants[1].PBest; p0 != 0 || p1 != 1 {
+		t.Errorf("p_best retired v0 %v, active v1 %v; want 0 and 1", p0, p1)
+	}
 
 	// Three variants, one rewarded 0 once: the other two share the top
 	// posterior, so neither is named.

@@ -20,7 +20,9 @@ type VariantStats struct {
 	// CI95 is the central 95% credible interval of the mean reward under
 	// a Beta posterior (uniform prior, plus the cold-start prior if any).
 	CI95 [2]float64 `json:"ci95"`
-	// PBest is the posterior probability that this variant is the best.
+	// PBest is the posterior probability that this variant is the best
+	// of the active ones; 0 for a retired variant, which can no longer
+	// be chosen.
 	PBest float64 `json:"p_best"`
 }
 
@@ -67,8 +69,9 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		return nil, err
 	}
 	lo, hi := e.RewardRange[0], e.RewardRange[1]
-	// p_best is Thompson sampling's PMF over every posterior: the share
-	// of joint posterior draws in which each variant is the largest.
+	// p_best is Thompson sampling's PMF over the active variants'
+	// posteriors: the share of joint posterior draws in which each is the
+	// largest.
 	post := bandit.NewThompson(s.Seed ^ 0x5eed)
 	post.Draws = pBestDraws
 	st := &Stats{ExperimentID: expID, Policy: l.policy.Name()}
@@ -92,7 +95,9 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		a, bb := 1+b.RewardSum, 1+b.Trials-b.RewardSum
 		vs.CI95 = [2]float64{lo + (hi-lo)*betaQuantile(a, bb, 0.025), lo + (hi-lo)*betaQuantile(a, bb, 0.975)}
 		delta[v.ID] = b
-		actions = append(actions, bandit.Action{ID: v.ID})
+		if !v.Retired {
+			actions = append(actions, bandit.Action{ID: v.ID})
+		}
 		st.Variants = append(st.Variants, vs)
 	}
 	post.Merge(delta)
@@ -102,12 +107,12 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	}
 	best, active := -1, 0
 	for i, v := range st.Variants {
-		st.Variants[i].PBest = pmf[i]
 		if v.Retired {
 			continue
 		}
+		st.Variants[i].PBest = pmf[active]
 		active++
-		if best < 0 || pmf[i] > pmf[best] {
+		if best < 0 || st.Variants[i].PBest > st.Variants[best].PBest {
 			best = i
 		}
 	}
