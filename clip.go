@@ -270,13 +270,16 @@ func (o *Outcome) Validate() error {
 }
 
 // ParseObservedAt reads an outcome's observed_at as a client gives it:
-// an RFC 3339 time, returned in UTC, that CheckObservedAt accepts.
+// an RFC 3339 time, returned in UTC to the microsecond, that
+// CheckObservedAt accepts.
 func ParseObservedAt(text string, now time.Time) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, text)
 	if err != nil {
 		return time.Time{}, Errorf(Invalid, "observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", text)
 	}
-	t = t.UTC()
+	// In UTC, to the microsecond (PostgreSQL's precision, so that both
+	// stores answer what they keep).
+	t = t.UTC().Truncate(time.Microsecond)
 	return t, CheckObservedAt(t, now)
 }
 

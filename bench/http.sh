@@ -7,7 +7,8 @@
 #                                          the warm-up and the experiment loop; run from
 #                                          anywhere; ~4 minutes with the defaults)
 #   DB=postgres bench/http.sh ...          the same on a throwaway PostgreSQL cluster
-#                                          (scripts/pg-test-cluster.sh, fsync on)
+#                                          (scripts/pg-test-cluster.sh, fsync on; it writes
+#                                          ~1 GB of WAL under a mktemp -d directory first)
 #   ROUNDS=N bench/http.sh ...             N rounds of healthz/predict (default 3)
 #   LEVELS="32 64 96" bench/http.sh ...    the concurrency levels of each round (default)
 #   WARMUP=S bench/http.sh ...             S seconds of predict first, not counted (default 10)
@@ -49,7 +50,10 @@ positive() {
 	'' | *[!0-9]* | 0*) echo "$1: \"$2\" is not a positive whole number" >&2; exit 2 ;;
 	esac
 }
-positive SECONDS "$SECS"
+# SECONDS may be fractional (loadgen takes any Go duration in seconds).
+case $SECS in
+'' | *[!0-9.]* | *.*.* | . | 0 | 0.* | .*) echo "SECONDS (the first argument): \"$SECS\" is not a number of seconds of at least 1" >&2; exit 2 ;;
+esac
 positive WORKERS "$WORKERS"
 positive ROUNDS "$ROUNDS"
 [ "${WARMUP:-10}" = 0 ] || positive WARMUP "${WARMUP:-10}"
@@ -89,7 +93,9 @@ if [ "$DB" = postgres ]; then
 	# in the tail. Make 1 GB of segments (PostgreSQL's default
 	# max_wal_size) and keep them for reuse, as a long-running server has.
 	echo "preparing 1 GB of WAL segments for reuse" >&2
-	psql "$DSN" -qAt -v ON_ERROR_STOP=1 > /dev/null <<-'SQL'
+	PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1)
+	[ -n "$PSQL" ] || { echo "psql not found (install postgresql-client)" >&2; exit 1; }
+	"$PSQL" -X "$DSN" -qAt -v ON_ERROR_STOP=1 > /dev/null <<-'SQL'
 		ALTER SYSTEM SET min_wal_size = '1GB';
 		SELECT pg_reload_conf();
 		CREATE TABLE bench_wal_fill (i int);

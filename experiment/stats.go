@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"io"
+	"math"
 	"time"
 
 	"lift"
@@ -122,7 +123,7 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	// between them.
 	tied := false
 	for i, v := range st.Variants {
-		if i != best && !v.Retired && delta[v.ID] == delta[st.Variants[best].ID] {
+		if i != best && !v.Retired && samePosterior(delta[v.ID], delta[st.Variants[best].ID]) {
 			tied = true
 		}
 	}
@@ -134,6 +135,13 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// samePosterior reports whether a and b are the same Beta posterior, up
+// to the rounding of sums taken in different orders.
+func samePosterior(a, b bandit.BetaStats) bool {
+	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-9*max(1, math.Abs(x), math.Abs(y)) }
+	return near(a.Trials, b.Trials) && near(a.RewardSum, b.RewardSum)
 }
 
 // offPolicy estimates the current policy's and uniform play's value on

@@ -166,7 +166,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	now := db.Now()
+	now := db.Now().UTC() // as a given observed_at is, whatever the server's zone
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		// Lock the clips in id order first: two batches naming the same
 		// clips in different orders would otherwise deadlock.

@@ -89,12 +89,19 @@ func activate_(ctx context.Context, tx pgx.Tx, version int64, now time.Time) (ti
 	if err := lockActivation(ctx, tx); err != nil {
 		return now, err
 	}
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM models WHERE version = $1)`, version).Scan(&exists); err != nil {
-		return now, err
-	}
-	if !exists {
+	var (
+		active bool
+		at     *time.Time
+	)
+	switch err := tx.QueryRow(ctx, `SELECT active, activated_at FROM models WHERE version = $1`, version).Scan(&active, &at); {
+	case errors.Is(err, pgx.ErrNoRows):
 		return now, lift.Errorf(lift.NotFound, "model version %d not found", version)
+	case err != nil:
+		return now, err
+	case active && at != nil:
+		// Already the active one: nothing changes, so a promotion decided
+		// meanwhile against this activation still holds.
+		return *at, nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE models SET active = false WHERE active AND version <> $1`, version); err != nil {
 		return now, err

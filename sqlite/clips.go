@@ -221,7 +221,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	now := db.Now()
+	now := db.Now().UTC() // as a given observed_at is, whatever the server's zone
 	return db.tx(ctx, func(tx *wtx) error {
 		for _, o := range os {
 			if o.ObservedAt.IsZero() {

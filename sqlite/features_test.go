@@ -86,3 +86,21 @@ func TestClipFeaturesSeeAnotherConnection(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestOutcomeTimeInUTC: an outcome stored without a time is stamped with
+// the clock's time in UTC, whatever the clock's zone, as a given time is.
+func TestOutcomeTimeInUTC(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "tz.db"))
+	db.Now = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.FixedZone("JST", 9*3600)) }
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "c", Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	o := &lift.Outcome{ClipID: "c", Impressions: 10, Clicks: 1}
+	if err := db.AddOutcomes(ctx, []*lift.Outcome{o}); err != nil {
+		t.Fatal(err)
+	}
+	if o.ObservedAt.Location() != time.UTC || !o.ObservedAt.Equal(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("observed_at = %v, want 2026-11-27T00:00:00Z", o.ObservedAt)
+	}
+}

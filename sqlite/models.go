@@ -82,12 +82,19 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 }
 
 func activate_(ctx context.Context, tx *wtx, version int64, now time.Time) (time.Time, error) {
-	var exists int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM models WHERE version = ?`, version).Scan(&exists); err != nil {
-		return now, err
-	}
-	if exists == 0 {
+	var (
+		active bool
+		at     sql.NullString
+	)
+	switch err := tx.QueryRowContext(ctx, `SELECT active, activated_at FROM models WHERE version = ?`, version).Scan(&active, &at); {
+	case errors.Is(err, sql.ErrNoRows):
 		return now, lift.Errorf(lift.NotFound, "model version %d not found", version)
+	case err != nil:
+		return now, err
+	case active && at.Valid:
+		// Already the active one: nothing changes, so a promotion decided
+		// meanwhile against this activation still holds.
+		return parseTime(at.String), nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE models SET active = 0 WHERE active = 1`); err != nil {
 		return now, err

@@ -801,6 +801,14 @@ func testActivateModelIf(t *testing.T, s Store) {
 	if again == a2 {
 		t.Fatalf("m2 activated again kept its activation %+v", a2)
 	}
+	// Activating the active version once more changes nothing, so it
+	// does not void a promotion decided against it.
+	if err := s.ActivateModel(ctx, m2.Version); err != nil {
+		t.Fatal(err)
+	}
+	if a := current(); a != again {
+		t.Fatalf("re-activating the active v%d moved the activation from %+v to %+v", m2.Version, again, a)
+	}
 	_, err := s.ActivateModelIf(ctx, 999999, again)
 	wantKind(t, "ActivateModelIf(unknown version)", err, lift.NotFound)
 	if current() != again {

@@ -321,9 +321,10 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // cancelled before registering: nothing changes
 	}
-	// Registered inactive, then activated only if the version active when
-	// the run started is still active, and is the champion it was
-	// compared with: a rollback made while this model trained wins.
+	// Registered inactive, then activated only if the activation current
+	// when the run started is still current, and its version is the
+	// champion it was compared with: a rollback made while this model
+	// trained wins.
 	if err := j.Store.CreateModel(ctx, mv, false); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	// The variable is read after parsing, not made the flag's default, so
 	// that --help does not print a secret seed.
 	expSeed := seedFlag(fs, "experiment-seed", experimentSeed, "seed of the experiments' draws, each a hash of it, the experiment id and the event id "+
-		"(else env LIFT_EXPERIMENT_SEED); keep it secret where clients choose their event ids, or they can predict their variant")
+		"(else env LIFT_EXPERIMENT_SEED, the place for a secret one: a command line is visible to other users); keep it secret where clients choose their event ids, or they can predict their variant")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
