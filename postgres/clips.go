@@ -166,7 +166,9 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	now := db.Now().UTC() // as a given observed_at is, whatever the server's zone
+	// UTC, as a given observed_at is, whatever the server's zone; to the
+	// microsecond, as the column keeps it, so the answer is what is kept.
+	now := db.Now().UTC().Truncate(time.Microsecond)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		// Lock the clips in id order first: two batches naming the same
 		// clips in different orders would otherwise deadlock.
