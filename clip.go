@@ -271,7 +271,7 @@ func (o *Outcome) Validate() error {
 
 // ParseObservedAt reads an outcome's observed_at as a client gives it:
 // an RFC 3339 time, returned in UTC to the microsecond, that
-// CheckObservedAt accepts.
+// checkObservedAt accepts.
 func ParseObservedAt(text string, now time.Time) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, text)
 	if err != nil {
@@ -280,16 +280,16 @@ func ParseObservedAt(text string, now time.Time) (time.Time, error) {
 	// In UTC, to the microsecond (PostgreSQL's precision, so that both
 	// stores answer what they keep).
 	t = t.UTC().Truncate(time.Microsecond)
-	return t, CheckObservedAt(t, now)
+	return t, checkObservedAt(t, now)
 }
 
-// CheckObservedAt refuses an outcome time given by a client that cannot
+// checkObservedAt refuses an outcome time given by a client that cannot
 // be right: before 2000 UTC (a zero or epoch time sent by mistake;
 // outcomes given without a time are stamped with the time they are
 // stored) or more than an hour after now (an observation from the
 // future, or a local time labelled UTC; the hour allows for clocks out of
 // step).
-func CheckObservedAt(t, now time.Time) error {
+func checkObservedAt(t, now time.Time) error {
 	switch {
 	case t.Before(minObservedAt):
 		return Errorf(Invalid, "observed_at %s is before 2000; leave it out to mean now", t.UTC().Format(time.RFC3339))
