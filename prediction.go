@@ -80,11 +80,14 @@ func ParseBands(text string) (Bands, error) {
 
 // Contribution is one feature's additive share of a prediction's margin
 // (TreeSHAP), in the model's margin units (log-odds for logistic models).
+// Both numbers are single precision, as the model computes them, so the
+// answer says "value":0.488 for the 0.488 a clip stores, not the
+// 0.4880000054836273 that the same float32 reads as in double precision.
 type Contribution struct {
 	Feature string  `json:"feature"`
-	Value   float64 `json:"value"`
+	Value   float32 `json:"value"`
 	// Contribution is the SHAP value.
-	Contribution float64 `json:"contribution"`
+	Contribution float32 `json:"contribution"`
 }
 
 // Prediction is a CTR estimate for one clip or one inline feature set.

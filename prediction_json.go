@@ -23,21 +23,21 @@ func (p *Prediction) AppendJSON(b []byte) ([]byte, error) {
 		b = appendJSONString(b, *p.ClipID)
 	}
 	b = append(b, `,"predicted_ctr":`...)
-	if b, ok = appendJSONFloat(b, p.PredictedCTR); !ok {
+	if b, ok = appendJSONFloat(b, p.PredictedCTR, 64); !ok {
 		return nil, errUnsupportedFloat
 	}
 	b = append(b, `,"predicted_band":`...)
 	b = appendJSONString(b, string(p.Band))
 	b = append(b, `,"confidence":`...)
-	if b, ok = appendJSONFloat(b, p.Confidence); !ok {
+	if b, ok = appendJSONFloat(b, p.Confidence, 64); !ok {
 		return nil, errUnsupportedFloat
 	}
 	b = append(b, `,"ctr_interval":[`...)
-	if b, ok = appendJSONFloat(b, p.Interval[0]); !ok {
+	if b, ok = appendJSONFloat(b, p.Interval[0], 64); !ok {
 		return nil, errUnsupportedFloat
 	}
 	b = append(b, ',')
-	if b, ok = appendJSONFloat(b, p.Interval[1]); !ok {
+	if b, ok = appendJSONFloat(b, p.Interval[1], 64); !ok {
 		return nil, errUnsupportedFloat
 	}
 	b = append(b, `],"model_version":`...)
@@ -57,11 +57,11 @@ func (p *Prediction) AppendJSON(b []byte) ([]byte, error) {
 			b = append(b, `{"feature":`...)
 			b = appendJSONString(b, c.Feature)
 			b = append(b, `,"value":`...)
-			if b, ok = appendJSONFloat(b, c.Value); !ok {
+			if b, ok = appendJSONFloat(b, float64(c.Value), 32); !ok {
 				return nil, errUnsupportedFloat
 			}
 			b = append(b, `,"contribution":`...)
-			if b, ok = appendJSONFloat(b, c.Contribution); !ok {
+			if b, ok = appendJSONFloat(b, float64(c.Contribution), 32); !ok {
 				return nil, errUnsupportedFloat
 			}
 			b = append(b, '}')
@@ -79,18 +79,21 @@ func (p *Prediction) AppendJSON(b []byte) ([]byte, error) {
 
 var errUnsupportedFloat = Errorf(Internal, "a prediction value is NaN or infinite")
 
-// appendJSONFloat formats f as encoding/json does: the shortest decimal
-// that reads back as f, in exponent form below 1e-6 and from 1e21, with
-// a one-digit negative exponent left unpadded.
-func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
+// appendJSONFloat formats f, a float64 or (bits 32) a float32, as
+// encoding/json does: the shortest decimal that reads back as f at that
+// precision, in exponent form below 1e-6 and from 1e21, with a one-digit
+// negative exponent left unpadded.
+func appendJSONFloat(b []byte, f float64, bits int) ([]byte, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return b, false
 	}
 	format := byte('f')
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		format = 'e'
+	if a := math.Abs(f); a != 0 {
+		if bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21) || bits == 64 && (a < 1e-6 || a >= 1e21) {
+			format = 'e'
+		}
 	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
+	b = strconv.AppendFloat(b, f, format, -1, bits)
 	if format == 'e' {
 		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
 			b[n-2] = b[n-1]

@@ -21,6 +21,18 @@ func TestPredictionAppendJSON(t *testing.T) {
 		}
 		return rng.Float64() * math.Pow(10, float64(rng.IntN(30)-15))
 	}
+	// Explanations are single precision: the edges of float32's range and
+	// of its exponent form.
+	floats32 := []float32{0, 1, 0.488, 1e-6, 9.99e-7, 1e21, 9.99e20, 1e-45, math.MaxFloat32, -3.5e-9}
+	randFloat32 := func() float32 {
+		if rng.IntN(3) == 0 {
+			return floats32[rng.IntN(len(floats32))]
+		}
+		if v := randFloat(); math.Abs(v) <= math.MaxFloat32 {
+			return float32(v)
+		}
+		return 0.25
+	}
 	for i := range 5000 {
 		p := Prediction{
 			ID: rng.Int64N(1 << 40), PredictedCTR: randFloat(), Band: Band(strs[rng.IntN(len(strs))]),
@@ -37,7 +49,7 @@ func TestPredictionAppendJSON(t *testing.T) {
 			p.ModelVersion = &v
 		}
 		for range rng.IntN(4) {
-			p.Explanation = append(p.Explanation, Contribution{Feature: strs[rng.IntN(len(strs))], Value: randFloat(), Contribution: -randFloat()})
+			p.Explanation = append(p.Explanation, Contribution{Feature: strs[rng.IntN(len(strs))], Value: randFloat32(), Contribution: -randFloat32()})
 		}
 		if i%7 == 0 {
 			p.Explanation = []Contribution{} // empty, omitted like nil
@@ -62,7 +74,7 @@ func TestPredictionAppendJSONRefusesNaN(t *testing.T) {
 		if _, err := p.AppendJSON(nil); err == nil {
 			t.Errorf("AppendJSON with confidence %v succeeded, want an error", v)
 		}
-		p = Prediction{Explanation: []Contribution{{Value: v}}}
+		p = Prediction{Explanation: []Contribution{{Value: float32(v)}}}
 		if _, err := p.AppendJSON(nil); err == nil {
 			t.Errorf("AppendJSON with an explanation value %v succeeded, want an error", v)
 		}

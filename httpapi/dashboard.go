@@ -234,7 +234,7 @@ func (s *Server) clipExplain(w http.ResponseWriter, r *http.Request) error {
 	p.ClipID = &id
 	margin := bias
 	for _, c := range cs {
-		margin += c.Contribution
+		margin += float64(c.Contribution)
 	}
 	if cs == nil {
 		cs = []lift.Contribution{}

@@ -108,7 +108,7 @@ func (s *Serving) Predict(f lift.Features) (lift.Prediction, error) {
 	if s.Explain > 0 {
 		out.Explanation, _ = contributions(m.booster, x)
 		sort.SliceStable(out.Explanation, func(i, j int) bool {
-			return math.Abs(out.Explanation[i].Contribution) > math.Abs(out.Explanation[j].Contribution)
+			return math.Abs(float64(out.Explanation[i].Contribution)) > math.Abs(float64(out.Explanation[j].Contribution))
 		})
 		out.Explanation = out.Explanation[:min(s.Explain, len(out.Explanation))]
 	}
@@ -158,7 +158,7 @@ func contributions(b *gbdt.Booster, x []float32) ([]lift.Contribution, float64) 
 	phi := b.Contributions(x)
 	cs := make([]lift.Contribution, 0, len(x))
 	for i := range min(len(x), len(phi)-1) {
-		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: float64(x[i]), Contribution: float64(phi[i])})
+		cs = append(cs, lift.Contribution{Feature: lift.FeatureNames[i], Value: x[i], Contribution: phi[i]})
 	}
 	return cs, float64(phi[len(phi)-1])
 }
