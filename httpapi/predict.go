@@ -6,6 +6,9 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"lift"
@@ -23,12 +26,12 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 	if _, err := decode(w, r, &in, true); err != nil {
 		return err
 	}
-	qid, hasQuery := r.URL.Query()["clip_id"]
+	qid, hasQuery := queryValue(r.URL.RawQuery, "clip_id")
 	switch {
-	case hasQuery && in.ClipID != nil && *in.ClipID != qid[0]:
-		return lift.Errorf(lift.Invalid, "clip_id in the query (%q) differs from the body (%q)", qid[0], *in.ClipID)
+	case hasQuery && in.ClipID != nil && *in.ClipID != qid:
+		return lift.Errorf(lift.Invalid, "clip_id in the query (%q) differs from the body (%q)", qid, *in.ClipID)
 	case hasQuery:
-		in.ClipID = &qid[0]
+		in.ClipID = &qid
 	}
 	var (
 		f      lift.Features
@@ -61,11 +64,40 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.Metrics.observePrediction(&p)
-	b, err := p.AppendJSON(make([]byte, 0, 1024))
+	buf := answerBuffers.Get().(*[]byte)
+	defer answerBuffers.Put(buf)
+	b, err := p.AppendJSON((*buf)[:0])
 	if err != nil {
 		return err
 	}
+	*buf = b
 	return writeJSONBytes(w, http.StatusOK, b)
+}
+
+// answerBuffers hold predictions' answers while they are written (the
+// writer copies them): one per request was the route's largest
+// allocation.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// queryValue is url.ParseQuery(raw)[key][0] without building the map of
+// every key: the first value of key, and whether key is there at all.
+// Pairs that do not parse are skipped, as URL.Query skips them.
+func queryValue(raw, key string) (string, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(k); err != nil || k != key {
+			continue
+		}
+		if v, err := url.QueryUnescape(v); err == nil {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // parseFeatures reads inline features by name. Absent names take the

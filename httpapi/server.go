@@ -283,6 +283,9 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) error {
 // no unknown fields, nothing after it. An empty body is allowed only when
 // allowEmpty, and then leaves v untouched and returns false.
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (bool, error) {
+	if allowEmpty && r.Body == http.NoBody {
+		return false, nil // the server's body for Content-Length: 0
+	}
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	data, err := io.ReadAll(body)
 	if err != nil {

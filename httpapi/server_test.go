@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,20 @@ type trainerFunc func(ctx context.Context) error
 
 func (f trainerFunc) TrainCTR(ctx context.Context, _ map[string]any) (*lift.TrainSummary, error) {
 	return nil, f(ctx)
+}
+
+// TestQueryValue holds queryValue to what URL.Query answers.
+func TestQueryValue(t *testing.T) {
+	for _, raw := range []string{
+		"", "clip_id=a", "clip_id=a&clip_id=b", "x=1&clip_id=demo-0001", "clip_id", "clip_id=",
+		"clip%5Fid=esc", "clip_id=a%20b+c", "clip_id=%zz&clip_id=ok", "clip_id=a;b&clip_id=c", "a;b=1&clip_id=d",
+		"&&clip_id=e&", "clip_id%=x&clip_id=y", "CLIP_ID=upper", "clip_id=%E2%9C%93",
+	} {
+		q, _ := url.ParseQuery(raw)
+		want, wantOK := q["clip_id"]
+		got, ok := queryValue(raw, "clip_id")
+		if ok != wantOK || ok && got != want[0] {
+			t.Errorf("queryValue(%q) = %q, %v; URL.Query has %q", raw, got, ok, want)
+		}
+	}
 }
