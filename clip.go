@@ -277,11 +277,15 @@ func ParseObservedAt(text string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, Errorf(Invalid, "observed_at must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", text)
 	}
-	// In UTC, to the microsecond (PostgreSQL's precision, so that both
-	// stores answer what they keep).
-	t = t.UTC().Truncate(time.Microsecond)
+	t = StoredTime(t)
 	return t, checkObservedAt(t, now)
 }
+
+// StoredTime is t as both stores keep it: in UTC, to the microsecond
+// (PostgreSQL's precision). A store that stamps or takes a time and
+// answers with it answers StoredTime's, so that the answer of a write and
+// a later read agree.
+func StoredTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // checkObservedAt refuses an outcome time given by a client that cannot
 // be right: before 2000 UTC (a zero or epoch time sent by mistake;

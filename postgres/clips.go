@@ -168,7 +168,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 	}
 	// UTC, as a given observed_at is, whatever the server's zone; to the
 	// microsecond, as the column keeps it, so the answer is what is kept.
-	now := db.Now().UTC().Truncate(time.Microsecond)
+	now := lift.StoredTime(db.Now())
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		// Lock the clips in id order first: two batches naming the same
 		// clips in different orders would otherwise deadlock.
@@ -217,6 +217,7 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
+	p.CreatedAt = lift.StoredTime(p.CreatedAt)
 	// The clip must exist. Clips are never deleted, so what the feature
 	// cache (or, on a miss, the table) says now holds at the insert: the
 	// batch statement checks nothing per row.

@@ -255,6 +255,7 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.Now()
 	}
+	p.CreatedAt = lift.StoredTime(p.CreatedAt)
 	return db.send(ctx, write{pred: p, f: func(tx *wtx) error {
 		return insertPredictions(tx, []*lift.Prediction{p})
 	}})

@@ -441,10 +441,26 @@ func testPredictions(t *testing.T, s Store) {
 		t.Error("created_at not filled in")
 	}
 	v := int64(7)
+	at := time.Date(2026, 11, 27, 12, 30, 0, 123456789, time.FixedZone("+05:30", 5*3600+1800))
 	withModel := &lift.Prediction{ClipID: &p1, PredictedCTR: 0.09, Band: lift.Viral, Confidence: 0.8,
-		Interval: [2]float64{0.05, 0.12}, ModelVersion: &v, Source: "model"}
+		Interval: [2]float64{0.05, 0.12}, ModelVersion: &v, Source: "model", CreatedAt: at}
 	if err := s.RecordPrediction(ctx, withModel); err != nil {
 		t.Fatalf("RecordPrediction with a model version: %v", err)
+	}
+	// The recorded time is answered as it is kept, in UTC to the
+	// microsecond, so the answer to POST /predict/ctr and a later read of
+	// the clip's predictions agree.
+	if want := "2026-11-27T07:00:00.123456Z"; withModel.CreatedAt.Format(time.RFC3339Nano) != want {
+		t.Errorf("recorded created_at = %s, want %s", withModel.CreatedAt.Format(time.RFC3339Nano), want)
+	}
+	if d, ok := s.(interface {
+		ClipPredictions(ctx context.Context, clipID string, limit int) ([]*lift.Prediction, error)
+	}); !ok {
+		t.Errorf("%T does not read a clip's predictions", s)
+	} else if ps, err := d.ClipPredictions(ctx, p1, 1); err != nil || len(ps) != 1 || ps[0].ID != withModel.ID {
+		t.Errorf("ClipPredictions(p1, 1) = %v, %v; want prediction %d", ps, err, withModel.ID)
+	} else if got := ps[0].CreatedAt.Format(time.RFC3339Nano); got != withModel.CreatedAt.Format(time.RFC3339Nano) {
+		t.Errorf("created_at read back %s, answered %s", got, withModel.CreatedAt.Format(time.RFC3339Nano))
 	}
 
 	unknown := "no-such-clip"
