@@ -30,7 +30,9 @@
 #
 # Besides requests/s and latency it prints the CPU time the server (and,
 # on Postgres, the PostgreSQL processes) and the load generator spent per
-# request, from /proc: a figure other work on the machine disturbs less.
+# request, from /proc: a figure other work on the machine disturbs less;
+# and how busy the machine's cores were during the run (a load whose
+# requests wait, for a disk sync say, leaves them idle part of the time).
 #
 # Targets: predict >= 50% of healthz requests/s with p99 < 10 ms and no
 # errors (both stores); >= 5,000 decide+reward pairs/s with p99 < 20 ms and no
@@ -146,6 +148,7 @@ run() {
 	run_workers=${3:-$WORKERS}
 	echo "loadgen $1 for ${SECS}s with $run_workers workers" >&2
 	c0=$(cpu_ticks)
+	s0=$(head -1 /proc/stat)
 	"$TMP/loadgen" -url "http://$ADDR" -scenario "$1" -c "$run_workers" -d "${SECS}s" > "$TMP/$2.json" &
 	LG=$!
 	lg=0
@@ -155,12 +158,19 @@ run() {
 	done
 	wait $LG
 	c1=$(cpu_ticks)
-	python3 - "$TMP/$2.json" $((c1 - c0)) "$lg" "$(getconf CLK_TCK)" <<'PYEOF'
+	s1=$(head -1 /proc/stat)
+	python3 - "$TMP/$2.json" $((c1 - c0)) "$lg" "$(getconf CLK_TCK)" "$s0" "$s1" <<'PYEOF'
 import json, sys
 path, server, lg, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 r = json.load(open(path))
 r["server_cpu_us_per_request"] = round(server / hz * 1e6 / max(r["requests"], 1), 1)
 r["loadgen_cpu_us_per_request"] = round(lg / hz * 1e6 / max(r["requests"], 1), 1)
+# The machine's busy share over the run, from /proc/stat's first line
+# (user nice system idle iowait irq softirq steal): what is not idle or
+# waiting for I/O. A run that leaves the cores idle sustains less than
+# its CPU per request allows.
+d = [int(b) - int(a) for a, b in zip(sys.argv[5].split()[1:9], sys.argv[6].split()[1:9])]
+r["machine_busy_pct"] = round(100 - 100 * (d[3] + d[4]) / max(sum(d), 1))
 json.dump(r, open(path, "w"))
 print(json.dumps(r))
 PYEOF
@@ -185,7 +195,7 @@ import json, statistics, sys
 d, rounds, db, levels = sys.argv[1], int(sys.argv[2]), sys.argv[3], [int(w) for w in sys.argv[4:]]
 load = lambda n: json.load(open(f"{d}/{n}.json"))
 e = load("experiment")
-cpu = lambda r: f"  CPU/req server {r['server_cpu_us_per_request']:.0f} us, loadgen {r['loadgen_cpu_us_per_request']:.0f} us"
+cpu = lambda r: f"  CPU/req server {r['server_cpu_us_per_request']:.0f} us, loadgen {r['loadgen_cpu_us_per_request']:.0f} us, busy {r['machine_busy_pct']}%"
 line = lambda r: f"{r['requests_per_s']:9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}" + cpu(r)
 within = lambda r: r["p99_ms"] < 10 and r["errors"] == 0
 share = lambda a, b: f"{a / b:.2f}" if b > 0 else "n/a"
