@@ -240,7 +240,8 @@ func (s *Server) clipExplain(w http.ResponseWriter, r *http.Request) error {
 		cs = []lift.Contribution{}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"clip_id": id, "prediction": p, "bias": bias, "margin": margin, "contributions": cs,
+		// The bias is a float32 of the model's, as the contributions are.
+		"clip_id": id, "prediction": p, "bias": float32(bias), "margin": margin, "contributions": cs,
 	})
 }
 
