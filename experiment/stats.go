@@ -121,15 +121,17 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	// active variant with the same one (the same trials, rewards and
 	// prior) is as likely the best, and the draws' noise alone would pick
 	// between them.
-	tied := false
-	for i, v := range st.Variants {
-		if i != best && !v.Retired && samePosterior(delta[v.ID], delta[st.Variants[best].ID]) {
-			tied = true
+	if best >= 0 {
+		leader := st.Variants[best].ID
+		tied := false
+		for i, v := range st.Variants {
+			if i != best && !v.Retired && samePosterior(delta[v.ID], delta[leader]) {
+				tied = true
+			}
 		}
-	}
-	if best >= 0 && (!tied || active == 1) {
-		id := st.Variants[best].ID
-		st.BestVariant = &id
+		if !tied {
+			st.BestVariant = &leader
+		}
 	}
 	if st.OffPolicy, err = s.offPolicy(ctx, l); err != nil {
 		return nil, err
