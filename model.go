@@ -68,8 +68,10 @@ type ModelVersion struct {
 // treats every impression as a labelled example.
 type ModelMetrics struct {
 	LogLoss float64 `json:"logloss"`
-	AUC     float64 `json:"auc"`
-	RMSE    float64 `json:"rmse"`
+	// AUC is nil (null) when the holdout has no clicks or only clicks:
+	// the area under the ROC curve needs both.
+	AUC  *float64 `json:"auc"`
+	RMSE float64  `json:"rmse"`
 	// ECE is the expected calibration error: the impression-weighted mean
 	// |predicted - observed CTR| over the reliability bins.
 	ECE float64 `json:"ece"`

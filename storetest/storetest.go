@@ -669,7 +669,8 @@ func testModelRegistry(t *testing.T, s Store) {
 		t.Errorf("created_at = %v, want %v", got.CreatedAt, m1.CreatedAt)
 	}
 
-	mm := &lift.ModelMetrics{LogLoss: 0.2, AUC: 0.71, RMSE: 0.03, ECE: 0.01,
+	auc := 0.71
+	mm := &lift.ModelMetrics{LogLoss: 0.2, AUC: &auc, RMSE: 0.03, ECE: 0.01,
 		Reliability: []lift.ReliabilityBin{{Lo: 0, Hi: 0.1, Clips: 3, Impressions: 300, PredictedCTR: 0.04, ObservedCTR: 0.05}}}
 	cal := &lift.Calibration{Level: 0.9, Quantile: 1.5, Residuals: []float64{-1, 0.5, 2}}
 	if err := s.UpdateModelEvaluation(ctx, m1.Version, 25, mm, cal); err != nil {

@@ -61,8 +61,9 @@ func rmse(pred, ctr, impr []float64) float64 {
 
 // auc is the area under the ROC curve with every impression an example:
 // clip i has impr*ctr positives and impr*(1-ctr) negatives at score
-// pred[i]. Ties count one half.
-func auc(pred, ctr, impr []float64) float64 {
+// pred[i]. Ties count one half. It is nil when there are no positives
+// or no negatives: the area is undefined.
+func auc(pred, ctr, impr []float64) *float64 {
 	idx := make([]int, len(pred))
 	for i := range idx {
 		idx[i] = i
@@ -84,9 +85,10 @@ func auc(pred, ctr, impr []float64) float64 {
 		i = j
 	}
 	if totPos == 0 || totNeg == 0 {
-		return math.NaN()
+		return nil
 	}
-	return area / (totPos * totNeg)
+	a := area / (totPos * totNeg)
+	return &a
 }
 
 // reliability bins the holdout by predicted CTR into bins of about equal

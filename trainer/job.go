@@ -390,19 +390,18 @@ func (j *Job) export(mv *lift.ModelVersion) error {
 	return b.SaveFile(j.ExportPath)
 }
 
+// summaryMetrics are the run's headline figures. holdout_auc is left out
+// when the holdout's AUC is undefined (no clicks, or only clicks).
 func summaryMetrics(m *lift.ModelMetrics, took time.Duration) map[string]float64 {
-	return map[string]float64{
-		"holdout_logloss": m.LogLoss, "holdout_auc": nanToZero(m.AUC), "holdout_rmse": m.RMSE, "holdout_ece": m.ECE,
+	s := map[string]float64{
+		"holdout_logloss": m.LogLoss, "holdout_rmse": m.RMSE, "holdout_ece": m.ECE,
 		"heuristic_logloss": m.HeuristicLogLoss, "constant_logloss": m.ConstantLogLoss,
 		"interval_coverage": m.IntervalCoverage, "train_seconds": took.Seconds(),
 	}
-}
-
-func nanToZero(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
+	if m.AUC != nil {
+		s["holdout_auc"] = *m.AUC
 	}
-	return x
+	return s
 }
 
 // score evaluates predictions on the holdout and calibrates intervals.

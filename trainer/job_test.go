@@ -495,3 +495,50 @@ func TestRollbackWhileTheModelTrainsWins(t *testing.T) {
 		t.Errorf("active v%d after the run, want the rollback's v%d", av, *weak.ModelVersion)
 	}
 }
+
+// TestTrainWithoutClicksInTheHoldout: a new or low-CTR deployment can
+// have a holdout with no clicks at all (or, in a test, only clicks), where AUC is
+// undefined. Training
+// must still succeed, leave the AUC out of the summary and store it as
+// null, not fail on encoding NaN.
+func TestTrainWithoutClicksInTheHoldout(t *testing.T) {
+	for _, clicked := range []int64{0, 100} { // no impression clicked; every impression clicked
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lift.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		var clips []*lift.Clip
+		var outs []*lift.Outcome
+		for i := range 12 {
+			id := fmt.Sprintf("s%d", i)
+			clips = append(clips, &lift.Clip{ID: id, Duration: float64(i + 1), CreatedAt: at, UpdatedAt: at})
+			outs = append(outs, &lift.Outcome{ClipID: id, Impressions: 100, Clicks: clicked, ObservedAt: at})
+		}
+		if err := db.PutClips(ctx, clips); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AddOutcomes(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := (&Job{Store: db}).Run(ctx, DefaultOptions())
+		if err != nil {
+			t.Fatalf("clicked %d: %v", clicked, err)
+		}
+		if !sum.Success || sum.ModelVersion == nil {
+			t.Fatalf("clicked %d: summary %+v, want a trained model", clicked, sum)
+		}
+		if _, ok := sum.Metrics["holdout_auc"]; ok {
+			t.Errorf("clicked %d: holdout_auc = %v, want it left out", clicked, sum.Metrics["holdout_auc"])
+		}
+		mv, err := db.GetModel(ctx, *sum.ModelVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mv.Metrics == nil || mv.Metrics.AUC != nil {
+			t.Errorf("clicked %d: stored metrics %+v, want AUC nil", clicked, mv.Metrics)
+		}
+	}
+}

@@ -158,7 +158,8 @@ async function modelPage(version, message) {
   xy(acrossAUC, {
     x: vx, y: { min: 0, max: 1 },
     layers: [
-      { type: "line", label: "AUC", dots: true, data: ms.map((x, i) => [i, x.metrics.auc]) },
+      // A holdout with no clicks (or only clicks) has no AUC: null, left out.
+      { type: "line", label: "AUC", dots: true, data: ms.map((x, i) => [i, x.metrics.auc]).filter((d) => d[1] !== null) },
       { type: "line", label: "ECE", dots: true, data: ms.map((x, i) => [i, x.metrics.ece]) },
     ],
   });
