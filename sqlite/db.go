@@ -173,10 +173,25 @@ func open(ctx context.Context, path string, indexEvery int64) (*DB, error) {
 	return db, nil
 }
 
-// Close closes the database; WAL content is checkpointed by SQLite.
+// Close closes the database. The last connection to close checkpoints
+// the WAL into the database file and removes it, so that the file alone
+// holds everything once every process has closed it. That needs every
+// statement finalized first: SQLite keeps a connection with a live
+// statement open (and its files) past its close, and database/sql closes
+// only the statements it prepared on its pool, not those prepared on a
+// held connection as the writer's are.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closed) })
 	<-db.writerDone
+	for q, st := range db.wstmts {
+		st.Close()
+		delete(db.wstmts, q)
+	}
+	db.read.stmts.Range(func(q, st any) bool {
+		st.(*sql.Stmt).Close()
+		db.read.stmts.Delete(q)
+		return true
+	})
 	rerr := db.read.pool.Close()
 	db.wconn.Close()
 	if err := db.write.Close(); err != nil {
