@@ -159,6 +159,10 @@ type Reward struct {
 	// Default is true when reward_wait expired and default_reward was used.
 	Default   bool      `json:"default"`
 	CreatedAt time.Time `json:"created_at"`
+	// Repeated marks an answer to a reward the event already had (a
+	// client's retry): counted once, so not counted again by metrics.
+	// It is never stored.
+	Repeated bool `json:"-"`
 }
 
 // Joined is a decision with its reward, if any.

@@ -566,6 +566,9 @@ type DecideResponse struct {
 	// PolicyVersion is the seq of the last reward the deciding policy had
 	// learnt (0 before any): the same on every replica and after restarts.
 	PolicyVersion int64 `json:"policy_version"`
+	// Repeated marks the stored decision of an event id decided before,
+	// answered again: not a new decision, for metrics.
+	Repeated bool `json:"-"`
 }
 
 // Decide chooses a variant. The decision (context, PMF, chosen variant,
@@ -626,7 +629,9 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		if gerr != nil {
 			return nil, gerr
 		}
-		d = &j.Decision
+		out := response(&j.Decision)
+		out.Repeated = true
+		return out, nil
 	}
 	return response(d), nil
 }
@@ -704,6 +709,7 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 		case existing.Value != r.Value:
 			return nil, lift.Errorf(lift.Conflict, "event %q already has reward %v; refusing %v", r.EventID, existing.Value, r.Value)
 		}
+		existing.Repeated = true
 		return existing, nil
 	}
 	// The reward is stored: that is what makes it count. The policy

@@ -85,7 +85,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.Metrics.observeDecision(r.PathValue("id"), out)
+	if !out.Repeated {
+		s.Metrics.observeDecision(r.PathValue("id"), out)
+	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
@@ -109,7 +111,9 @@ func (s *Server) reward(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.Metrics.observeReward(r.PathValue("id"), rw.Value)
+	if !rw.Repeated {
+		s.Metrics.observeReward(r.PathValue("id"), rw.Value)
+	}
 	return writeJSON(w, http.StatusOK, rw)
 }
 
