@@ -37,8 +37,21 @@ type Variant struct {
 
 // PolicySpec names a bandit policy and its parameters.
 type PolicySpec struct {
-	Name   string             `json:"name"`
-	Params map[string]float64 `json:"params,omitempty"`
+	Name   string       `json:"name"`
+	Params PolicyParams `json:"params,omitempty"`
+}
+
+// PolicyParams are a policy's parameters by name. From JSON they take
+// numbers only: a null would otherwise be read as 0, an epsilon of 0 (no
+// exploration) where the client meant "the default" (leave the name out
+// for that).
+type PolicyParams map[string]float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *PolicyParams) UnmarshalJSON(b []byte) error {
+	out, err := numbersFromJSON(b, "parameter %q is null: give a number, or leave it out for the policy's default")
+	*m = out
+	return err
 }
 
 // FeatureMap is a context's or a variant's features by name. From JSON it
@@ -48,23 +61,26 @@ type FeatureMap map[string]float64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (m *FeatureMap) UnmarshalJSON(b []byte) error {
+	out, err := numbersFromJSON(b, "feature %q is null: give a number, or leave the name out when it is unknown")
+	*m = out
+	return err
+}
+
+// numbersFromJSON reads a JSON object of numbers; a null value is an
+// error, nullMsg formatted with its name. A null object is a nil map.
+func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 	var raw map[string]*float64
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		return nil, err
 	}
-	if raw == nil {
-		*m = nil
-		return nil
-	}
-	out := make(FeatureMap, len(raw))
+	out := make(map[string]float64, len(raw))
 	for k, v := range raw {
 		if v == nil {
-			return fmt.Errorf("feature %q is null: give a number, or leave the name out when it is unknown", k)
+			return nil, fmt.Errorf(nullMsg, k)
 		}
 		out[k] = *v
 	}
-	*m = out
-	return nil
+	return out, nil
 }
 
 // Duration is a time.Duration that reads and writes JSON as "24h".

@@ -95,6 +95,7 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		"reward_range near float64's maximum":    {"reward_range": []float64{-1e308, 1e308}},
 		"a variant feature DSJSON reserves":      {"variants": []map[string]any{{"id": "a", "features": map[string]any{"_tag": 1}}, {"id": "b"}}},
 		"a null variant feature":                 {"variants": []map[string]any{{"id": "a", "features": map[string]any{"f": nil}}, {"id": "b"}}},
+		"a null policy parameter":                {"policy": map[string]any{"name": "epsilon-greedy", "params": map[string]any{"epsilon": nil}}},
 		"the id ..":                              {"id": ".."},
 		"the id .":                               {"id": "."},
 	} {
