@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"lift"
 )
@@ -297,6 +298,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 			return false, lift.Errorf(lift.Timeout, "the request body did not arrive in time")
 		}
 		return false, lift.Errorf(lift.Invalid, "reading request body: %v", err)
+	}
+	// JSON text is UTF-8 (RFC 8259); the decoder would turn invalid bytes
+	// into U+FFFD, storing an id or a key the client never sent.
+	if !utf8.Valid(data) {
+		return false, lift.Errorf(lift.Invalid, "request body is not valid UTF-8")
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
 		if allowEmpty {

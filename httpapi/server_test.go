@@ -254,3 +254,26 @@ func TestQueryValue(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyMustBeUTF8: JSON text is UTF-8. A body with invalid bytes is
+// refused, and nothing is stored: decoded, the bytes would have become
+// U+FFFD, an id or a key the client never sent.
+func TestBodyMustBeUTF8(t *testing.T) {
+	h := newTestServer(t, 1).Handler()
+	for _, c := range []struct{ method, target, body string }{
+		{"PUT", "/clips/c1", "{\"duration\":3,\"emotion_data\":{\"k\xff\":1}}"},
+		{"POST", "/experiments", "{\"id\":\"bad\xff\",\"variants\":[{\"id\":\"a\"},{\"id\":\"b\"}]}"},
+		{"POST", "/predict/ctr", "{\"clip_id\":\"demo-0001\xfe\"}"},
+	} {
+		code, body := call(t, h, c.method, c.target, c.body)
+		if code != 400 || !strings.Contains(string(body), "not valid UTF-8") {
+			t.Errorf("%s %s = %d %s, want 400 naming UTF-8", c.method, c.target, code, body)
+		}
+	}
+	if code, _ := call(t, h, "GET", "/clips/c1", ""); code != 404 {
+		t.Errorf("GET /clips/c1 = %d: the refused PUT stored the clip", code)
+	}
+	if code, body := call(t, h, "GET", "/experiments", ""); code != 200 || strings.Contains(string(body), "bad") {
+		t.Errorf("GET /experiments = %d %s: the refused create stored the experiment", code, body)
+	}
+}
