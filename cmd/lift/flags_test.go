@@ -337,3 +337,25 @@ func TestPostgresDSNForms(t *testing.T) {
 		t.Errorf("a keyword/value --db created %v", entries[0].Name())
 	}
 }
+
+// TestActivateReportsAFailedExport: `lift models activate` activates the
+// version in the registry whatever happens to the file, as `lift train`
+// does, but a failed export is said on stderr, not skipped in silence.
+func TestActivateReportsAFailedExport(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "lift.db")
+	if code, _, stderr := run(t, "demo", "--db", db, "--clips", "300"); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := run(t, "train", "--db", db, "--export", ""); code != 0 || !strings.Contains(out, `"model_version":1`) {
+		t.Fatalf("train: exit %d: %s %s", code, out, stderr)
+	}
+	blocker := writeFile(t, "afile", "not a directory")
+	code, out, stderr := run(t, "models", "activate", "1", "--db", db, "--export", filepath.Join(blocker, "v.json"))
+	if code != 0 || !strings.Contains(out, `"active":true`) {
+		t.Errorf("activate: exit %d: %s %s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "exporting the active model") || !strings.Contains(stderr, "not a directory") {
+		t.Errorf("activate with an export that cannot be written: stderr %q, want the failure named", stderr)
+	}
+}

@@ -136,7 +136,9 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	job := &trainer.Job{Store: db, ExportPath: *export}
+	// A failed export is logged, as by lift train: the activation in the
+	// registry stands whatever happens to the file.
+	job := &trainer.Job{Store: db, ExportPath: *export, Logger: slog.New(slog.NewTextHandler(m.Stderr, nil))}
 	switch pos[0] {
 	case "list":
 		ms, err := db.ListModels(ctx)
