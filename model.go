@@ -111,6 +111,8 @@ type ModelStore interface {
 	CreateModel(ctx context.Context, m *ModelVersion, activate bool) error
 	// UpdateModelEvaluation stores metrics and calibration of a model.
 	UpdateModelEvaluation(ctx context.Context, version int64, holdoutRows int, mm *ModelMetrics, cal *Calibration) error
+	// SetModelNote replaces a version's note (NotFound if absent).
+	SetModelNote(ctx context.Context, version int64, note string) error
 	// GetModel returns a version with its JSON, NotFound if absent.
 	GetModel(ctx context.Context, version int64) (*ModelVersion, error)
 	// ActiveModel returns the active version with its JSON, NotFound if none.

@@ -79,6 +79,19 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 	})
 }
 
+// SetModelNote implements lift.ModelStore.
+func (db *DB) SetModelNote(ctx context.Context, version int64, note string) (err error) {
+	defer lift.Wrap(&err, "ModelStore.SetModelNote(%d)", version)
+	tag, err := db.pool.Exec(ctx, `UPDATE models SET note = $1 WHERE version = $2`, note, version)
+	if err != nil {
+		return classify(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return lift.Errorf(lift.NotFound, "model version %d not found", version)
+	}
+	return nil
+}
+
 // activate_ makes version the only active model inside tx. Activations
 // from several replicas are serialised by a transaction-scoped advisory
 // lock: under READ COMMITTED two concurrent "deactivate all, activate one"

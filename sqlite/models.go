@@ -81,6 +81,21 @@ func (db *DB) UpdateModelEvaluation(ctx context.Context, version int64, holdoutR
 	})
 }
 
+// SetModelNote implements lift.ModelStore.
+func (db *DB) SetModelNote(ctx context.Context, version int64, note string) (err error) {
+	defer lift.Wrap(&err, "ModelStore.SetModelNote(%d)", version)
+	return db.tx(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE models SET note = ? WHERE version = ?`, note, version)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return lift.Errorf(lift.NotFound, "model version %d not found", version)
+		}
+		return nil
+	})
+}
+
 func activate_(ctx context.Context, tx *wtx, version int64, now time.Time) (time.Time, error) {
 	var (
 		active bool

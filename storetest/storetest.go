@@ -684,6 +684,13 @@ func testModelRegistry(t *testing.T, s Store) {
 		t.Errorf("after evaluation = evaluated %v, holdout %d, metrics %+v, calibration %+v", got.Evaluated, got.HoldoutRows, got.Metrics, got.Calibration)
 	}
 	wantKind(t, "UpdateModelEvaluation(unknown)", s.UpdateModelEvaluation(ctx, 9999, 1, mm, cal), lift.NotFound)
+	if err := s.SetModelNote(ctx, m1.Version, "not promoted: the active model changed"); err != nil {
+		t.Fatalf("SetModelNote: %v", err)
+	}
+	if got, err := s.GetModel(ctx, m1.Version); err != nil || got.Note != "not promoted: the active model changed" {
+		t.Errorf("after SetModelNote = %+v, %v", got, err)
+	}
+	wantKind(t, "SetModelNote(unknown)", s.SetModelNote(ctx, 9999, "x"), lift.NotFound)
 	_, err = s.GetModel(ctx, 9999)
 	wantKind(t, "GetModel(unknown)", err, lift.NotFound)
 

@@ -341,6 +341,11 @@ func (j *Job) run(ctx context.Context, o Options) (*lift.TrainSummary, error) {
 			mv.Active = true
 		} else {
 			reason += "; not promoted: the active model changed while this one trained"
+			// The registry's note says so too: registered with the
+			// comparison alone, it read as if the model should be active.
+			if err := j.Store.SetModelNote(ctx, mv.Version, reason); err != nil {
+				j.logger().Warn("noting why the model was not promoted", "version", mv.Version, "err", err)
+			}
 		}
 	}
 	var warning string

@@ -386,6 +386,11 @@ func TestRollbackDuringTrainingWins(t *testing.T) {
 	if serving.Version() == *third.ModelVersion {
 		t.Errorf("the unpromoted v%d is being served", *third.ModelVersion)
 	}
+	// The registry's note gives the whole reason, as the answer does.
+	if mv, err := db.GetModel(ctx, *third.ModelVersion); err != nil || mv.Note != third.Reason ||
+		!strings.Contains(mv.Note, "the active model changed while this one trained") {
+		t.Errorf("v%d's note = %q (%v), want the run's reason %q", *third.ModelVersion, mv.Note, err, third.Reason)
+	}
 
 	// A round trip meanwhile (v2 active, then v1, then v2 again) is a
 	// choice made by hand too: the same version is active, but the run's
