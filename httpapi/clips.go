@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,8 +10,10 @@ import (
 )
 
 // clipInput is the body of PUT /clips/{id}: the seed's Clip fields. The
-// derived fields (impressions, clicks, timestamps) are read-only, but a
-// client may send back what GET returned, so they are accepted and ignored.
+// derived fields (impressions, clicks, timestamps, actual_ctr, features)
+// are read-only, but a client may send back what GET returned, so they
+// are accepted and ignored; features only when they are what the scores
+// give, since a client sending others expects them to be used.
 type clipInput struct {
 	ClipID          *string        `json:"clip_id"`
 	PsychologyScore map[string]any `json:"psychology_score"`
@@ -20,10 +23,12 @@ type clipInput struct {
 	Duration        *float64       `json:"duration"`
 	CompositeScore  *float64       `json:"composite_score"`
 
-	Impressions *int64     `json:"impressions"`
-	Clicks      *int64     `json:"clicks"`
-	CreatedAt   *time.Time `json:"created_at"`
-	UpdatedAt   *time.Time `json:"updated_at"`
+	Impressions *int64         `json:"impressions"`
+	Clicks      *int64         `json:"clicks"`
+	CreatedAt   *time.Time     `json:"created_at"`
+	UpdatedAt   *time.Time     `json:"updated_at"`
+	ActualCTR   *float64       `json:"actual_ctr"`
+	Features    *lift.Features `json:"features"`
 }
 
 func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
@@ -53,6 +58,12 @@ func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
 		ID: id, PsychologyScore: in.PsychologyScore, HookStrength: in.HookStrength,
 		NoveltyScore: in.NoveltyScore, EmotionData: in.EmotionData,
 		Duration: *in.Duration, CompositeScore: in.CompositeScore,
+	}
+	if in.Features != nil && *in.Features != c.Features() {
+		want, _ := json.Marshal(c.Features())
+		sent, _ := json.Marshal(in.Features)
+		return lift.Errorf(lift.Invalid, "features are read from the clip's scores and duration, not set: this body's give %s, not the %s sent "+
+			"(leave features out, or send them as GET answered them, with the scores)", want, sent)
 	}
 	created, err := s.Clips.PutClip(r.Context(), c)
 	if err != nil {

@@ -166,8 +166,18 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := s.Do("POST", "/clips/c1/outcomes", map[string]any{"impressions": 1000, "clicks": 40}); code != 201 || body["actual_ctr"] != 0.04 {
 		t.Errorf("outcome = %d %v", code, body)
 	}
-	if code, body := s.Do("GET", "/clips/c1", nil); code != 200 || body["actual_ctr"] != 0.04 {
-		t.Errorf("clip after outcome = %d %v", code, body)
+	code, got := s.Do("GET", "/clips/c1", nil)
+	if code != 200 || got["actual_ctr"] != 0.04 {
+		t.Errorf("clip after outcome = %d %v", code, got)
+	}
+	// What GET answered can be sent back as it is (the derived fields are
+	// ignored); features other than the scores give are refused.
+	if code, body := s.Do("PUT", "/clips/c1", got); code != 200 || body["impressions"] != 1000.0 {
+		t.Errorf("PUT of what GET answered = %d %v", code, body)
+	}
+	got["features"].(map[string]any)["hook_strength"] = 0.99
+	if code, body := s.Do("PUT", "/clips/c1", got); code != 400 || !strings.Contains(body["detail"].(string), "features are read from") {
+		t.Errorf("PUT with features the scores do not give = %d %v", code, body)
 	}
 	code, body = s.Do("POST", "/train/ctr-model", nil)
 	if code != 200 || body["success"] != false || !strings.HasPrefix(body["message"].(string), "Not enough data") {
