@@ -3,6 +3,7 @@ package lift
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -225,6 +226,40 @@ func (c *Clip) Validate() error {
 		}
 		if math.Abs(x) > MaxFeatureValue {
 			return Errorf(Invalid, "%s.%s must be of magnitude at most %.3g (the model's float32 range), got %g", ch.field, ch.key, MaxFeatureValue, x)
+		}
+	}
+	for _, ch := range checks {
+		if err := checkText(ch.field, ch.m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkText refuses a NUL character or invalid UTF-8 in any key or
+// string of a score object: PostgreSQL's JSON cannot hold them, and a
+// store must not take on one database what the other refuses.
+func checkText(path string, v any) error {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
+	switch v := v.(type) {
+	case string:
+		if bad(v) {
+			return Errorf(Invalid, "%s holds a NUL character or invalid UTF-8", path)
+		}
+	case map[string]any:
+		for k, x := range v {
+			if bad(k) {
+				return Errorf(Invalid, "%s has a key with a NUL character or invalid UTF-8", path)
+			}
+			if err := checkText(path+"."+k, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, x := range v {
+			if err := checkText(fmt.Sprintf("%s[%d]", path, i), x); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

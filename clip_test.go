@@ -80,6 +80,11 @@ func TestClipValidate(t *testing.T) {
 		{"composite above 1", lift.Clip{ID: "x", CompositeScore: ptr(1.5)}, false},
 		{"string where a number belongs", lift.Clip{ID: "x", HookStrength: map[string]any{"strength": "high"}}, false},
 		{"unrelated keys are free-form", lift.Clip{ID: "x", HookStrength: map[string]any{"label": "high"}}, true},
+		{"unicode text is fine", lift.Clip{ID: "x", EmotionData: map[string]any{"dominant": "überrascht 驚き", "tags": []any{"ok"}}}, true},
+		// PostgreSQL's JSON cannot hold these: refused on both stores alike.
+		{"NUL in a string", lift.Clip{ID: "x", PsychologyScore: map[string]any{"n": "a\x00b"}}, false},
+		{"NUL in a key", lift.Clip{ID: "x", NoveltyScore: map[string]any{"a\x00": 1.0}}, false},
+		{"invalid UTF-8 deep in an array", lift.Clip{ID: "x", EmotionData: map[string]any{"l": []any{map[string]any{"k": "\xff"}}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -287,3 +287,23 @@ func TestImportJSONLinesAreTyped(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRefusesTextPostgreSQLCannotHold: a NUL character in a clip's
+// score object is a row's error, with its line, on either store; it used
+// to fail a whole PostgreSQL import at the database, --skip-invalid or not.
+func TestImportRefusesTextPostgreSQLCannotHold(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	p := writeFile(t, "clips.jsonl", `{"clip_id":"a","duration":10}
+{"clip_id":"b","duration":10,"psychology_score":{"composite":0.5,"n":"a\u0000b"}}
+{"clip_id":"c","duration":10}
+`)
+	code, out, stderr := run(t, "import", "clips", p, "--db", db, "--skip-invalid")
+	var rep importReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("import: exit %d, %q %q (%v)", code, out, stderr, err)
+	}
+	if rep.Accepted != 2 || rep.Rejected != 1 || len(rep.Errors) != 1 || rep.Errors[0].Line != 2 ||
+		!strings.Contains(rep.Errors[0].Reason, "NUL") {
+		t.Errorf("report = %+v, want line 2 rejected for its NUL and the other two imported", rep)
+	}
+}
