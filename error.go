@@ -44,6 +44,15 @@ type Error struct {
 	Err  error
 }
 
+// DatabaseDown is a store's error when its database cannot be reached or
+// dropped the connection. Its text names the server's address, user and
+// database: the operator's logs and CLI show it, API clients are told
+// only that the database is unavailable.
+type DatabaseDown struct{ Cause error }
+
+func (e *DatabaseDown) Error() string { return e.Cause.Error() }
+func (e *DatabaseDown) Unwrap() error { return e.Cause }
+
 func (e *Error) Error() string {
 	if e.Op == "" {
 		return e.Err.Error()

@@ -258,6 +258,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Detail = "internal error"
 	}
+	if down, ok := errors.AsType[*lift.DatabaseDown](err); ok && kind == lift.Unavailable {
+		// The driver's text names the database's address and user: the
+		// log gets it, the client the fact.
+		s.Logger.Warn("the database is unavailable", "method", r.Method, "path", r.URL.Path, "err", down.Cause)
+		body.Detail = "the database is unavailable; try again later"
+	}
 	if kind == lift.Unauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="lift"`)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -275,5 +276,32 @@ func TestBodyMustBeUTF8(t *testing.T) {
 	}
 	if code, body := call(t, h, "GET", "/experiments", ""); code != 200 || strings.Contains(string(body), "bad") {
 		t.Errorf("GET /experiments = %d %s: the refused create stored the experiment", code, body)
+	}
+}
+
+// downClips is a clip store whose database is out of reach, as the
+// PostgreSQL store reports it (the driver's text names the server's
+// address and user).
+type downClips struct{ lift.ClipStore }
+
+func (downClips) GetClip(context.Context, string) (*lift.Clip, error) {
+	return nil, &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{
+		Cause: errors.New("failed to connect to `user=lift database=prod`: 10.0.0.7:5432: connection refused")}}
+}
+
+// TestDatabaseDownIsNotExplained: a client gets a 503 that says the
+// database is unavailable; the driver's text (address, user, database) is
+// for the log.
+func TestDatabaseDownIsNotExplained(t *testing.T) {
+	s := newTestServer(t, 1)
+	var log bytes.Buffer
+	s.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	s.Clips = downClips{s.Clips}
+	code, body := call(t, s.Handler(), "GET", "/clips/demo-0001", "")
+	if code != 503 || strings.Contains(string(body), "10.0.0.7") || !strings.Contains(string(body), "the database is unavailable") {
+		t.Errorf("GET /clips with the database down = %d %s", code, body)
+	}
+	if !strings.Contains(log.String(), "10.0.0.7") {
+		t.Errorf("the log lacks the cause: %q", log.String())
 	}
 }

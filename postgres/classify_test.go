@@ -35,8 +35,14 @@ func TestClassify(t *testing.T) {
 		{"canceled, as pgconn wraps it", fmt.Errorf("begin: %w", &net.OpError{Op: "read", Err: context.Canceled}), lift.Internal},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), lift.Internal},
 	} {
-		if got := lift.KindOf(classify(tt.err)); got != tt.want {
-			t.Errorf("%s: %v", tt.name, got)
+		got := classify(tt.err)
+		if lift.KindOf(got) != tt.want {
+			t.Errorf("%s: %v", tt.name, lift.KindOf(got))
+		}
+		// An unreachable database is marked as such, so that the HTTP
+		// layer tells clients that much and not the driver's text.
+		if _, down := errors.AsType[*lift.DatabaseDown](got); down != (tt.want == lift.Unavailable) {
+			t.Errorf("%s: marked as the database being down: %v", tt.name, down)
 		}
 	}
 }

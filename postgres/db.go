@@ -198,7 +198,7 @@ func classify(err error) error {
 		case "22P05", "22021": // untranslatable_character, character_not_in_repertoire
 			return lift.Errorf(lift.Invalid, "text PostgreSQL cannot store (NUL character or invalid UTF-8): %s", pe.Message)
 		case "57P01", "57P02", "57P03", "53300": // shutting down, too many connections
-			return &lift.Error{Kind: lift.Unavailable, Err: err}
+			return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: err}}
 		}
 		return err
 	}
@@ -209,7 +209,7 @@ func classify(err error) error {
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return &lift.Error{Kind: lift.Unavailable, Err: err}
+		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: err}}
 	}
 	return err
 }
