@@ -90,8 +90,9 @@ type live struct {
 	// pmfCache holds the last context-free PMF (Thompson sampling's
 	// depends only on the learnt state and the variant set, and costs
 	// hundreds of posterior draws per variant), keyed by variants and
-	// reused for pmfRefresh rewards: a policy a few rewards behind is
-	// still a policy, and the decision logs the PMF and version it used.
+	// reused for pmfRefresh rewards or pmfMaxAge, whichever ends first: a
+	// policy a few rewards behind is still a policy, and the decision logs
+	// the PMF and version it used.
 	pmfCache atomic.Pointer[cachedPMF]
 }
 
@@ -100,6 +101,7 @@ type cachedPMF struct {
 	seq    int64
 	ids    string
 	pmf    []float64
+	at     time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -603,7 +605,7 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	if len(ids) == 0 {
 		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
 	}
-	pmf, version, err := l.pmf(req.Context, ids)
+	pmf, version, err := l.pmf(req.Context, ids, s.now())
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
@@ -636,24 +638,32 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	return response(d), nil
 }
 
-// pmfRefresh is how many rewards a cached context-free PMF may lag.
-const pmfRefresh = 16
+// pmfRefresh is how many rewards a cached context-free PMF may lag, and
+// pmfMaxAge how long it may be reused: under load the rewards bound it;
+// in a quiet experiment the age does, so that replicas which learnt the
+// same rewards decide with the same PMF within moments, not after the
+// next sixteen rewards.
+const (
+	pmfRefresh = 16
+	pmfMaxAge  = time.Second
+)
 
 // pmf is the policy's distribution over ids and the policy version it
-// reflects: from the cache when the policy ignores the context and fewer
-// than pmfRefresh rewards were learnt since.
-func (l *live) pmf(ctx map[string]float64, ids []string) ([]float64, int64, error) {
+// reflects: from the cache when the policy ignores the context, fewer
+// than pmfRefresh rewards were learnt since and it is younger than
+// pmfMaxAge at now.
+func (l *live) pmf(ctx map[string]float64, ids []string, now time.Time) ([]float64, int64, error) {
 	l.mu.Lock()
 	learnt, seq := l.learnt, l.seq
 	l.mu.Unlock()
 	_, contextFree := l.policy.(*bandit.Thompson)
 	key := strings.Join(ids, "\x00")
-	if c := l.pmfCache.Load(); contextFree && c != nil && learnt-c.learnt < pmfRefresh && c.ids == key {
+	if c := l.pmfCache.Load(); contextFree && c != nil && learnt-c.learnt < pmfRefresh && c.ids == key && now.Sub(c.at) < pmfMaxAge {
 		return c.pmf, c.seq, nil
 	}
 	pmf, err := l.policy.PMF(bandit.Context{Features: ctx}, l.actions(ids))
 	if err == nil && contextFree {
-		l.pmfCache.Store(&cachedPMF{learnt: learnt, seq: seq, ids: key, pmf: pmf})
+		l.pmfCache.Store(&cachedPMF{learnt: learnt, seq: seq, ids: key, pmf: pmf, at: now})
 	}
 	return pmf, seq, err
 }

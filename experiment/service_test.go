@@ -760,3 +760,52 @@ func TestBestVariantNeedsEvidence(t *testing.T) {
 		t.Errorf("v1 and v2 tie on top: best %q, want none", *st.BestVariant)
 	}
 }
+
+// TestQuietReplicasAgreeOnThePMF: a context-free policy reuses its PMF for
+// a few rewards, but not for long: in a quiet experiment, two replicas
+// that learnt the same rewards decide with the same PMF and version once
+// a second has passed, not after the next sixteen rewards.
+func TestQuietReplicasAgreeOnThePMF(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a, db := MustService(t)
+	a.Now = clock
+	b := &Service{Store: db, Seed: 42, Now: clock}
+	if _, err := a.Create(ctx, abn("quiet", 2)); err != nil {
+		t.Fatal(err)
+	}
+	// Both replicas decide (and cache a PMF) before any reward.
+	da, err := a.Decide(ctx, "quiet", DecideRequest{EventID: "e0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Decide(ctx, "quiet", DecideRequest{EventID: "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := a.Reward(ctx, "quiet", da.EventID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	learnt := func(s *Service) {
+		l, err := s.get(ctx, "quiet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.catchUp(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	learnt(a)
+	learnt(b)
+	now = now.Add(pmfMaxAge)
+	for i, s := range []*Service{a, b} {
+		d, err := s.Decide(ctx, "quiet", DecideRequest{EventID: fmt.Sprint("late", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.PolicyVersion != rw.Seq {
+			t.Errorf("replica %d decides with policy_version %d a second after learning reward %d", i, d.PolicyVersion, rw.Seq)
+		}
+	}
+}
