@@ -301,7 +301,7 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 	if err != nil {
 		return nil, err
 	}
-	e.CreatedAt = s.now()
+	e.CreatedAt = lift.StoredTime(s.now())
 	if err := s.Store.CreateExperiment(ctx, e); err != nil {
 		return nil, err
 	}
@@ -614,7 +614,7 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	// draws in each, not the same position in every PMF. Ids hold no
 	// control characters, so the separator keeps pairs apart.
 	chosen := bandit.SampleIndex(pmf, bandit.EventUniform(s.Seed, expID+"\x1f"+req.EventID))
-	now := s.now()
+	now := lift.StoredTime(s.now())
 	d := &lift.Decision{
 		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: pmf,
 		Chosen: chosen, Probability: pmf[chosen], PolicyVersion: version,
@@ -707,7 +707,7 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 }
 
 func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Reward, error) {
-	r.CreatedAt = s.now()
+	r.CreatedAt = lift.StoredTime(s.now())
 	existing, err := s.Store.SaveReward(ctx, r)
 	if err != nil {
 		return nil, err

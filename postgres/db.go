@@ -34,7 +34,10 @@ var migrations embed.FS
 type DB struct {
 	// Now is the clock used for timestamps and lease expiry; tests replace
 	// it. Replicas compare leases with their own clocks, so their clocks
-	// should agree to well within a lease's TTL (NTP does that).
+	// should agree to well within a lease's TTL (NTP does that). By default
+	// it reads the time as it is kept (lift.StoredTime: UTC, to the
+	// microsecond), so that what a write answers is what a later read
+	// gives.
 	Now func() time.Time
 	// logger, if set, hears of the clip-change listener's troubles.
 	logger atomic.Pointer[slog.Logger]
@@ -82,7 +85,7 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	db := &DB{Now: time.Now, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
+	db := &DB{Now: func() time.Time { return lift.StoredTime(time.Now()) }, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
 		stopped: make(chan struct{}), preds: make(chan *predictionReq),
 		horizons: map[string]*rewardHorizon{}}
 	db.features.SetEnabled(false)

@@ -35,7 +35,9 @@ var migrations embed.FS
 // SQLite), reads through a small pool that WAL lets run beside the writer.
 type DB struct {
 	Path string
-	// Now is the clock; tests replace it.
+	// Now is the clock; tests replace it. By default it reads the time as
+	// it is kept (lift.StoredTime: UTC, to the microsecond), so that what
+	// a write answers is what a later read gives, on either store.
 	Now func() time.Time
 
 	write *sql.DB
@@ -105,6 +107,9 @@ type DB struct {
 	closeOnce  sync.Once
 }
 
+// storedNow is the default clock: the time as a store keeps it.
+func storedNow() time.Time { return lift.StoredTime(time.Now()) }
+
 // Open opens (creating if needed) the database file at path and migrates
 // it to the newest schema.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -155,7 +160,7 @@ func open(ctx context.Context, path string, indexEvery int64) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
-	db := &DB{Path: path, Now: time.Now, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
+	db := &DB{Path: path, Now: storedNow, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		features: lift.NewFeatureCache(featureCacheSize),
 		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{}),
 		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{}),

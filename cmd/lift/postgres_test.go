@@ -22,8 +22,22 @@ func TestServeOnPostgres(t *testing.T) {
 	if code, body := s.Do("PUT", "/clips/c1", clipBody(22)); code != 201 || body["clip_id"] != "c1" {
 		t.Fatalf("PUT new clip = %d %v", code, body)
 	}
-	if code, _ := s.Do("PUT", "/clips/c1", clipBody(23)); code != 200 {
+	code, put := s.Do("PUT", "/clips/c1", clipBody(23))
+	if code != 200 {
 		t.Fatalf("PUT existing clip = %d, want 200", code)
+	}
+	// What a write answers is what a later read gives: times as kept.
+	if _, got := s.Do("GET", "/clips/c1", nil); got["updated_at"] != put["updated_at"] || got["created_at"] != put["created_at"] {
+		t.Errorf("PUT answered times %v / %v, GET %v / %v", put["created_at"], put["updated_at"], got["created_at"], got["updated_at"])
+	}
+	if code, _ := s.Do("POST", "/experiments", map[string]any{"id": "x", "variants": []map[string]any{{"id": "a"}, {"id": "b"}}}); code != 201 {
+		t.Fatalf("create experiment = %d", code)
+	}
+	_, d := s.Do("POST", "/experiments/x/decide", map[string]any{"event_id": "e1"})
+	_, r1 := s.Do("POST", "/experiments/x/rewards", map[string]any{"event_id": d["event_id"], "reward": 1})
+	_, r2 := s.Do("POST", "/experiments/x/rewards", map[string]any{"event_id": d["event_id"], "reward": 1})
+	if r1["created_at"] == nil || r1["created_at"] != r2["created_at"] {
+		t.Errorf("a reward answered created_at %v, and %v when sent again", r1["created_at"], r2["created_at"])
 	}
 	code, body := s.Do("POST", "/predict/ctr?clip_id=c1", nil)
 	if code != 200 || body["clip_id"] != "c1" || body["prediction_id"] == nil {
