@@ -87,10 +87,29 @@ func SeedOptions() Options {
 	return Options{Preset: "seed", Params: p, Weighted: false}
 }
 
-// ParseOptions reads the optional body of POST /train/ctr-model or the
-// flags of `lift train`: preset, objective, rounds, max_depth, eta,
-// min_child_weight, lambda, early_stopping, seed. Unknown keys are Invalid.
-func ParseOptions(in map[string]any) (Options, error) {
+// limits are the ranges of the whole-number parameters a caller may set.
+type limits struct{ rounds, maxDepth, maxBin int }
+
+// operatorLimits are the model's own (gbdt.Params.Validate); requestLimits
+// bound a run asked for over HTTP, which happens inside the server and
+// holds the trainer lock: one request must not occupy it for hours.
+var (
+	operatorLimits = limits{rounds: 1_000_000, maxDepth: 30, maxBin: 65535}
+	requestLimits  = limits{rounds: MaxRounds, maxDepth: MaxDepth, maxBin: MaxBin}
+)
+
+// ParseOptions reads the flags of `lift train` (and any other caller an
+// operator configures): preset, objective, rounds, max_depth, max_bin,
+// eta, min_child_weight, lambda, alpha, gamma, subsample,
+// colsample_bytree, early_stopping, weighted, seed. Unknown keys are
+// Invalid.
+func ParseOptions(in map[string]any) (Options, error) { return parseOptions(in, operatorLimits) }
+
+// ParseRequestOptions is ParseOptions for the body of POST
+// /train/ctr-model, within MaxRounds, MaxDepth and MaxBin.
+func ParseRequestOptions(in map[string]any) (Options, error) { return parseOptions(in, requestLimits) }
+
+func parseOptions(in map[string]any, lim limits) (Options, error) {
 	o := DefaultOptions()
 	if v, ok := in["preset"]; ok {
 		switch v {
@@ -108,26 +127,35 @@ func ParseOptions(in map[string]any) (Options, error) {
 		}
 		return f, nil
 	}
-	whole := func(key string, v any) (float64, error) {
+	whole := func(key string, v any, lo, hi float64) (float64, error) {
 		f, err := num(key, v)
-		if err == nil && (f != math.Trunc(f) || f < 0 || f > 1e6) {
-			err = lift.Errorf(lift.Invalid, "%s must be a whole number in [0, 1000000], got %v", key, v)
+		if err == nil && (f != math.Trunc(f) || f < lo || f > hi) {
+			err = lift.Errorf(lift.Invalid, "%s must be a whole number in [%.0f, %.0f], got %v", key, lo, hi, v)
 		}
 		return f, err
 	}
-	ints := map[string]*int{"rounds": &o.Params.Rounds, "max_depth": &o.Params.MaxDepth, "early_stopping": &o.Params.EarlyStopping}
+	type intParam struct {
+		dst    *int
+		lo, hi int
+	}
+	ints := map[string]intParam{
+		"rounds":         {&o.Params.Rounds, 1, lim.rounds},
+		"max_depth":      {&o.Params.MaxDepth, 1, lim.maxDepth},
+		"max_bin":        {&o.Params.MaxBin, 2, lim.maxBin},
+		"early_stopping": {&o.Params.EarlyStopping, 0, 1_000_000},
+	}
 	floats := map[string]*float64{
 		"eta": &o.Params.Eta, "min_child_weight": &o.Params.MinChildWeight, "lambda": &o.Params.Lambda,
 		"alpha": &o.Params.Alpha, "gamma": &o.Params.Gamma, "subsample": &o.Params.Subsample,
 		"colsample_bytree": &o.Params.ColsampleBytree,
 	}
 	for key, v := range in {
-		if dst, ok := ints[key]; ok {
-			f, err := whole(key, v)
+		if p, ok := ints[key]; ok {
+			f, err := whole(key, v, float64(p.lo), float64(p.hi))
 			if err != nil {
 				return o, err
 			}
-			*dst = int(f)
+			*p.dst = int(f)
 			continue
 		}
 		if dst, ok := floats[key]; ok {
@@ -141,7 +169,7 @@ func ParseOptions(in map[string]any) (Options, error) {
 		switch key {
 		case "preset":
 		case "seed":
-			f, err := whole(key, v)
+			f, err := whole(key, v, 0, 1<<53)
 			if err != nil {
 				return o, err
 			}
@@ -170,25 +198,13 @@ func ParseOptions(in map[string]any) (Options, error) {
 	return o, nil
 }
 
-// Bounds on the parameters of a training run asked for over HTTP.
+// Bounds on the parameters of a training run asked for over HTTP. The
+// nightly `lift train`, which an operator configures, has the model's own.
 const (
 	MaxRounds = 10000
 	MaxDepth  = 16
+	MaxBin    = 1024
 )
-
-// checkRequestBounds refuses parameters no HTTP request may ask for: the
-// run happens inside the server and holds the trainer lock, and one
-// request must not occupy it for hours. The nightly `lift train`, which
-// an operator configures, has no such bounds.
-func checkRequestBounds(o Options) error {
-	switch {
-	case o.Params.Rounds > MaxRounds:
-		return lift.Errorf(lift.Invalid, "rounds must be at most %d, got %d", MaxRounds, o.Params.Rounds)
-	case o.Params.MaxDepth > MaxDepth:
-		return lift.Errorf(lift.Invalid, "max_depth must be at most %d, got %d", MaxDepth, o.Params.MaxDepth)
-	}
-	return nil
-}
 
 // paramsRecord is what the registry keeps of a run's parameters.
 func (o Options) paramsRecord() map[string]any {
@@ -203,10 +219,7 @@ func (o Options) paramsRecord() map[string]any {
 
 // TrainCTR implements lift.Trainer.
 func (j *Job) TrainCTR(ctx context.Context, params map[string]any) (*lift.TrainSummary, error) {
-	o, err := ParseOptions(params)
-	if err == nil {
-		err = checkRequestBounds(o)
-	}
+	o, err := ParseRequestOptions(params)
 	if err != nil {
 		return nil, err
 	}
