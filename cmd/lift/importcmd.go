@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -59,7 +60,10 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if *format == "" {
 		*format = formatOf(path)
 	}
-	if *format != "csv" && *format != "jsonl" {
+	switch {
+	case *format == "":
+		return usagef("cannot tell the format of %q from its name (.csv, .jsonl, .json or .ndjson, optionally .gz): pass --format csv or jsonl", path)
+	case *format != "csv" && *format != "jsonl":
 		return usagef("--format must be csv or jsonl, got %q", *format)
 	}
 	f, err := dataset.Open(path)
@@ -67,7 +71,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer f.Close()
-	records, err := readRecords(f, *format)
+	records, err := readRecords(f, *format, kind)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -153,11 +157,12 @@ type record struct {
 	csv bool
 }
 
-func readRecords(r io.Reader, format string) ([]record, error) {
+// readRecords reads the rows of a kind ("clips" or "outcomes") of file.
+func readRecords(r io.Reader, format, kind string) ([]record, error) {
 	if format == "jsonl" {
 		return readJSONLines(r)
 	}
-	return readCSVRecords(r)
+	return readCSVRecords(r, kind)
 }
 
 func readJSONLines(r io.Reader) ([]record, error) {
@@ -184,7 +189,7 @@ func readJSONLines(r io.Reader) ([]record, error) {
 	return recs, nil
 }
 
-func readCSVRecords(r io.Reader) ([]record, error) {
+func readCSVRecords(r io.Reader, kind string) ([]record, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -201,6 +206,9 @@ func readCSVRecords(r io.Reader) ([]record, error) {
 		return nil, errors.New("line 1 is one column with tabs in it: the file looks tab-separated; import reads comma-separated CSV or JSON lines")
 	}
 	if err := dataset.CheckHeader(header); err != nil {
+		return nil, fmt.Errorf("line 1: %w", err)
+	}
+	if err := checkColumns(header, kind); err != nil {
 		return nil, fmt.Errorf("line 1: %w", err)
 	}
 	var recs []record
@@ -230,10 +238,44 @@ func readCSVRecords(r io.Reader) ([]record, error) {
 	}
 }
 
-// clipFields are the columns a clip row may have.
-var clipFields = map[string]bool{
-	"clip_id": true, "psychology_score": true, "hook_strength": true, "novelty_score": true,
-	"emotion_data": true, "duration": true, "composite_score": true,
+// The fields a row may have, and those it must, by kind of file.
+var (
+	fieldsOf = map[string][]string{
+		"clips":    {"clip_id", "psychology_score", "hook_strength", "novelty_score", "emotion_data", "duration", "composite_score"},
+		"outcomes": {"clip_id", "impressions", "clicks", "observed_at"},
+	}
+	requiredOf    = map[string][]string{"clips": {"clip_id", "duration"}, "outcomes": {"clip_id", "impressions", "clicks"}}
+	clipFields    = setOf(fieldsOf["clips"])
+	outcomeFields = setOf(fieldsOf["outcomes"])
+)
+
+func setOf(names []string) map[string]bool {
+	s := map[string]bool{}
+	for _, n := range names {
+		s[n] = true
+	}
+	return s
+}
+
+// checkColumns refuses a CSV header that names a column a kind of row
+// does not have, or lacks one it needs: a file without its header line,
+// or the other kind's file, would otherwise be read row by row as data,
+// its first row lost or every row refused for a field it does not name.
+func checkColumns(header []string, kind string) error {
+	known := setOf(fieldsOf[kind])
+	for _, h := range header {
+		if !known[h] {
+			return fmt.Errorf("%q is not a column of %s (the header line names %s; required: %s)",
+				h, kind, strings.Join(fieldsOf[kind], ", "), strings.Join(requiredOf[kind], ", "))
+		}
+	}
+	have := setOf(header)
+	for _, r := range requiredOf[kind] {
+		if !have[r] {
+			return fmt.Errorf("no %q column: a %s file needs %s", r, kind, strings.Join(requiredOf[kind], ", "))
+		}
+	}
+	return nil
 }
 
 func clipFromRecord(rec record) (*lift.Clip, error) {
@@ -344,7 +386,7 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 		return nil, rec.err
 	}
 	for k := range rec.fields {
-		if k != "clip_id" && k != "impressions" && k != "clicks" && k != "observed_at" {
+		if !outcomeFields[k] {
 			return nil, fmt.Errorf("unknown field %q", k)
 		}
 	}
@@ -361,8 +403,13 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok || v != float64(int64(v)) {
-			return nil, fmt.Errorf("%s must be a whole number", f.name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s is required", f.name)
+		case v != math.Trunc(v):
+			return nil, fmt.Errorf("%s must be a whole number, got %v", f.name, v)
+		case math.Abs(v) > lift.MaxOutcomeImpressions:
+			return nil, fmt.Errorf("%s must be at most %d per outcome, got %v", f.name, int64(lift.MaxOutcomeImpressions), v)
 		}
 		*f.dst = int64(v)
 	}

@@ -187,7 +187,7 @@ func TestBadInputCreatesNoDatabase(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"clips: unknown column", []string{"import", "clips", "bad.csv"}, "unknown field"},
+		{"clips: unknown column", []string{"import", "clips", "bad.csv"}, `"a" is not a column of clips`},
 		{"clips: tab-separated", []string{"import", "clips", "clips.tsv.csv"}, "looks tab-separated"},
 		{"clips: a column twice", []string{"import", "clips", "twice.csv"}, `column "clip_id" appears twice in the header, at positions 1 and 3`},
 		{"clips: CSV read as JSON lines", []string{"import", "clips", "clips.csv", "--format", "jsonl"}, "malformed JSON"},
@@ -235,7 +235,7 @@ func TestBadInputCreatesNoDatabase(t *testing.T) {
 // valid row there is nothing to store, and no database is created.
 func TestImportSkipsAllInvalidWithoutDatabase(t *testing.T) {
 	t.Chdir(t.TempDir())
-	p := writeFile(t, "bad.csv", "a,b\n1,2\n")
+	p := writeFile(t, "bad.csv", "clip_id,duration\nx,-5\n")
 	code, out, stderr := run(t, "import", "clips", p, "--skip-invalid")
 	if code != 0 || !strings.Contains(out, `"accepted":0,"rejected":1,"imported":true`) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
@@ -263,6 +263,9 @@ func TestImportJSONLinesAreTyped(t *testing.T) {
 		{"outcomes", `{"clip_id":"j1","impressions":10,"clicks":"1"}`, `clicks must be a JSON number, got "1"`},
 		{"outcomes", `{"clip_id":"j1","impressions":true,"clicks":1}`, "impressions must be a JSON number, got true"},
 		{"outcomes", `{"clip_id":"j1","impressions":[10],"clicks":1}`, "impressions must be a JSON number, got [10]"},
+		{"outcomes", `{"clip_id":"j1","impressions":10.5,"clicks":1}`, "impressions must be a whole number, got 10.5"},
+		{"outcomes", `{"clip_id":"j1","impressions":1e20,"clicks":1}`, "impressions must be at most 1000000000000 per outcome, got 1e+20"},
+		{"outcomes", `{"clip_id":"j1","impressions":10}`, "clicks is required"},
 		{"clips", `{"clip_id":"j2","duration":7}`, ""},
 		{"clips", `{"clip_id":"j2","duration":"7"}`, `duration must be a JSON number, got "7"`},
 		{"clips", `{"clip_id":"j2","duration":7,"composite_score":"0.5"}`, `composite_score must be a JSON number, got "0.5"`},
@@ -305,5 +308,31 @@ func TestImportRefusesTextPostgreSQLCannotHold(t *testing.T) {
 	if rep.Accepted != 2 || rep.Rejected != 1 || len(rep.Errors) != 1 || rep.Errors[0].Line != 2 ||
 		!strings.Contains(rep.Errors[0].Reason, "NUL") {
 		t.Errorf("report = %+v, want line 2 rejected for its NUL and the other two imported", rep)
+	}
+}
+
+// TestImportChecksTheCSVHeader: a CSV whose first line is not a header of
+// its kind is refused as a whole, before any database is opened: a file
+// without its header line lost its first row in silence, and the other
+// kind's file was refused row by row for fields named at random.
+func TestImportChecksTheCSVHeader(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, c := range []struct{ kind, body, want string }{
+		{"outcomes", "c1,10,1\n", `"c1" is not a column of outcomes`},
+		{"clips", "foo,bar\n", `"foo" is not a column of clips`},
+		{"outcomes", "clip_id,impressions\nc1,10\n", `no "clicks" column`},
+		{"outcomes", "clip_id,duration,hook_strength\nc1,10,\n", `"duration" is not a column of outcomes`},
+	} {
+		p := writeFile(t, "f.csv", c.body)
+		code, out, stderr := run(t, "import", c.kind, p, "--skip-invalid")
+		if code != 1 || out != "" || !strings.Contains(stderr, "line 1: "+c.want) {
+			t.Errorf("import %s %q: exit %d, stdout %q, stderr %q; want exit 1 naming %s", c.kind, c.body, code, out, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat("lift.db"); err == nil {
+		t.Errorf("a refused import created lift.db")
+	}
+	if code, _, stderr := run(t, "import", "clips", writeFile(t, "o.txt", "clip_id,duration\n")); code != 2 || !strings.Contains(stderr, "pass --format") {
+		t.Errorf("a file whose name tells no format: exit %d, %q", code, stderr)
 	}
 }
