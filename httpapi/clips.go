@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -23,8 +25,8 @@ type clipInput struct {
 	Duration        *float64       `json:"duration"`
 	CompositeScore  *float64       `json:"composite_score"`
 
-	Impressions *int64         `json:"impressions"`
-	Clicks      *int64         `json:"clicks"`
+	Impressions *count         `json:"impressions"`
+	Clicks      *count         `json:"clicks"`
 	CreatedAt   *time.Time     `json:"created_at"`
 	UpdatedAt   *time.Time     `json:"updated_at"`
 	ActualCTR   *float64       `json:"actual_ctr"`
@@ -139,9 +141,37 @@ func (s *Server) listClips(w http.ResponseWriter, r *http.Request) error {
 }
 
 type outcomeInput struct {
-	Impressions *int64  `json:"impressions"`
-	Clicks      *int64  `json:"clicks"`
+	Impressions *count  `json:"impressions"`
+	Clicks      *count  `json:"clicks"`
 	ObservedAt  *string `json:"observed_at"`
+}
+
+// count is a JSON whole number however it is written: 100, 100.0 or 1e2
+// (JSON has one number type, and clients holding counts as floats send
+// them so). A fraction, or a number past float64's whole numbers, is
+// refused as not an int64.
+type count int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *count) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		// The decoder names the field in a type error it is given.
+		value := "number " + string(b)
+		switch b[0] {
+		case '"':
+			value = "string"
+		case 't', 'f':
+			value = "bool"
+		case '[':
+			value = "array"
+		case '{':
+			value = "object"
+		}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[int64]()}
+	}
+	*c = count(f)
+	return nil
 }
 
 func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
@@ -153,7 +183,7 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 	if in.Impressions == nil || in.Clicks == nil {
 		return lift.Errorf(lift.Invalid, "impressions and clicks are required")
 	}
-	o := &lift.Outcome{ClipID: id, Impressions: *in.Impressions, Clicks: *in.Clicks}
+	o := &lift.Outcome{ClipID: id, Impressions: int64(*in.Impressions), Clicks: int64(*in.Clicks)}
 	if in.ObservedAt != nil { // null, like leaving it out, means now
 		t, err := lift.ParseObservedAt(*in.ObservedAt, s.Now())
 		if err != nil {

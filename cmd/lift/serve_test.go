@@ -267,6 +267,13 @@ func TestServeBadInput(t *testing.T) {
 	if code, body := s.Do("GET", "/predictions/summary", nil); code != 200 || body["total"] != 0.0 {
 		t.Errorf("rejected predictions were recorded: %d %v", code, body)
 	}
+	// A whole number is one however JSON writes it.
+	if code, body := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 1e2, "clicks": 4.0}`); code != 201 || body["clip_impressions"] != 100.0 {
+		t.Errorf("outcome of 1e2 impressions and 4.0 clicks = %d %v", code, body)
+	}
+	if code, b := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 10, "clicks": 1.5}`); code != 400 || b["detail"] != `field "clicks" must be a whole number, got JSON number 1.5` {
+		t.Errorf("fractional clicks = %d %v", code, b)
+	}
 }
 
 // TestOutcomeObservedAt: a given observed_at is stored and answered in
