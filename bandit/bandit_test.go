@@ -474,3 +474,43 @@ func TestActionFeaturesShareAModel(t *testing.T) {
 		t.Errorf("greedy PMF %v, want all mass on the new, warmer variant", pmf)
 	}
 }
+
+// TestThompsonEvenForEqualPosteriors: variants with the same posterior
+// (a new experiment's, say) get the same probability, not a Monte Carlo
+// split that every experiment would share; the others keep theirs.
+func TestThompsonEvenForEqualPosteriors(t *testing.T) {
+	for _, k := range []int{2, 3, 5} {
+		p := NewThompson(42)
+		var acts []Action
+		for i := range k {
+			acts = append(acts, Action{ID: fmt.Sprint("v", i)})
+		}
+		pmf, err := p.PMF(Context{}, acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range pmf {
+			if math.Abs(q-1/float64(k)) > 1e-12 {
+				t.Errorf("%d new variants: P(v%d) = %v, want 1/%d", k, i, q, k)
+			}
+		}
+	}
+	// Two tied at one success in two trials, one clear leader: the tied
+	// pair shares its mass equally, and the leader stays ahead.
+	p := NewThompson(42)
+	acts := []Action{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	for i, rewards := range [][]float64{{1, 0}, {1, 0}, {1, 1, 1, 1, 1, 1, 0}} {
+		for _, r := range rewards {
+			if err := p.Learn(Event{Actions: acts, Chosen: i, Reward: r, Probability: 1. / 3}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pmf, err := p.PMF(Context{}, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pmf[0] != pmf[1] || pmf[2] <= pmf[0] || math.Abs(pmf[0]+pmf[1]+pmf[2]-1) > 1e-12 {
+		t.Errorf("PMF %v: want a = b < c, summing to 1", pmf)
+	}
+}

@@ -93,9 +93,37 @@ func (p *Thompson) PMF(ctx Context, actions []Action) ([]float64, error) {
 	}
 	rng := rand.New(rand.NewPCG(p.Seed, uint64(p.t)))
 	p.mu.RUnlock()
-	return thompsonPMF(len(actions), p.Draws, func(i int) float64 {
+	pmf := thompsonPMF(len(actions), p.Draws, func(i int) float64 {
 		return BetaDraw(rng, a[i], b[i])
-	}), nil
+	})
+	evenTies(pmf, a, b)
+	return pmf, nil
+}
+
+// evenTies gives actions whose posteriors are the same Beta(a, b) the
+// same probability, their Monte Carlo estimates' mean: their true chances
+// of being best are equal, and left to the draws a new experiment's
+// untried variants got splits such as 56/44 (the same for every
+// experiment, the draws being seeded). The sum stays 1.
+func evenTies(pmf, a, b []float64) {
+	type posterior struct{ a, b float64 }
+	groups := map[posterior][]int{}
+	for i := range pmf {
+		k := posterior{a[i], b[i]}
+		groups[k] = append(groups[k], i)
+	}
+	for _, idx := range groups {
+		if len(idx) < 2 {
+			continue
+		}
+		var sum float64
+		for _, i := range idx {
+			sum += pmf[i]
+		}
+		for _, i := range idx {
+			pmf[i] = sum / float64(len(idx))
+		}
+	}
 }
 
 // Learn adds the event's reward to the chosen action's posterior.
