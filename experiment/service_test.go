@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -758,6 +759,61 @@ func TestBestVariantNeedsEvidence(t *testing.T) {
 	}
 	if st.BestVariant != nil {
 		t.Errorf("v1 and v2 tie on top: best %q, want none", *st.BestVariant)
+	}
+
+	// v0 tried twice (one success), v1 never: the same chance of being
+	// best, and v1 has no mean to show.
+	if _, err := svc.Create(ctx, abn("untried", 2)); err != nil {
+		t.Fatal(err)
+	}
+	rewarded := 0
+	for i := 0; rewarded < 2; i++ {
+		d, err := svc.Decide(ctx, "untried", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Variant == "v0" {
+			if _, err := svc.Reward(ctx, "untried", d.EventID, float64(rewarded)); err != nil {
+				t.Fatal(err)
+			}
+			rewarded++
+		}
+	}
+	if st, err = svc.Stats(ctx, "untried"); err != nil {
+		t.Fatal(err)
+	}
+	if st.BestVariant != nil || st.Variants[1].Trials != 0 || st.Variants[1].Mean != nil || deref2(st.Variants[0].Mean) != 0.5 {
+		t.Errorf("v0 tried twice, v1 never: best %v, means %v and %v; want no leader, 0.5 and none",
+			deref(st.BestVariant), deref2(st.Variants[0].Mean), st.Variants[1].Mean)
+	}
+}
+
+func deref2(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// TestClearLeader: the leader is named only when its p_best stands out
+// from every active runner-up's by more than the draws' noise, and it has
+// been tried; a single active variant is the leader.
+func TestClearLeader(t *testing.T) {
+	d := map[string]bandit.BetaStats{"a": {Trials: 50, RewardSum: 20}, "b": {Trials: 50, RewardSum: 10}, "c": {Trials: 0}}
+	for _, c := range []struct {
+		name string
+		vs   []VariantStats
+		want bool
+	}{
+		{"clear", []VariantStats{{ID: "a", Trials: 50, PBest: 0.9}, {ID: "b", Trials: 50, PBest: 0.1}}, true},
+		{"within the noise", []VariantStats{{ID: "a", Trials: 50, PBest: 0.51}, {ID: "b", Trials: 50, PBest: 0.49}}, false},
+		{"the runner-up retired", []VariantStats{{ID: "a", Trials: 50, PBest: 1}, {ID: "b", Trials: 50, PBest: 0.5, Retired: true}}, true},
+		{"untried leader", []VariantStats{{ID: "c", PBest: 0.9}, {ID: "b", Trials: 50, PBest: 0.1}}, false},
+		{"alone and untried", []VariantStats{{ID: "c", PBest: 1}}, true},
+	} {
+		if got := clearLeader(c.vs, 0, d); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 

@@ -16,8 +16,9 @@ type VariantStats struct {
 	Retired   bool    `json:"retired,omitempty"`
 	Trials    int64   `json:"trials"`
 	RewardSum float64 `json:"reward_sum"`
-	// Mean is RewardSum/Trials (0 without trials).
-	Mean float64 `json:"mean"`
+	// Mean is RewardSum/Trials; nil (null) without trials, where CI95 is
+	// the prior's interval and no mean was observed.
+	Mean *float64 `json:"mean"`
 	// CI95 is the central 95% credible interval of the mean reward under
 	// a Beta posterior (uniform prior, plus the cold-start prior if any).
 	CI95 [2]float64 `json:"ci95"`
@@ -34,8 +35,10 @@ type Stats struct {
 	Decisions    int64          `json:"decisions_rewarded"`
 	Variants     []VariantStats `json:"variants"`
 	// BestVariant is the active variant most likely the best, or nil
-	// while another active variant has the same posterior (the same data
-	// and prior: which one p_best favours is then the draws' noise).
+	// while the data cannot name one: the leader untried, or another
+	// active variant with the same posterior (the same data and prior), or
+	// a runner-up whose p_best is within the draws' noise of the leader's.
+	// A single active variant is the leader.
 	BestVariant *string `json:"best_variant"`
 	// OffPolicy estimates, from this experiment's own logs, the mean
 	// reward of the current policy and of uniform random choice.
@@ -83,7 +86,8 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		st.Decisions += t.Trials
 		vs := VariantStats{ID: v.ID, Retired: v.Retired, Trials: t.Trials, RewardSum: t.RewardSum}
 		if t.Trials > 0 {
-			vs.Mean = t.RewardSum / float64(t.Trials)
+			m := t.RewardSum / float64(t.Trials)
+			vs.Mean = &m
 		}
 		// The Beta posterior of the reward scaled to [0,1].
 		succ := (t.RewardSum - lo*float64(t.Trials)) / (hi - lo)
@@ -117,26 +121,39 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 			best = i
 		}
 	}
-	// The leader is named only when its posterior is its own: another
-	// active variant with the same one (the same trials, rewards and
-	// prior) is as likely the best, and the draws' noise alone would pick
-	// between them.
-	if best >= 0 {
-		leader := st.Variants[best].ID
-		tied := false
-		for i, v := range st.Variants {
-			if i != best && !v.Retired && samePosterior(delta[v.ID], delta[leader]) {
-				tied = true
-			}
-		}
-		if !tied {
-			st.BestVariant = &leader
-		}
+	if best >= 0 && clearLeader(st.Variants, best, delta) {
+		st.BestVariant = &st.Variants[best].ID
 	}
 	if st.OffPolicy, err = s.offPolicy(ctx, l); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// clearLeader reports whether vs[best], the active variant with the
+// largest p_best, can be named the best. Not when it has no trials, nor
+// when another active variant has the same posterior (the same trials,
+// rewards and prior: as likely the best), nor when a runner-up's p_best
+// is within three standard errors of the leader's (the draws' noise
+// would then pick between them). A single active variant is the leader.
+func clearLeader(vs []VariantStats, best int, delta map[string]bandit.BetaStats) bool {
+	leader := vs[best]
+	others := 0
+	for i, v := range vs {
+		if i == best || v.Retired {
+			continue
+		}
+		others++
+		if samePosterior(delta[v.ID], delta[leader.ID]) {
+			return false
+		}
+		// The difference of two shares of one multinomial sample.
+		p, q := leader.PBest, v.PBest
+		if se := math.Sqrt((p + q - (p-q)*(p-q)) / pBestDraws); p-q <= 3*se {
+			return false
+		}
+	}
+	return others == 0 || leader.Trials > 0
 }
 
 // samePosterior reports whether a and b are the same Beta posterior, up
