@@ -245,7 +245,7 @@ func (j *Job) Run(ctx context.Context, o Options) (sum *lift.TrainSummary, err e
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	defer func() {
 		stopRenew()
-		j.Store.Unlock(context.WithoutCancel(ctx), LockName, holder)
+		j.release(holder)
 	}()
 	go func() {
 		t := time.NewTicker(LockTTL / 3)
@@ -260,6 +260,39 @@ func (j *Job) Run(ctx context.Context, o Options) (sum *lift.TrainSummary, err e
 		}
 	}()
 	return j.run(ctx, o)
+}
+
+// releaseRetry is the first wait before a failed release of the lease is
+// tried again (doubling up to 10 s); a variable for tests.
+var releaseRetry = 500 * time.Millisecond
+
+// release gives the training lease back. The database not answering at
+// that moment (the blip that may have failed the run) would leave the
+// lease to expire after LockTTL, every run refused meanwhile though none
+// trains; so a failed release is retried in the background until it
+// succeeds or the lease has expired anyway. Unlock takes the lease from
+// this holder only, so a late retry cannot end another's.
+func (j *Job) release(holder string) {
+	unlock := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return j.Store.Unlock(ctx, LockName, holder)
+	}
+	err := unlock()
+	if err == nil {
+		return
+	}
+	j.logger().Warn("releasing the training lease; retrying", "err", err)
+	go func() {
+		deadline := time.Now().Add(LockTTL)
+		for wait := releaseRetry; time.Now().Before(deadline); wait = min(2*wait, 10*time.Second) {
+			time.Sleep(wait)
+			if unlock() == nil {
+				j.logger().Info("released the training lease")
+				return
+			}
+		}
+	}()
 }
 
 func (j *Job) logger() *slog.Logger {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -545,5 +546,48 @@ func TestTrainWithoutClicksInTheHoldout(t *testing.T) {
 		if mv.Metrics == nil || mv.Metrics.AUC != nil {
 			t.Errorf("clicked %d: stored metrics %+v, want AUC nil", clicked, mv.Metrics)
 		}
+	}
+}
+
+// blipStore is a real store whose database does not answer the first
+// unlocks, as when it blipped at the end of a run.
+type blipStore struct {
+	*sqlite.DB
+	failing atomic.Int32
+}
+
+func (s *blipStore) Unlock(ctx context.Context, name, holder string) error {
+	if s.failing.Add(-1) >= 0 {
+		return lift.Errorf(lift.Unavailable, "the database does not answer")
+	}
+	return s.DB.Unlock(ctx, name, holder)
+}
+
+// TestLeaseReleasedAfterABlip: a run whose lease could not be released
+// (the database did not answer then) releases it once the database is
+// back, instead of refusing every run until the lease expires.
+func TestLeaseReleasedAfterABlip(t *testing.T) {
+	defer func(d time.Duration) { releaseRetry = d }(releaseRetry)
+	releaseRetry = time.Millisecond
+	ctx := context.Background()
+	db := MustDemoDB(t, 9, 4) // too few clips: the run ends at once
+	s := &blipStore{DB: db}
+	s.failing.Store(3)
+	if _, err := (&Job{Store: s}).Run(ctx, DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := db.TryLock(ctx, LockName, "next", LockTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease is still held 10 s after the database came back")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
