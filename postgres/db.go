@@ -63,6 +63,30 @@ type DB struct {
 // pool_max_conns.
 const defaultMaxConns = 16
 
+// HasSchema reports whether the database named by dsn holds Lift's
+// schema where its search_path looks (a migrated database), without
+// creating anything: the commands that only read or change what is
+// stored refuse a database that has none, as they refuse a SQLite file
+// that does not exist, instead of migrating an empty schema that a
+// mistyped search_path or database name happened to name.
+func HasSchema(ctx context.Context, dsn string) (_ bool, err error) {
+	defer lift.Wrap(&err, "postgres.HasSchema")
+	cfg, err := pgxpool.ParseConfig(dsn) // which takes out pool_* settings
+	if err != nil {
+		return false, lift.Errorf(lift.Invalid, "cannot parse the PostgreSQL connection string")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return false, classify(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var has bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&has); err != nil {
+		return false, classify(err)
+	}
+	return has, nil
+}
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string; search_path may be set in it) and migrates it to the
 // newest schema. Migration runs under a session advisory lock, so replicas

@@ -72,7 +72,7 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 }
 
 // errNoDatabase is openExistingDB's error for a SQLite file that is not
-// there.
+// there, or a PostgreSQL database without Lift's schema.
 var errNoDatabase = errors.New("the database does not exist")
 
 // openExistingDB is openDB for a database that must exist already (the
@@ -82,6 +82,13 @@ var errNoDatabase = errors.New("the database does not exist")
 // one.)
 func (m *Main) openExistingDB(ctx context.Context, dsn string) (Store, error) {
 	if isPostgres(dsn) {
+		has, err := postgres.HasSchema(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			return nil, fmt.Errorf("--db %s: %w: no Lift schema where its search_path looks (check the database name and search_path; 'lift migrate' or 'lift serve' creates one)", redact(dsn), errNoDatabase)
+		}
 		return m.openDB(ctx, dsn)
 	}
 	if path, ok := sqlitePath(dsn); ok && path != "" {

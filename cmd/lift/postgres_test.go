@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,28 @@ func TestPostgresReplicas(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+}
+
+// TestPostgresWithoutSchema: the commands that only read or change what
+// is stored refuse a PostgreSQL database without Lift's schema, as they
+// refuse a SQLite file that is not there, and create nothing in it (a
+// mistyped search_path naming an empty schema must not get one).
+func TestPostgresWithoutSchema(t *testing.T) {
+	db := storetest.MustPostgresDSN(t) // an empty schema
+	if code, _, stderr := run(t, "models", "list", "--db", db); code != 1 || !strings.Contains(stderr, "no Lift schema") {
+		t.Errorf("models list on an empty schema: exit %d, %q", code, stderr)
+	}
+	if code, out, stderr := run(t, "train", "--db", db, "--export", ""); code != 0 || !strings.Contains(out, "Not enough data") || !strings.Contains(stderr, "no Lift schema") {
+		t.Errorf("train on an empty schema: exit %d, %s %q", code, out, stderr)
+	}
+	if code, out, stderr := run(t, "models", "list", "--db", db); code != 1 {
+		t.Errorf("models list after the refused commands: exit %d, %s %s: they created the schema", code, out, stderr)
+	}
+	if code, _, stderr := run(t, "migrate", "--db", db); code != 0 {
+		t.Fatalf("migrate: exit %d, %s", code, stderr)
+	}
+	if code, out, stderr := run(t, "models", "list", "--db", db); code != 0 || !strings.Contains(out, `"models":[]`) {
+		t.Errorf("models list after migrate: exit %d, %s %s", code, out, stderr)
 	}
 }
