@@ -104,6 +104,9 @@ func (s *Server) reward(w http.ResponseWriter, r *http.Request) error {
 	if in.EventID == nil || *in.EventID == "" {
 		return lift.Errorf(lift.Invalid, "event_id is required")
 	}
+	if err := lift.ValidateID("event_id", *in.EventID); err != nil {
+		return err
+	}
 	if in.Reward == nil || math.IsInf(*in.Reward, 0) {
 		return lift.Errorf(lift.Invalid, "reward is required and must be a finite number")
 	}

@@ -41,6 +41,9 @@ func (s *Server) predictCTR(w http.ResponseWriter, r *http.Request) error {
 	case in.ClipID != nil && in.Features != nil:
 		return lift.Errorf(lift.Invalid, "give clip_id or features, not both")
 	case in.ClipID != nil:
+		if err := lift.ValidateClipID(*in.ClipID); err != nil {
+			return err
+		}
 		var err error
 		if f, err = s.clipFeatures(r.Context(), *in.ClipID); err != nil {
 			return err

@@ -196,6 +196,10 @@ func (s *Server) wrap(public bool, timeout time.Duration, h func(http.ResponseWr
 			s.writeError(w, r, lift.Errorf(lift.Unauthorized, "missing or wrong bearer token"))
 			return
 		}
+		if err := validPathIDs(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if timeout > 0 {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
@@ -205,6 +209,27 @@ func (s *Server) wrap(public bool, timeout time.Duration, h func(http.ResponseWr
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// validPathIDs refuses an id in the path that no write could have stored
+// (control characters, invalid UTF-8, too long): a 400 saying why, on
+// every store alike, rather than a 404 from one database and a refusal
+// to store the text from another.
+func validPathIDs(r *http.Request) error {
+	for _, name := range []string{"id", "variant"} {
+		v := r.PathValue(name)
+		if v == "" {
+			continue
+		}
+		field := name
+		if strings.Contains(r.Pattern, " /clips/") {
+			field = "clip_id"
+		}
+		if err := lift.ValidateID(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // authorized checks the request's bearer token. The scheme's name is

@@ -57,6 +57,7 @@ func TestExperimentsOverHTTP(t *testing.T) {
 		{map[string]any{"event_id": "nope", "reward": 1}, 404},
 		{map[string]any{"event_id": ev, "reward": 7}, 400},
 		{map[string]any{"event_id": ev}, 400},
+		{map[string]any{"event_id": "a\x00b", "reward": 1}, 400}, // no decision could have this id
 	} {
 		if code, b := s.Do("POST", "/experiments/thumbs/rewards", tc.body); code != tc.status {
 			t.Errorf("reward case %d = %d %v, want %d", i, code, b, tc.status)

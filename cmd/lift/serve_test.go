@@ -235,6 +235,12 @@ func TestServeBadInput(t *testing.T) {
 		{"inline score beyond float32", "POST", "/predict/ctr", `{"features": {"duration": 3, "hook_strength": -1e39}}`, 400, "invalid"},
 		{"inline composite over 1", "POST", "/predict/ctr", `{"features": {"duration": 3, "composite_score": 7}}`, 400, "invalid"},
 		{"id not UTF-8", "PUT", "/clips/%ff", `{"duration": 1}`, 400, "invalid"},
+		// An id no write could have stored is a 400 on a read too, on
+		// either store (PostgreSQL refused to take a NUL at all).
+		{"NUL in a read's id", "GET", "/clips/a%00b", nil, 400, "invalid"},
+		{"control character in an outcome's clip id", "POST", "/clips/a%01b/outcomes", `{"impressions": 5, "clicks": 1}`, 400, "invalid"},
+		{"NUL in predict's clip_id", "POST", "/predict/ctr?clip_id=a%00b", nil, 400, "invalid"},
+		{"NUL in predict's body clip_id", "POST", "/predict/ctr", `{"clip_id": "a\u0000b"}`, 400, "invalid"},
 		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
 		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
 		{"wrong method", "DELETE", "/clips/c1", nil, 405, "method_not_allowed"},
