@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -105,6 +106,7 @@ type DB struct {
 	closed     chan struct{}
 	writerDone chan struct{}
 	closeOnce  sync.Once
+	closeErr   error
 }
 
 // storedNow is the default clock: the time as a store keeps it.
@@ -185,24 +187,25 @@ func open(ctx context.Context, path string, indexEvery int64) (*DB, error) {
 // statement open (and its files) past its close, and database/sql closes
 // only the statements it prepared on its pool, not those prepared on a
 // held connection as the writer's are.
+//
+// The teardown runs once; later and concurrent calls wait for it and
+// return its error.
 func (db *DB) Close() error {
-	db.closeOnce.Do(func() { close(db.closed) })
-	<-db.writerDone
-	for q, st := range db.wstmts {
-		st.Close()
-		delete(db.wstmts, q)
-	}
-	db.read.stmts.Range(func(q, st any) bool {
-		st.(*sql.Stmt).Close()
-		db.read.stmts.Delete(q)
-		return true
+	db.closeOnce.Do(func() {
+		close(db.closed)
+		<-db.writerDone
+		for _, st := range db.wstmts {
+			st.Close()
+		}
+		db.read.stmts.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+		rerr := db.read.pool.Close()
+		db.wconn.Close()
+		db.closeErr = cmp.Or(db.write.Close(), rerr)
 	})
-	rerr := db.read.pool.Close()
-	db.wconn.Close()
-	if err := db.write.Close(); err != nil {
-		return err
-	}
-	return rerr
+	return db.closeErr
 }
 
 // Ping checks that the database answers (for /readyz).

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,5 +82,29 @@ func TestCloseLeavesTheFileWhole(t *testing.T) {
 	}
 	if ps, err := db2.ClipPredictions(ctx, "c1", 10); err != nil || len(ps) != 1 {
 		t.Errorf("the prediction in the moved file: %v %v", ps, err)
+	}
+}
+
+// TestCloseTwiceAtOnce: Close may be called again, and at the same time
+// from several goroutines; each waits for the one teardown.
+func TestCloseTwiceAtOnce(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "lift.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetClip(context.Background(), "none"); lift.KindOf(err) != lift.NotFound {
+		t.Fatal(err) // a reader statement to finalize
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := db.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := db.Close(); err != nil {
+		t.Error(err)
 	}
 }
