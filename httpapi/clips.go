@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -13,9 +14,10 @@ import (
 
 // clipInput is the body of PUT /clips/{id}: the seed's Clip fields. The
 // derived fields (impressions, clicks, timestamps, actual_ctr, features)
-// are read-only, but a client may send back what GET returned, so they
-// are accepted and ignored; features only when they are what the scores
-// give, since a client sending others expects them to be used.
+// are read-only, but a client may send back what GET returned, edited or
+// not, so they are accepted and ignored; features only when they are what
+// GET answered or what this body's scores give, since a client sending
+// others expects them to be used.
 type clipInput struct {
 	ClipID          *string        `json:"clip_id"`
 	PsychologyScore map[string]any `json:"psychology_score"`
@@ -61,11 +63,11 @@ func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
 		NoveltyScore: in.NoveltyScore, EmotionData: in.EmotionData,
 		Duration: *in.Duration, CompositeScore: in.CompositeScore,
 	}
-	if in.Features != nil && *in.Features != c.Features() {
+	if in.Features != nil && *in.Features != c.Features() && !s.storedFeatures(r.Context(), id, *in.Features) {
 		want, _ := json.Marshal(c.Features())
 		sent, _ := json.Marshal(in.Features)
-		return lift.Errorf(lift.Invalid, "features are read from the clip's scores and duration, not set: this body's give %s, not the %s sent "+
-			"(leave features out, or send them as GET answered them, with the scores)", want, sent)
+		return lift.Errorf(lift.Invalid, "features are read from the clip's scores and duration, not set: this body's give %s, not the %s sent, "+
+			"nor are those the stored clip's (leave features out, or send them as GET answered them)", want, sent)
 	}
 	created, err := s.Clips.PutClip(r.Context(), c)
 	if err != nil {
@@ -80,6 +82,13 @@ func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	return writeJSON(w, status, clipView(stored))
+}
+
+// storedFeatures reports whether f are the features of the clip stored as
+// id: what GET answered before the client edited the scores it sends.
+func (s *Server) storedFeatures(ctx context.Context, id string, f lift.Features) bool {
+	c, err := s.Clips.GetClip(ctx, id)
+	return err == nil && c.Features() == f
 }
 
 // clipJSON is a clip as the API shows it: the stored fields, the features
@@ -148,14 +157,14 @@ type outcomeInput struct {
 
 // count is a JSON whole number however it is written: 100, 100.0 or 1e2
 // (JSON has one number type, and clients holding counts as floats send
-// them so). A fraction, or a number past float64's whole numbers, is
-// refused as not an int64.
+// them so). A fraction, or a number beyond int64, is refused as not an
+// int64; the range of a count is its validation's to judge.
 type count int64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (c *count) UnmarshalJSON(b []byte) error {
 	var f float64
-	if err := json.Unmarshal(b, &f); err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	if err := json.Unmarshal(b, &f); err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
 		// The decoder names the field in a type error it is given.
 		value := "number " + string(b)
 		switch b[0] {

@@ -175,9 +175,17 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := s.Do("PUT", "/clips/c1", got); code != 200 || body["impressions"] != 1000.0 {
 		t.Errorf("PUT of what GET answered = %d %v", code, body)
 	}
+	// Edited: the features GET answered are now stale, and still fine.
+	got["duration"] = 31.0
+	if code, body := s.Do("PUT", "/clips/c1", got); code != 200 || body["duration"] != 31.0 {
+		t.Errorf("PUT of what GET answered, duration edited = %d %v", code, body)
+	}
 	got["features"].(map[string]any)["hook_strength"] = 0.99
 	if code, body := s.Do("PUT", "/clips/c1", got); code != 400 || !strings.Contains(body["detail"].(string), "features are read from") {
-		t.Errorf("PUT with features the scores do not give = %d %v", code, body)
+		t.Errorf("PUT with features neither stored nor given by the scores = %d %v", code, body)
+	}
+	if code, _ := s.Do("PUT", "/clips/c1", clipBody(23)); code != 200 {
+		t.Fatalf("PUT c1 back = %d", code)
 	}
 	code, body = s.Do("POST", "/train/ctr-model", nil)
 	if code != 200 || body["success"] != false || !strings.HasPrefix(body["message"].(string), "Not enough data") {
