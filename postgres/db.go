@@ -81,7 +81,9 @@ func HasSchema(ctx context.Context, dsn string) (_ bool, err error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var has bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&has); err != nil {
+	// schema_migrations alone is other tools' name too (golang-migrate's,
+	// Rails'): Lift's clips table must be there with it.
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL AND to_regclass('clips') IS NOT NULL`).Scan(&has); err != nil {
 		return false, classify(err)
 	}
 	return has, nil

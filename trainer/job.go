@@ -241,13 +241,17 @@ func (j *Job) Run(ctx context.Context, o Options) (sum *lift.TrainSummary, err e
 	if !ok {
 		return nil, lift.Errorf(lift.Conflict, "another training run holds the lock; try again when it finishes")
 	}
-	// Renew the lease while working; release it however we leave.
+	// Renew the lease while working; release it however we leave, once
+	// the renewer has stopped (a renewal in flight would take it back).
 	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan struct{})
 	defer func() {
 		stopRenew()
+		<-renewed
 		j.release(holder)
 	}()
 	go func() {
+		defer close(renewed)
 		t := time.NewTicker(LockTTL / 3)
 		defer t.Stop()
 		for {

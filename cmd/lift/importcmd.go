@@ -264,9 +264,11 @@ func setOf(names []string) map[string]bool {
 func checkColumns(header []string, kind string) error {
 	known := setOf(fieldsOf[kind])
 	for _, h := range header {
-		if !known[h] {
-			return fmt.Errorf("%q is not a column of %s (the header line names %s; required: %s)",
-				h, kind, strings.Join(fieldsOf[kind], ", "), strings.Join(requiredOf[kind], ", "))
+		// An unnamed column (a spreadsheet's trailing comma) is let
+		// through: a row with a value under it is refused for it.
+		if h != "" && !known[h] {
+			return fmt.Errorf("%q is not a column of %s (a %s file's columns are %s; required: %s)",
+				h, kind, kind, strings.Join(fieldsOf[kind], ", "), strings.Join(requiredOf[kind], ", "))
 		}
 	}
 	have := setOf(header)
@@ -408,7 +410,9 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 			return nil, fmt.Errorf("%s is required", f.name)
 		case v != math.Trunc(v):
 			return nil, fmt.Errorf("%s must be a whole number, got %v", f.name, v)
-		case math.Abs(v) > lift.MaxOutcomeImpressions:
+		case v < 0:
+			return nil, fmt.Errorf("%s must not be negative, got %v", f.name, v)
+		case v > lift.MaxOutcomeImpressions:
 			return nil, fmt.Errorf("%s must be at most %d per outcome, got %v", f.name, int64(lift.MaxOutcomeImpressions), v)
 		}
 		*f.dst = int64(v)

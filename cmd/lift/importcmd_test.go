@@ -332,6 +332,10 @@ func TestImportChecksTheCSVHeader(t *testing.T) {
 	if _, err := os.Stat("lift.db"); err == nil {
 		t.Errorf("a refused import created lift.db")
 	}
+	// A spreadsheet's trailing comma: an unnamed, empty column.
+	if code, out, stderr := run(t, "import", "clips", writeFile(t, "t.csv", "clip_id,duration,\na,12,\n")); code != 0 || !strings.Contains(out, `"accepted":1`) {
+		t.Errorf("a header with a trailing comma: exit %d, %s %s", code, out, stderr)
+	}
 	if code, _, stderr := run(t, "import", "clips", writeFile(t, "o.txt", "clip_id,duration\n")); code != 2 || !strings.Contains(stderr, "pass --format") {
 		t.Errorf("a file whose name tells no format: exit %d, %q", code, stderr)
 	}

@@ -236,7 +236,8 @@ async function experimentPage(id) {
     x: { kind: "category", categories: cats }, y: { label: "mean reward", min: 0, format: (v) => pct(v, 1) },
     layers: [
       { type: "errorbars", label: "95% interval", color: "#334155", data: vs.map((v, i) => [i, v.ci95[0], v.ci95[1]]) },
-      { type: "points", label: "mean", data: vs.map((v, i) => [i, v.mean, 5, `${v.id}: ${pct(v.mean)}`]) },
+      // An untried variant has no mean (null): no point.
+      { type: "points", label: "mean", data: vs.map((v, i) => [i, v.mean, 5, `${v.id}: ${pct(v.mean)}`]).filter((d) => d[1] !== null) },
     ],
   });
   xy(pbest, {
