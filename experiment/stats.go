@@ -16,9 +16,10 @@ type VariantStats struct {
 	Retired   bool    `json:"retired,omitempty"`
 	Trials    int64   `json:"trials"`
 	RewardSum float64 `json:"reward_sum"`
-	// Mean is RewardSum/Trials; nil (null) without trials, where CI95 is
-	// the prior's interval and no mean was observed.
-	Mean *float64 `json:"mean"`
+	// Mean is RewardSum/Trials, 0 without trials: a number always, as
+	// clients of the contract read it; CI95 is then the prior's interval,
+	// and the dashboard shows no mean.
+	Mean float64 `json:"mean"`
 	// CI95 is the central 95% credible interval of the mean reward under
 	// a Beta posterior (uniform prior, plus the cold-start prior if any).
 	CI95 [2]float64 `json:"ci95"`
@@ -86,8 +87,7 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		st.Decisions += t.Trials
 		vs := VariantStats{ID: v.ID, Retired: v.Retired, Trials: t.Trials, RewardSum: t.RewardSum}
 		if t.Trials > 0 {
-			m := t.RewardSum / float64(t.Trials)
-			vs.Mean = &m
+			vs.Mean = t.RewardSum / float64(t.Trials)
 		}
 		// The Beta posterior of the reward scaled to [0,1].
 		succ := (t.RewardSum - lo*float64(t.Trials)) / (hi - lo)

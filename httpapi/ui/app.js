@@ -34,6 +34,9 @@ function h(tag, attrs, ...children) {
 
 const pct = (v, d) => (v === null || v === undefined ? "–" : (100 * v).toFixed(d === undefined ? 2 : d) + "%");
 const num = (v, d) => (v === null || v === undefined ? "–" : (+v).toFixed(d === undefined ? 4 : d));
+// observedMean is a variant's mean reward, null when it has no trials (the
+// API answers 0 then).
+const observedMean = (v) => (v.trials > 0 ? v.mean : null);
 const when = (s) => (s ? new Date(s).toLocaleString() : "–");
 const chart = () => h("div", { class: "chart" });
 const card = (title, ...body) => h("section", { class: "card" }, h("h2", {}, title), ...body);
@@ -82,7 +85,7 @@ async function overview() {
     const st = await api(`/experiments/${encodeURIComponent(e.id)}/stats`);
     const best = st.variants.find((v) => v.id === st.best_variant);
     return [link(`#/experiment/${encodeURIComponent(e.id)}`, e.id), st.policy, e.variants.length, st.decisions_rewarded,
-      st.best_variant || "–", best ? pct(best.mean) : "–", best ? pct(best.p_best, 0) : "–"];
+      st.best_variant || "–", best ? pct(observedMean(best)) : "–", best ? pct(best.p_best, 0) : "–"];
   }));
   const expCard = card("Experiments", expRows.length ? table(["experiment", "policy", "variants", "rewarded", "leader", "leader's mean", "P(best)"], expRows) : h("p", {}, "No experiments."));
   const clipCard = card("Clips", h("p", { class: "clips" }, clips.clips.map((c) => link(`#/clip/${encodeURIComponent(c.clip_id || c.id)}`, c.clip_id || c.id))));
@@ -226,7 +229,7 @@ async function experimentPage(id) {
   main.replaceChildren(
     card(`Experiment ${id}`,
       h("p", {}, `Policy ${st.policy}; ${st.decisions_rewarded} rewarded decisions; leader: `, h("b", { id: "leader" }, st.best_variant || "–")),
-      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), pct(v.mean), `${pct(v.ci95[0])} – ${pct(v.ci95[1])}`, pct(v.p_best, 1)]))),
+      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), pct(observedMean(v)), `${pct(v.ci95[0])} – ${pct(v.ci95[1])}`, pct(v.p_best, 1)]))),
     h("div", { class: "grid" }, card("Mean reward with 95% intervals", means), card("Probability of being best", pbest)),
     h("div", { class: "grid" }, card("Traffic share over time", share), card("Cumulative reward", cum)),
     card("Off-policy estimate: current policy vs uniform random", ope,
@@ -236,8 +239,8 @@ async function experimentPage(id) {
     x: { kind: "category", categories: cats }, y: { label: "mean reward", min: 0, format: (v) => pct(v, 1) },
     layers: [
       { type: "errorbars", label: "95% interval", color: "#334155", data: vs.map((v, i) => [i, v.ci95[0], v.ci95[1]]) },
-      // An untried variant has no mean (null): no point.
-      { type: "points", label: "mean", data: vs.map((v, i) => [i, v.mean, 5, `${v.id}: ${pct(v.mean)}`]).filter((d) => d[1] !== null) },
+      // An untried variant has no observed mean: no point.
+      { type: "points", label: "mean", data: vs.map((v, i) => [i, observedMean(v), 5, `${v.id}: ${pct(v.mean)}`]).filter((d) => d[1] !== null) },
     ],
   });
   xy(pbest, {
