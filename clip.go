@@ -322,6 +322,9 @@ func ParseObservedAt(text string, now time.Time) (time.Time, error) {
 // a later read agree.
 func StoredTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// StoredNow is the time now as the stores keep it: their default clock.
+func StoredNow() time.Time { return StoredTime(time.Now()) }
+
 // checkObservedAt refuses an outcome time given by a client that cannot
 // be right: before 2000 UTC (a zero or epoch time sent by mistake;
 // outcomes given without a time are stamped with the time they are

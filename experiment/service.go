@@ -605,7 +605,8 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	if len(ids) == 0 {
 		return nil, lift.Errorf(lift.Invalid, "no variant left to choose after exclude")
 	}
-	pmf, version, err := l.pmf(req.Context, ids, s.now())
+	now := lift.StoredTime(s.now())
+	pmf, version, err := l.pmf(req.Context, ids, now)
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "%v", err)
 	}
@@ -614,7 +615,6 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 	// draws in each, not the same position in every PMF. Ids hold no
 	// control characters, so the separator keeps pairs apart.
 	chosen := bandit.SampleIndex(pmf, bandit.EventUniform(s.Seed, expID+"\x1f"+req.EventID))
-	now := lift.StoredTime(s.now())
 	d := &lift.Decision{
 		ExperimentID: expID, EventID: req.EventID, Context: req.Context, Variants: ids, PMF: pmf,
 		Chosen: chosen, Probability: pmf[chosen], PolicyVersion: version,

@@ -36,10 +36,7 @@ type clipInput struct {
 }
 
 func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := lift.ValidateClipID(id); err != nil {
-		return err
-	}
+	id := r.PathValue("id") // checked by wrap, as every path id
 	var in clipInput
 	if _, err := decode(w, r, &in, false); err != nil {
 		return err

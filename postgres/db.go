@@ -111,7 +111,7 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	db := &DB{Now: func() time.Time { return lift.StoredTime(time.Now()) }, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
+	db := &DB{Now: lift.StoredNow, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
 		stopped: make(chan struct{}), preds: make(chan *predictionReq),
 		horizons: map[string]*rewardHorizon{}}
 	db.features.SetEnabled(false)

@@ -109,9 +109,6 @@ type DB struct {
 	closeErr   error
 }
 
-// storedNow is the default clock: the time as a store keeps it.
-func storedNow() time.Time { return lift.StoredTime(time.Now()) }
-
 // Open opens (creating if needed) the database file at path and migrates
 // it to the newest schema.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -162,7 +159,7 @@ func open(ctx context.Context, path string, indexEvery int64) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4) // reopening a connection costs its pragmas and prepared statements
-	db := &DB{Path: path, Now: storedNow, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
+	db := &DB{Path: path, Now: lift.StoredNow, write: w, wconn: wconn, read: &reader{pool: r}, wstmts: map[string]*sql.Stmt{},
 		features: lift.NewFeatureCache(featureCacheSize),
 		writes:   make(chan *writeReq), closed: make(chan struct{}), writerDone: make(chan struct{}),
 		syncFull: true, syncq: make(chan pendingSync, maxBatch), syncerDone: make(chan struct{}),
