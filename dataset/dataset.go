@@ -21,8 +21,14 @@ type Dense struct {
 	Label []float32
 	// Weight has one entry per row, or is nil when every weight is 1.
 	Weight []float32
-	// Names are the feature names from a header line, or nil.
+	// Names are the feature names from a header line (or VW's feature
+	// names), or nil.
 	Names []string
+	// AbsentIsZero says that a feature the file does not name is 0, not
+	// missing (VW text, which omits zeros): aligned by name with a model or
+	// another file, an absent column is added as 0 and an unknown one is
+	// dropped.
+	AbsentIsZero bool
 }
 
 // Row returns row i's feature values (a view, not a copy).

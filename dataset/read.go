@@ -15,8 +15,8 @@ import (
 
 // Options says how to read a data file.
 type Options struct {
-	// Format is "csv", "tsv" or "libsvm" ("svm" is a synonym); "" picks it
-	// from the file name's extension, ignoring a trailing ".gz".
+	// Format is "csv", "tsv", "libsvm" ("svm" is a synonym) or "vw"; ""
+	// picks it from the file name's extension, ignoring a trailing ".gz".
 	Format string
 	// Label is the label column of a CSV/TSV file: a header name or a
 	// 0-based index. "" means the column named "label" (any case), else
@@ -24,8 +24,9 @@ type Options struct {
 	Label string
 	// Weight is the weight column, by name or index, or "" for none.
 	Weight string
-	// NoLabel reads every column of a CSV/TSV file as a feature (Label
-	// is then nil): for files to predict on that carry no label.
+	// NoLabel reads every column of a CSV/TSV file as a feature, and VW
+	// lines without reading their labels (Label is then nil): for files to
+	// predict on that carry no label.
 	NoLabel bool
 	// Ignore lists columns (names or indices) to drop, such as ids or
 	// string-valued columns a CSV file carries alongside its numbers.
@@ -60,8 +61,8 @@ func FormatOf(path string) string {
 	return ""
 }
 
-// ReadFile reads a CSV, TSV or libsvm file, gzipped or not, into a Dense
-// matrix. Errors name the file and the line.
+// ReadFile reads a CSV, TSV, libsvm or VW file, gzipped or not, into a
+// Dense matrix. Errors name the file and the line.
 func ReadFile(path string, opt Options) (*Dense, error) {
 	format := strings.ToLower(opt.Format)
 	if format == "" {
@@ -78,10 +79,15 @@ func ReadFile(path string, opt Options) (*Dense, error) {
 			return nil, fmt.Errorf("%s: --label and --weight do not apply to libsvm files (the label is the first token)", path)
 		}
 		read = ReadLibSVM
+	case "vw":
+		if opt.Label != "" || opt.Weight != "" {
+			return nil, fmt.Errorf("%s: --label and --weight do not apply to VW files (the label and the importance weight are the first tokens)", path)
+		}
+		read = func(r io.Reader) (*Dense, error) { return ReadVW(r, opt.NoLabel) }
 	case "":
-		return nil, fmt.Errorf("%s: cannot tell the format from the extension (want .csv, .tsv, .libsvm or .svm, optionally .gz); set the format", path)
+		return nil, fmt.Errorf("%s: cannot tell the format from the extension (want .csv, .tsv, .libsvm, .svm or .vw, optionally .gz); set the format", path)
 	default:
-		return nil, fmt.Errorf("%s: format %q cannot be read as a feature matrix (want csv, tsv or libsvm)", path, format)
+		return nil, fmt.Errorf("%s: format %q cannot be read as a feature matrix (want csv, tsv, libsvm or vw)", path, format)
 	}
 	f, err := Open(path)
 	if err != nil {

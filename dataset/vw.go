@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -34,23 +35,41 @@ const maxVWLine = 16 << 20
 // MaxVWClasses is the largest class label ReadVWMulticlass accepts.
 const MaxVWClasses = 1 << 16
 
-// ReadVWMulticlass reads VW multiclass text: lines of the form
+// vwFeature is one feature of a VW line: its column and value.
+type vwFeature struct {
+	col int
+	v   float64
+}
+
+// vwExample is one VW line: its label token ("" when the line has none),
+// its importance weight (1 when none is written) and its features.
+type vwExample struct {
+	line     int
+	label    string
+	weight   float64
+	features []vwFeature
+}
+
+// vwText is a VW text file read into examples, with its feature names
+// ("namespace^feature", or "feature" in the default namespace) by column,
+// in order of first appearance.
+type vwText struct {
+	examples []vwExample
+	names    []string
+}
+
+// readVW reads VW text: lines of the form
 //
-//	LABEL [WEIGHT] ['TAG] |ns f:v f:v ... |ns2 ...
+//	[LABEL [WEIGHT]] ['TAG] |ns f:v f:v ... |ns2 ...
 //
-// with LABEL an integer >= 1. A feature written without ":v" has value 1.
-// The weight and tag are accepted and ignored. Blank lines are skipped.
-// Errors name the line number and the offending token.
-func ReadVWMulticlass(r io.Reader) (*Multiclass, error) {
+// A feature written without ":v" has value 1; the tag is accepted and
+// ignored. Blank lines are skipped. Errors name the line number and the
+// offending token; the label is left to the caller to read.
+func readVW(r io.Reader) (*vwText, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxVWLine)
 	col := map[string]int{}
-	m := &Multiclass{}
-	type entry struct {
-		j int
-		v float64
-	}
-	var rows [][]entry
+	t := &vwText{}
 	line := 0
 	for sc.Scan() {
 		line++
@@ -62,28 +81,24 @@ func ReadVWMulticlass(r io.Reader) (*Multiclass, error) {
 		if bar < 0 {
 			return nil, fmt.Errorf("vw line %d: no '|' separating the label from the features", line)
 		}
+		ex := vwExample{line: line, weight: 1}
 		head := strings.Fields(text[:bar])
-		if len(head) == 0 {
-			return nil, fmt.Errorf("vw line %d: missing label before '|'", line)
+		if len(head) > 0 && !strings.HasPrefix(head[0], "'") {
+			ex.label, head = head[0], head[1:]
 		}
-		label, err := strconv.Atoi(head[0])
-		if err != nil || label < 1 {
-			return nil, fmt.Errorf("vw line %d: label %q is not a class number 1..K", line, head[0])
-		}
-		if label > MaxVWClasses {
-			// K is the largest label, and a policy keeps state per class:
-			// one stray label must not make a billion of them.
-			return nil, fmt.Errorf("vw line %d: label %d is above the largest class number accepted (%d)", line, label, MaxVWClasses)
-		}
-		for _, tok := range head[1:] {
+		weighted := false
+		for _, tok := range head {
 			if strings.HasPrefix(tok, "'") {
 				continue
 			}
-			if w, err := strconv.ParseFloat(tok, 64); err != nil || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			w, err := strconv.ParseFloat(tok, 64)
+			if err != nil || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 				return nil, fmt.Errorf("vw line %d: importance weight %q is not a non-negative number", line, tok)
 			}
+			if !weighted {
+				ex.weight, weighted = w, true
+			}
 		}
-		var row []entry
 		for _, part := range strings.Split(text[bar+1:], "|") {
 			toks := strings.Fields(part)
 			ns := ""
@@ -114,31 +129,161 @@ func ReadVWMulticlass(r io.Reader) (*Multiclass, error) {
 				}
 				j, ok := col[key]
 				if !ok {
-					j = len(m.Names)
+					j = len(t.names)
 					col[key] = j
-					m.Names = append(m.Names, key)
+					t.names = append(t.names, key)
 				}
-				row = append(row, entry{j, val})
+				ex.features = append(ex.features, vwFeature{j, val})
 			}
 		}
-		rows = append(rows, row)
-		m.Label = append(m.Label, label)
-		m.K = max(m.K, label)
+		t.examples = append(t.examples, ex)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("vw line %d: %w", line+1, err)
 	}
-	if len(rows) == 0 {
+	if len(t.examples) == 0 {
 		return nil, fmt.Errorf("vw: no examples")
 	}
-	m.Rows, m.Cols = len(rows), len(m.Names)
+	if cells := int64(len(t.examples)) * int64(len(t.names)); cells > maxCells {
+		return nil, fmt.Errorf("vw: %d examples x %d features is too large to hold densely (limit %d cells)", len(t.examples), len(t.names), maxCells)
+	}
+	return t, nil
+}
+
+// ReadVWMulticlass reads VW multiclass text (see readVW) whose labels are
+// integers >= 1: the classes.
+func ReadVWMulticlass(r io.Reader) (*Multiclass, error) {
+	t, err := readVW(r)
+	if err != nil {
+		return nil, err
+	}
+	m := &Multiclass{Rows: len(t.examples), Cols: len(t.names), Names: t.names}
 	m.X = make([]float64, m.Rows*m.Cols)
-	for i, row := range rows {
+	m.Label = make([]int, m.Rows)
+	for i, ex := range t.examples {
+		if ex.label == "" {
+			return nil, fmt.Errorf("vw line %d: missing label before '|'", ex.line)
+		}
+		label, err := strconv.Atoi(ex.label)
+		if err != nil || label < 1 {
+			return nil, fmt.Errorf("vw line %d: label %q is not a class number 1..K", ex.line, ex.label)
+		}
+		if label > MaxVWClasses {
+			// K is the largest label, and a policy keeps state per class:
+			// one stray label must not make a billion of them.
+			return nil, fmt.Errorf("vw line %d: label %d is above the largest class number accepted (%d)", ex.line, label, MaxVWClasses)
+		}
+		m.Label[i] = label
+		m.K = max(m.K, label)
 		x := m.Row(i)
-		for _, e := range row {
+		for _, f := range ex.features {
 			// A repeated feature adds up, as VW's linear model would see it.
-			x[e.j] += e.v
+			x[f.col] += f.v
 		}
 	}
 	return m, nil
+}
+
+// ReadVW reads VW text (see readVW) as a feature matrix for the boosting
+// engine: a label is any finite number (a class number, or a regression
+// target), and a written importance weight becomes the row's weight. A
+// feature absent from a line is 0, as VW reads it, and the columns are
+// the features in natural order of their names (f2 before f10), so that
+// two files with the same features have the same columns. With noLabel,
+// labels are not read (a line may have none) and Label is nil.
+func ReadVW(r io.Reader, noLabel bool) (*Dense, error) {
+	t, err := readVW(r)
+	if err != nil {
+		return nil, err
+	}
+	order := make([]int, len(t.names))
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortFunc(order, func(a, b int) int { return naturalCompare(t.names[a], t.names[b]) })
+	d := &Dense{Rows: len(t.examples), Cols: len(t.names), Names: make([]string, len(t.names)), AbsentIsZero: true}
+	colOf := make([]int, len(t.names))
+	for c, j := range order {
+		colOf[j] = c
+		d.Names[c] = t.names[j]
+	}
+	d.X = make([]float32, d.Rows*d.Cols)
+	if !noLabel {
+		d.Label = make([]float32, d.Rows)
+	}
+	acc := make([]float64, d.Cols)
+	for i, ex := range t.examples {
+		if !noLabel {
+			if ex.label == "" {
+				return nil, fmt.Errorf("vw line %d: missing label before '|' (the file has examples without labels: read it for prediction only)", ex.line)
+			}
+			v, err := strconv.ParseFloat(ex.label, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("vw line %d: label %q is not a finite number", ex.line, ex.label)
+			}
+			d.Label[i] = float32(v)
+		}
+		if ex.weight != 1 && d.Weight == nil {
+			d.Weight = make([]float32, d.Rows)
+			for k := range i {
+				d.Weight[k] = 1
+			}
+		}
+		if d.Weight != nil {
+			d.Weight[i] = float32(ex.weight)
+		}
+		// A repeated feature adds up, as VW's linear model would see it;
+		// summed in float64 as ReadVWMulticlass does.
+		clear(acc)
+		for _, f := range ex.features {
+			acc[colOf[f.col]] += f.v
+		}
+		x := d.Row(i)
+		for c, v := range acc {
+			x[c] = float32(v)
+		}
+	}
+	return d, nil
+}
+
+// naturalCompare orders names with their runs of digits compared as
+// numbers ("f2" < "f10"), and otherwise byte by byte. Names equal but for
+// leading zeros ("f1", "f01") are told apart by the first run whose
+// zeros differ, the fewer first.
+func naturalCompare(a, b string) int {
+	zeros := 0
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := len(na) - len(nb); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			if zeros == 0 {
+				zeros = da - db
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	if c := len(a) - len(b); c != 0 {
+		return c
+	}
+	return zeros
+}
+
+// digitRun is the length of the run of ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

@@ -1,7 +1,9 @@
 package dataset
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -96,4 +98,64 @@ func FuzzReadVWMulticlass(f *testing.F) {
 			t.Fatalf("inconsistent shape")
 		}
 	})
+}
+
+func TestReadVW(t *testing.T) {
+	text := "0.5 |x f10:1 f2:3\n\n-1 2 'tag |x f2 f2:0.5 | g:2\n3 |x\n"
+	d, err := ReadVW(strings.NewReader(text), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Natural order by name: the default namespace's g, then x^f2 before x^f10.
+	wantNames := []string{"g", "x^f2", "x^f10"}
+	if !slices.Equal(d.Names, wantNames) || d.Rows != 3 || d.Cols != 3 || !d.AbsentIsZero {
+		t.Fatalf("names %v, shape %d x %d, absent-is-zero %v; want %v, 3 x 3, true", d.Names, d.Rows, d.Cols, d.AbsentIsZero, wantNames)
+	}
+	want := [][]float32{{0, 3, 1}, {2, 1.5, 0}, {0, 0, 0}}
+	for i, w := range want {
+		if !slices.Equal(d.Row(i), w) {
+			t.Errorf("row %d = %v, want %v", i, d.Row(i), w)
+		}
+	}
+	if !slices.Equal(d.Label, []float32{0.5, -1, 3}) {
+		t.Errorf("labels = %v", d.Label)
+	}
+	if !slices.Equal(d.Weight, []float32{1, 2, 1}) {
+		t.Errorf("weights = %v", d.Weight)
+	}
+
+	// Unweighted: no weights; without labels: read for prediction.
+	d, err = ReadVW(strings.NewReader("|x a:1\n'only-a-tag |x b:2\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Label != nil || d.Weight != nil || d.Rows != 2 {
+		t.Errorf("unlabelled read: labels %v, weights %v, rows %d", d.Label, d.Weight, d.Rows)
+	}
+	if _, err := ReadVW(strings.NewReader("1 |x a:1\n|x a:1\n"), false); err == nil || !strings.Contains(err.Error(), "line 2: missing label") {
+		t.Errorf("a line without a label: err = %v", err)
+	}
+	if _, err := ReadVW(strings.NewReader("inf |x a:1\n"), false); err == nil || !strings.Contains(err.Error(), `label "inf"`) {
+		t.Errorf("an infinite label: err = %v", err)
+	}
+}
+
+func TestNaturalCompare(t *testing.T) {
+	names := []string{"f10", "b", "f2", "f01", "f1", "a^f3", "f", "a^f20", "f1x"}
+	slices.SortFunc(names, naturalCompare)
+	want := []string{"a^f3", "a^f20", "b", "f", "f1", "f01", "f1x", "f2", "f10"}
+	if !slices.Equal(names, want) {
+		t.Errorf("sorted = %v, want %v", names, want)
+	}
+}
+
+func TestReadVWTooLarge(t *testing.T) {
+	// Every line names a new feature: the dense matrix grows as the square.
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "1 |x f%d:1\n", i)
+	}
+	if _, err := ReadVW(strings.NewReader(b.String()), false); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("20,000 x 20,000 cells: err = %v", err)
+	}
 }

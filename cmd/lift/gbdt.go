@@ -60,10 +60,10 @@ func (f *dataFlags) check() error {
 		return usagef("--data is required")
 	}
 	switch strings.ToLower(f.format) {
-	case "", "csv", "tsv", "libsvm", "svm":
+	case "", "csv", "tsv", "libsvm", "svm", "vw":
 		return nil
 	}
-	return usagef("--format %q: want csv, tsv or libsvm", f.format)
+	return usagef("--format %q: want csv, tsv, libsvm or vw", f.format)
 }
 
 // checkThreads refuses a negative --threads; 0 means all CPUs.
@@ -75,8 +75,8 @@ func checkThreads(n int) error {
 }
 
 func (f *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", "", "data file: .csv, .tsv, .libsvm or .svm, optionally .gz (required)")
-	fs.StringVar(&f.format, "format", "", "csv, tsv or libsvm (default: by the file's extension)")
+	fs.StringVar(&f.data, "data", "", "data file: .csv, .tsv, .libsvm, .svm or .vw, optionally .gz (required)")
+	fs.StringVar(&f.format, "format", "", "csv, tsv, libsvm or vw (default: by the file's extension)")
 	fs.StringVar(&f.label, "label", "", "label column: header name or 0-based index (default: the column named label, else 0)")
 }
 
@@ -117,26 +117,7 @@ func isSparse(path, format string) bool {
 
 func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
 	if b.FeatureNames != nil && d.Names != nil && !slices.Equal(b.FeatureNames, d.Names) {
-		index := make(map[string]int, len(d.Names))
-		for i, n := range d.Names {
-			index[n] = i
-		}
-		cols := make([]int, len(b.FeatureNames))
-		for j, n := range b.FeatureNames {
-			i, ok := index[n]
-			if !ok {
-				return nil, fmt.Errorf("%s: the model's feature %q is not a column of the data", path, n)
-			}
-			cols[j] = i
-		}
-		out := &dataset.Dense{Rows: d.Rows, Cols: len(cols), X: make([]float32, d.Rows*len(cols)), Label: d.Label, Weight: d.Weight, Names: b.FeatureNames}
-		for r := 0; r < d.Rows; r++ {
-			row, dst := d.Row(r), out.Row(r)
-			for j, i := range cols {
-				dst[j] = row[i]
-			}
-		}
-		return out, nil
+		return columnsByName(d, b.FeatureNames, path, "the model's")
 	}
 	// libsvm files end at their largest index, so fewer columns is normal
 	// there; in a CSV or TSV file, or with more columns, the data and the
@@ -147,6 +128,39 @@ func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (
 	return d, nil
 }
 
+// columnsByName returns d's columns in the order of names (whose says
+// whose names they are, for the error). A name d lacks is an error, or a
+// column of zeros when a feature absent from d's file is 0 (VW).
+func columnsByName(d *dataset.Dense, names []string, path, whose string) (*dataset.Dense, error) {
+	index := make(map[string]int, len(d.Names))
+	for i, n := range d.Names {
+		index[n] = i
+	}
+	cols := make([]int, len(names))
+	for j, n := range names {
+		i, ok := index[n]
+		switch {
+		case ok:
+		case d.AbsentIsZero:
+			i = -1
+		default:
+			return nil, fmt.Errorf("%s: %s feature %q is not a column of the data", path, whose, n)
+		}
+		cols[j] = i
+	}
+	out := &dataset.Dense{Rows: d.Rows, Cols: len(cols), X: make([]float32, d.Rows*len(cols)), Label: d.Label,
+		Weight: d.Weight, Names: names, AbsentIsZero: d.AbsentIsZero}
+	for r := 0; r < d.Rows; r++ {
+		row, dst := d.Row(r), out.Row(r)
+		for j, i := range cols {
+			if i >= 0 {
+				dst[j] = row[i]
+			}
+		}
+	}
+	return out, nil
+}
+
 func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	usage := "gbdt predict --model M --data F [--margin] [--out FILE] [--label L] [--no-label] [--threads N]"
 	fs := m.newFlagSet("gbdt predict", usage)
@@ -155,7 +169,7 @@ func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
 	margin := fs.Bool("margin", false, "print raw margins instead of transformed predictions")
 	out := fs.String("out", "", "write the predictions to this file instead of stdout")
-	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column: every column is a feature")
+	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column (every column is a feature), or the VW lines have no labels")
 	threads := fs.Int("threads", 0, "prediction threads (0: all CPUs)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -315,7 +329,7 @@ func runGBDTExplain(ctx context.Context, m *Main, args []string) error {
 	df.register(fs)
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
 	rows := fs.String("rows", "", "rows A:B to explain (0-based, B exclusive; default all)")
-	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column: every column is a feature")
+	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column (every column is a feature), or the VW lines have no labels")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

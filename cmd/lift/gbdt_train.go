@@ -125,7 +125,7 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := sameColumns(train, v, *valid, isSparse(*valid, df.format)); err != nil {
+		if v, err = sameColumns(train, v, *valid, isSparse(*valid, df.format)); err != nil {
 			return err
 		}
 		if err := checkLabels(*valid, v); err != nil {
@@ -183,21 +183,25 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 // training file's, as `gbdt eval` would line them up with the model's: the
 // same names when both have a header, else the same number of columns. A
 // sparse (libsvm) validation file may have fewer: it ends at its largest
-// index, and the absent features are missing.
-func sameColumns(train, valid *dataset.Dense, path string, sparse bool) error {
+// index, and the absent features are missing. A VW validation file is
+// lined up by name (its absent features are 0), and returned so.
+func sameColumns(train, valid *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
 	if train.Names != nil && valid.Names != nil {
+		if valid.AbsentIsZero {
+			return columnsByName(valid, train.Names, path, "the training data's")
+		}
 		if len(train.Names) != len(valid.Names) {
-			return fmt.Errorf("%s: %d feature columns, the training data has %d", path, len(valid.Names), len(train.Names))
+			return nil, fmt.Errorf("%s: %d feature columns, the training data has %d", path, len(valid.Names), len(train.Names))
 		}
 		for i := range train.Names {
 			if train.Names[i] != valid.Names[i] {
-				return fmt.Errorf("%s: feature column %d is %q, the training data's is %q", path, i, valid.Names[i], train.Names[i])
+				return nil, fmt.Errorf("%s: feature column %d is %q, the training data's is %q", path, i, valid.Names[i], train.Names[i])
 			}
 		}
-		return nil
+		return valid, nil
 	}
 	if valid.Cols > train.Cols || (valid.Cols < train.Cols && !sparse) {
-		return fmt.Errorf("%s: %d feature columns, the training data has %d (is --label right?)", path, valid.Cols, train.Cols)
+		return nil, fmt.Errorf("%s: %d feature columns, the training data has %d (is --label right?)", path, valid.Cols, train.Cols)
 	}
-	return nil
+	return valid, nil
 }
