@@ -14,7 +14,13 @@ import (
 // version that answered (0 for the heuristic).
 func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
 	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
-	rows, err := db.pool.Query(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions GROUP BY band, model_version`)
+	// Not through all_predictions, which would unpack every column.
+	rows, err := db.pool.Query(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM (
+			SELECT band, model_version FROM predictions
+			UNION ALL
+			SELECT u.band, u.model_version
+			FROM prediction_batches b CROSS JOIN LATERAL unnest(b.bands, b.model_versions) AS u(band, model_version)
+		) p GROUP BY 1, 2`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -61,8 +67,25 @@ func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*
 // newest first (none for an unknown clip).
 func (db *DB) ClipPredictions(ctx context.Context, clipID string, limit int) (_ []*lift.Prediction, err error) {
 	defer lift.Wrap(&err, "PredictionStore.ClipPredictions(%q)", clipID)
-	rows, err := db.pool.Query(ctx, `SELECT id, clip_id, model_version, source, predicted_ctr, band, confidence,
-		ctr_lo, ctr_hi, created_at FROM predictions WHERE clip_id = $1 ORDER BY id DESC LIMIT $2`, clipID, limit)
+	// The rows stored a prediction each (before migration 0008, or by an
+	// older replica during an upgrade) come through their clip index.
+	// Each batch that holds the clip holds at least one of its
+	// predictions, so the latest limit of them are in the latest limit
+	// such batches: those are found through the GIN index on clip_ids (or
+	// by walking the key backwards, as the planner prefers) and only they
+	// are unpacked.
+	rows, err := db.pool.Query(ctx, `(SELECT id, clip_id, model_version, source, predicted_ctr, band, confidence,
+			ctr_lo, ctr_hi, created_at
+		FROM predictions WHERE clip_id = $1 ORDER BY id DESC LIMIT $2)
+		UNION ALL
+		(SELECT b.first_id + u.ord - 1 AS id, u.clip_id, u.model_version, u.source, u.predicted_ctr, u.band,
+			u.confidence, u.ctr_lo, u.ctr_hi, u.created_at
+		FROM (SELECT * FROM prediction_batches WHERE clip_ids @> ARRAY[$1::text] ORDER BY first_id DESC LIMIT $2) b
+		CROSS JOIN LATERAL unnest(b.clip_ids, b.model_versions, b.sources, b.predicted_ctrs, b.bands, b.confidences,
+			b.ctr_los, b.ctr_his, b.created_ats)
+			WITH ORDINALITY AS u(clip_id, model_version, source, predicted_ctr, band, confidence, ctr_lo, ctr_hi, created_at, ord)
+		WHERE u.clip_id = $1)
+		ORDER BY id DESC LIMIT $2`, clipID, limit)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -49,8 +49,9 @@ type DB struct {
 	readyOnce sync.Once
 	stop      context.CancelFunc
 	stopped   chan struct{}
-	// preds batches RecordPrediction calls into multi-row inserts;
-	// predictionSeq names the sequence of predictions.id.
+	// preds batches RecordPrediction calls into one row each of
+	// prediction_batches; predictionSeq names the sequence of their ids
+	// (the predictions table's).
 	preds         chan *predictionReq
 	predictionSeq string
 
@@ -163,6 +164,12 @@ func (db *DB) Ping(ctx context.Context) (err error) {
 // dies mid-way the server ends the session and so releases the lock.
 func (db *DB) Migrate(ctx context.Context) (err error) {
 	defer lift.Wrap(&err, "postgres.Migrate")
+	return db.migrate(ctx, "")
+}
+
+// migrate applies the migrations not yet applied, in name order, up to
+// and including the one named through ("" for all of them).
+func (db *DB) migrate(ctx context.Context, through string) (err error) {
 	defer func() { err = classify(err) }()
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
 	if err != nil {
@@ -183,6 +190,9 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 	sort.Strings(names)
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
+		if through != "" && base > through {
+			break
+		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err
