@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -246,9 +247,35 @@ func classify(err error) error {
 	// a closed connection.
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	if errors.As(err, &ce) {
+		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: &connectError{ce}}}
+	}
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: err}}
 	}
 	return err
 }
+
+// connectError is a failed connection told once per distinct cause: pgx
+// lists every attempt, and with sslmode=prefer (the default) a server that
+// cannot be reached fails the TLS attempt and the plain one alike, so the
+// same dial error came twice.
+type connectError struct{ *pgconn.ConnectError }
+
+func (e *connectError) Error() string {
+	var causes []string
+	if joined, ok := e.ConnectError.Unwrap().(interface{ Unwrap() []error }); ok {
+		for _, c := range joined.Unwrap() {
+			if msg := c.Error(); !slices.Contains(causes, msg) {
+				causes = append(causes, msg)
+			}
+		}
+	}
+	if len(causes) == 0 {
+		return e.ConnectError.Error()
+	}
+	return fmt.Sprintf("failed to connect to `user=%s database=%s`: %s", e.Config.User, e.Config.Database, strings.Join(causes, "; "))
+}
+
+func (e *connectError) Unwrap() error { return e.ConnectError }

@@ -203,6 +203,8 @@ func TestOpenBadDSN(t *testing.T) {
 	}{
 		{"postgres://u:secret@127.0.0.1:bad-port/db", lift.Invalid},
 		{"postgres://u:secret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", lift.Unavailable},
+		// sslmode=prefer tries TLS, then plain: the one cause is told once.
+		{"host=127.0.0.1 port=1 user=u password=secret dbname=db connect_timeout=2", lift.Unavailable},
 	}
 	for _, tt := range tests {
 		_, err := postgres.Open(context.Background(), tt.dsn)
@@ -211,6 +213,9 @@ func TestOpenBadDSN(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("Open(%q) error shows the password: %v", tt.dsn, err)
+		}
+		if n := strings.Count(fmt.Sprint(err), "connection refused"); tt.kind == lift.Unavailable && n != 1 {
+			t.Errorf("Open(%q) = %v: the cause told %d times, want once", tt.dsn, err, n)
 		}
 	}
 }
