@@ -5,7 +5,7 @@
 -- insertions each (the key and the clip index); a batch costs one tuple,
 -- one key and a GIN entry per clip (appended to the index's pending
 -- list): about a third less of PostgreSQL's CPU per recorded prediction,
--- and 60% less space (docs/BENCHMARKS-http.md).
+-- and half the space (docs/BENCHMARKS-http.md).
 --
 -- A batch's predictions have the ids first_id, first_id + 1, ... in array
 -- order, first_id taken from the predictions table's own id sequence, which
