@@ -89,13 +89,31 @@ func TestReadVWMulticlassShared(t *testing.T) {
 func FuzzReadVWMulticlass(f *testing.F) {
 	f.Add("2 |x f0:3 f2:1.5\n1 |x f1\n")
 	f.Add("1 2 'a |x a:1 |y b:2\n")
+	f.Add("0.5 2 'a |x f10:1 f2 | g:-1\n|x a\n")
 	f.Fuzz(func(t *testing.T, s string) {
+		// ReadVW reads what the bandit's reader reads, with any label.
+		for _, noLabel := range []bool{false, true} {
+			d, err := ReadVW(strings.NewReader(s), noLabel)
+			if err != nil {
+				continue
+			}
+			if len(d.X) != d.Rows*d.Cols || len(d.Names) != d.Cols || (!noLabel && len(d.Label) != d.Rows) ||
+				(d.Weight != nil && len(d.Weight) != d.Rows) {
+				t.Fatalf("ReadVW(noLabel %v): inconsistent shape", noLabel)
+			}
+			if !slices.IsSortedFunc(d.Names, naturalCompare) {
+				t.Fatalf("ReadVW: names out of order: %q", d.Names)
+			}
+		}
 		m, err := ReadVWMulticlass(strings.NewReader(s))
 		if err != nil {
 			return
 		}
 		if len(m.X) != m.Rows*m.Cols || len(m.Label) != m.Rows {
 			t.Fatalf("inconsistent shape")
+		}
+		if _, err := ReadVW(strings.NewReader(s), false); err != nil {
+			t.Fatalf("ReadVWMulticlass reads it, ReadVW does not: %v", err)
 		}
 	})
 }
