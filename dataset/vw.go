@@ -215,13 +215,16 @@ func ReadVW(r io.Reader, noLabel bool) (*Dense, error) {
 	for i, ex := range t.examples {
 		if !noLabel {
 			if ex.label == "" {
-				return nil, fmt.Errorf("vw line %d: missing label before '|' (the file has examples without labels: read it for prediction only)", ex.line)
+				return nil, fmt.Errorf("vw line %d: missing label before '|' (a file to predict on may leave labels out: --no-label)", ex.line)
 			}
 			v, err := strconv.ParseFloat(ex.label, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("vw line %d: label %q is not a finite number", ex.line, ex.label)
+			if err != nil || !finite32(v) {
+				return nil, fmt.Errorf("vw line %d: label %q is not a finite number in single precision", ex.line, ex.label)
 			}
 			d.Label[i] = float32(v)
+		}
+		if !finite32(ex.weight) {
+			return nil, fmt.Errorf("vw line %d: importance weight %g is past single precision", ex.line, ex.weight)
 		}
 		if ex.weight != 1 && d.Weight == nil {
 			d.Weight = make([]float32, d.Rows)
@@ -240,10 +243,19 @@ func ReadVW(r io.Reader, noLabel bool) (*Dense, error) {
 		}
 		x := d.Row(i)
 		for c, v := range acc {
+			if !finite32(v) {
+				return nil, fmt.Errorf("vw line %d: feature %q adds up to %g, past single precision", ex.line, d.Names[c], v)
+			}
 			x[c] = float32(v)
 		}
 	}
 	return d, nil
+}
+
+// finite32 reports whether v is a finite number once rounded to float32,
+// the matrix's precision (1e39 is finite as a float64, not as a float32).
+func finite32(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(float64(float32(v)), 0)
 }
 
 // naturalCompare orders names with their runs of digits compared as

@@ -153,8 +153,16 @@ func TestReadVW(t *testing.T) {
 	if _, err := ReadVW(strings.NewReader("1 |x a:1\n|x a:1\n"), false); err == nil || !strings.Contains(err.Error(), "line 2: missing label") {
 		t.Errorf("a line without a label: err = %v", err)
 	}
-	if _, err := ReadVW(strings.NewReader("inf |x a:1\n"), false); err == nil || !strings.Contains(err.Error(), `label "inf"`) {
-		t.Errorf("an infinite label: err = %v", err)
+	for _, tt := range []struct{ text, want string }{
+		{"inf |x a:1\n", `line 1: label "inf"`},
+		{"1 |x a:1\n1e39 |x a:1\n", `line 2: label "1e39"`},
+		{"1 1e39 |x a:1\n", "line 1: importance weight 1e+39"},
+		{"1 |x a:3e38 a:3e38\n", `line 1: feature "x^a" adds up to 6e+38`},
+		{"1 |x a:1e39\n", `line 1: feature "x^a"`},
+	} {
+		if _, err := ReadVW(strings.NewReader(tt.text), false); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ReadVW(%q): err = %v, want it to mention %q", tt.text, err, tt.want)
+		}
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -228,7 +227,16 @@ func (db *DB) tx(ctx context.Context, f func(pgx.Tx) error) error {
 // Invalid input, a database that cannot be reached is Unavailable. Errors
 // that already have a kind keep it.
 func classify(err error) error {
-	if err == nil || lift.KindOf(err) != lift.Internal || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || lift.KindOf(err) != lift.Internal {
+		return err
+	}
+	// A connection that could not be made is the database out of reach,
+	// also when it was connect_timeout that ended the attempt.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: &connectError{ce}}}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// The caller's context ended: the HTTP layer says so (499, 503).
 		return err
 	}
@@ -245,11 +253,7 @@ func classify(err error) error {
 	// The server unreachable, or the connection lost mid-statement (the
 	// server crashed or was stopped with -m immediate): unexpected EOF,
 	// a closed connection.
-	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) {
-		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: &connectError{ce}}}
-	}
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: err}}
@@ -257,25 +261,32 @@ func classify(err error) error {
 	return err
 }
 
-// connectError is a failed connection told once per distinct cause: pgx
-// lists every attempt, and with sslmode=prefer (the default) a server that
-// cannot be reached fails the TLS attempt and the plain one alike, so the
-// same dial error came twice.
+// connectError is a failed connection told on one line, each distinct
+// cause once: pgx lists every attempt on a line of its own, and with
+// sslmode=prefer (the default) a server that cannot be reached fails the
+// TLS attempt and the plain one alike, so the same dial error (or DNS
+// lookup) came twice.
 type connectError struct{ *pgconn.ConnectError }
 
 func (e *connectError) Error() string {
+	msg := e.ConnectError.Error()
+	head, details, ok := strings.Cut(msg, "`:")
+	if !ok {
+		return msg
+	}
 	var causes []string
-	if joined, ok := e.ConnectError.Unwrap().(interface{ Unwrap() []error }); ok {
-		for _, c := range joined.Unwrap() {
-			if msg := c.Error(); !slices.Contains(causes, msg) {
-				causes = append(causes, msg)
-			}
+	for _, line := range strings.Split(details, "\n") {
+		line = strings.TrimSpace(line)
+		seen := line == ""
+		for _, c := range causes {
+			// "hostname resolving error: X" and then X again.
+			seen = seen || c == line || strings.HasSuffix(c, ": "+line)
+		}
+		if !seen {
+			causes = append(causes, line)
 		}
 	}
-	if len(causes) == 0 {
-		return e.ConnectError.Error()
-	}
-	return fmt.Sprintf("failed to connect to `user=%s database=%s`: %s", e.Config.User, e.Config.Database, strings.Join(causes, "; "))
+	return head + "`: " + strings.Join(causes, "; ")
 }
 
 func (e *connectError) Unwrap() error { return e.ConnectError }

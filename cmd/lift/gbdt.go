@@ -116,7 +116,12 @@ func isSparse(path, format string) bool {
 }
 
 func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
-	if b.FeatureNames != nil && d.Names != nil && !slices.Equal(b.FeatureNames, d.Names) {
+	if d.AbsentIsZero && len(b.FeatureNames) == 0 {
+		// A VW file's columns are the features it happens to name: by
+		// position they would feed a model the wrong features.
+		return nil, fmt.Errorf("%s: a VW file's features line up with a model's by name, and the model has no feature names", path)
+	}
+	if len(b.FeatureNames) > 0 && d.Names != nil && !slices.Equal(b.FeatureNames, d.Names) {
 		return columnsByName(d, b.FeatureNames, path, "the model's")
 	}
 	// libsvm files end at their largest index, so fewer columns is normal
@@ -130,23 +135,35 @@ func alignColumns(b *gbdt.Booster, d *dataset.Dense, path string, sparse bool) (
 
 // columnsByName returns d's columns in the order of names (whose says
 // whose names they are, for the error). A name d lacks is an error, or a
-// column of zeros when a feature absent from d's file is 0 (VW).
+// column of zeros when a feature absent from d's file is 0 (VW); but a
+// file that has none of the names is an error even then: its features are
+// named otherwise (a VW namespace, "x^f0", against "f0"), and every value
+// would be 0.
 func columnsByName(d *dataset.Dense, names []string, path, whose string) (*dataset.Dense, error) {
 	index := make(map[string]int, len(d.Names))
 	for i, n := range d.Names {
 		index[n] = i
 	}
 	cols := make([]int, len(names))
+	found := 0
 	for j, n := range names {
 		i, ok := index[n]
 		switch {
 		case ok:
+			found++
 		case d.AbsentIsZero:
 			i = -1
 		default:
 			return nil, fmt.Errorf("%s: %s feature %q is not a column of the data", path, whose, n)
 		}
 		cols[j] = i
+	}
+	if found == 0 && len(names) > 0 {
+		theirs := "the file names no features"
+		if len(d.Names) > 0 {
+			theirs = fmt.Sprintf("the file's are named like %q (a VW feature's name is namespace^feature)", d.Names[0])
+		}
+		return nil, fmt.Errorf("%s: none of %s %d features (such as %q) is in the file; %s", path, whose, len(names), names[0], theirs)
 	}
 	out := &dataset.Dense{Rows: d.Rows, Cols: len(cols), X: make([]float32, d.Rows*len(cols)), Label: d.Label,
 		Weight: d.Weight, Names: names, AbsentIsZero: d.AbsentIsZero}

@@ -186,6 +186,9 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 // index, and the absent features are missing. A VW validation file is
 // lined up by name (its absent features are 0), and returned so.
 func sameColumns(train, valid *dataset.Dense, path string, sparse bool) (*dataset.Dense, error) {
+	if valid.AbsentIsZero && train.Names == nil {
+		return nil, fmt.Errorf("%s: a VW file's features line up by name, and the training data has no feature names", path)
+	}
 	if train.Names != nil && valid.Names != nil {
 		if valid.AbsentIsZero {
 			return columnsByName(valid, train.Names, path, "the training data's")

@@ -102,7 +102,16 @@ func TestGBDTVWErrors(t *testing.T) {
 		"t.vw":       "1 |x a:1\n0 |x b:2\n1 |x a:3\n0 |x b:1\n",
 		"nolabel.vw": "|x a:1\n|x b:1\n",
 		"bad.vw":     "1 |x a:1\n1 |x a:zz\n",
+		// Named a, b in a header; in the VW file, x^a and x^b.
+		"named.csv": "a,b,label\n1,5,1\n2,1,0\n3,7,1\n1,0.5,0\n",
+		// No names at all.
+		"plain.libsvm": "1 0:1 1:5\n0 0:2 1:1\n1 0:3 1:7\n0 0:1 1:0.5\n",
 	})
+	for _, m := range []struct{ data, out string }{{"named.csv", "named.json"}, {"plain.libsvm", "plain.json"}} {
+		if _, errOut, code := MustExec(t, "gbdt", "train", "--data", in(m.data), "--out", in(m.out), "--rounds", "2"); code != 0 {
+			t.Fatalf("train on %s: %s", m.data, errOut)
+		}
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -113,6 +122,16 @@ func TestGBDTVWErrors(t *testing.T) {
 		{"weight flag", []string{"gbdt", "train", "--data", in("t.vw"), "--out", in("m.json"), "--weight", "a"}, 1, "--label and --weight do not apply to VW files"},
 		{"no labels to train on", []string{"gbdt", "train", "--data", in("nolabel.vw"), "--out", in("m.json")}, 1, "line 1: missing label"},
 		{"bad value", []string{"gbdt", "train", "--data", in("bad.vw"), "--out", in("m.json")}, 1, `line 2: feature "a"`},
+		// Every value would be 0: the names differ by the namespace.
+		{"no name in common", []string{"gbdt", "predict", "--model", in("named.json"), "--data", in("t.vw")}, 1,
+			`none of the model's 2 features (such as "a") is in the file; the file's are named like "x^a"`},
+		{"no name in common, valid", []string{"gbdt", "train", "--data", in("named.csv"), "--valid", in("t.vw"), "--out", in("m.json")}, 1,
+			`none of the training data's 2 features`},
+		// By position a VW file's columns would be whatever it names.
+		{"a model without names", []string{"gbdt", "eval", "--model", in("plain.json"), "--data", in("t.vw")}, 1,
+			"the model has no feature names"},
+		{"training data without names", []string{"gbdt", "train", "--data", in("plain.libsvm"), "--valid", in("t.vw"), "--out", in("m.json")}, 1,
+			"the training data has no feature names"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
