@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Multiclass is a dense multiclass data set read from Vowpal Wabbit text:
@@ -60,11 +61,13 @@ type vwText struct {
 
 // readVW reads VW text: lines of the form
 //
-//	[LABEL [WEIGHT]] ['TAG] |ns f:v f:v ... |ns2 ...
+//	[LABEL [WEIGHT [BASE]]] [TAG]|ns f:v f:v ... |ns2 ...
 //
-// A feature written without ":v" has value 1; the tag is accepted and
-// ignored. Blank lines are skipped. Errors name the line number and the
-// offending token; the label is left to the caller to read.
+// where the tag, accepted and ignored, either touches the '|' or starts
+// with a quote ("1 'tag |ns"); without a tag a space comes before the '|'.
+// A feature written without ":v" has value 1; the base is ignored. Blank
+// lines are skipped. Errors name the line number and the offending token;
+// the label is left to the caller to read.
 func readVW(r io.Reader) (*vwText, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxVWLine)
@@ -83,20 +86,32 @@ func readVW(r io.Reader) (*vwText, error) {
 		}
 		ex := vwExample{line: line, weight: 1}
 		head := strings.Fields(text[:bar])
-		if len(head) > 0 && !strings.HasPrefix(head[0], "'") {
-			ex.label, head = head[0], head[1:]
+		// The tag is a field starting with a quote, or the field that
+		// touches the '|' ("1 2 tag|x"): "1|x" is a tag and no label.
+		if n := len(head); n > 0 && (bar > 0 && !unicode.IsSpace(rune(text[bar-1])) || strings.HasPrefix(head[n-1], "'")) {
+			head = head[:n-1]
 		}
-		weighted := false
-		for _, tok := range head {
-			if strings.HasPrefix(tok, "'") {
-				continue
-			}
-			w, err := strconv.ParseFloat(tok, 64)
+		if len(head) > 0 && strings.HasPrefix(head[0], "'") {
+			return nil, fmt.Errorf("vw line %d: the tag %q comes before other fields; it is the last before '|'", line, head[0])
+		}
+		// LABEL [IMPORTANCE [BASE]]: the base (an initial prediction) is
+		// read and ignored.
+		if len(head) > 3 {
+			return nil, fmt.Errorf("vw line %d: %q: more fields before '|' than a label, an importance weight, a base and a tag", line, text[:bar])
+		}
+		if len(head) > 0 {
+			ex.label = head[0]
+		}
+		if len(head) > 1 {
+			w, err := strconv.ParseFloat(head[1], 64)
 			if err != nil || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-				return nil, fmt.Errorf("vw line %d: importance weight %q is not a non-negative number", line, tok)
+				return nil, fmt.Errorf("vw line %d: importance weight %q is not a non-negative number", line, head[1])
 			}
-			if !weighted {
-				ex.weight, weighted = w, true
+			ex.weight = w
+		}
+		if len(head) > 2 {
+			if b, err := strconv.ParseFloat(head[2], 64); err != nil || math.IsNaN(b) || math.IsInf(b, 0) {
+				return nil, fmt.Errorf("vw line %d: base %q is not a finite number", line, head[2])
 			}
 		}
 		for _, part := range strings.Split(text[bar+1:], "|") {

@@ -18,7 +18,7 @@ func MustReadVWMulticlass(tb testing.TB, text string) *Multiclass {
 }
 
 func TestReadVWMulticlass(t *testing.T) {
-	m := MustReadVWMulticlass(t, "2 |x f0:3 f2:1.5\n\n1 2.0 'tag |x f1 f0:-1 | g:2\n3 |x\n")
+	m := MustReadVWMulticlass(t, "2 |x f0:3 f2:1.5\n\n1 2.0 'tag |x f1 f0:-1 | g:2\n3 0.5 -0.25 tag|x\n")
 	if m.Rows != 3 || m.Cols != 4 || m.K != 3 {
 		t.Fatalf("shape = %d x %d, K %d; want 3 x 4, K 3", m.Rows, m.Cols, m.K)
 	}
@@ -53,6 +53,10 @@ func TestReadVWMulticlassErrors(t *testing.T) {
 		{"empty", "\n\n", "no examples"},
 		{"ns scale", "1 |x:2 a:1\n", "namespace"},
 		{"huge label", "1 |x a:1\n1000000000 |x a:2\n", "largest class number"},
+		{"a tag touching the bar is no label", "1 |x a:1\n2|x a:2\n", "line 2: missing label"},
+		{"a tag first", "'t 1 |x a:1\n", "tag \"'t\" comes before"},
+		{"too many fields", "1 2 3 4 |x a:1\n", "more fields before '|'"},
+		{"bad base", "1 2 b |x a:1\n", `base "b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
