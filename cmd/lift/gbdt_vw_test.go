@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -94,6 +97,33 @@ func TestGBDTVW(t *testing.T) {
 	}
 	if imp := run("gbdt", "importance", "--model", in("vw.json")); !strings.Contains(imp, `"x^f0"`) {
 		t.Errorf("importance does not name VW's features: %s", imp)
+	}
+
+	// Real XGBoost loads the model trained on VW, with VW's feature names,
+	// and predicts the CSV rows as Lift predicted the VW ones.
+	requireXGBoost(t)
+	script := `
+import sys, numpy as np, xgboost as xgb
+b = xgb.Booster(); b.load_model(sys.argv[1])
+assert b.feature_names == ["x^f0", "x^f1", "x^f2", "x^f3", "x^f4"], b.feature_names
+rows = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1)
+d = xgb.DMatrix(rows[:, :5], feature_names=b.feature_names)
+for p in b.predict(d): print(repr(float(p)))
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, in("vw.json"), in("test.csv")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("XGBoost on the VW-trained model: %v\n%s", err, out)
+	}
+	xg, lift := strings.Fields(string(out)), strings.Fields(want)
+	if len(xg) != len(lift) {
+		t.Fatalf("XGBoost predicted %d rows, Lift %d", len(xg), len(lift))
+	}
+	for i := range xg {
+		a, _ := strconv.ParseFloat(xg[i], 64)
+		b, _ := strconv.ParseFloat(lift[i], 64)
+		if math.Abs(a-b) > 1e-5*math.Max(1, math.Abs(b)) {
+			t.Errorf("row %d: XGBoost %v, Lift %v", i, a, b)
+		}
 	}
 }
 
