@@ -65,9 +65,9 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 // insertPredictions inserts the batch as one row of prediction_batches
 // (migration 0008): its predictions get the ids first_id, first_id+1, ...
 // in the callers' order, first_id from the sequence (named once, at Open:
-// looking it up per statement cost catalog reads). The clips were checked by RecordPrediction: a
-// check per prediction here (an EXISTS sub-plan) cost ~10% of
-// PostgreSQL's CPU per prediction (docs/BENCHMARKS-http.md).
+// looking it up per statement cost catalog reads). The clips were checked
+// by RecordPrediction: a check per prediction here (an EXISTS sub-plan)
+// cost ~10% of PostgreSQL's CPU per prediction (docs/BENCHMARKS-http.md).
 func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error {
 	n := len(rs)
 	var (

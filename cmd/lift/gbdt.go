@@ -178,6 +178,9 @@ func columnsByName(d *dataset.Dense, names []string, path, whose string) (*datas
 	return out, nil
 }
 
+// noLabelHelp is --no-label's help, the same for every command with it.
+const noLabelHelp = "the CSV/TSV file has no label column (every column is a feature), or the VW lines have no labels"
+
 func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	usage := "gbdt predict --model M --data F [--margin] [--out FILE] [--label L] [--no-label] [--threads N]"
 	fs := m.newFlagSet("gbdt predict", usage)
@@ -186,7 +189,7 @@ func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
 	margin := fs.Bool("margin", false, "print raw margins instead of transformed predictions")
 	out := fs.String("out", "", "write the predictions to this file instead of stdout")
-	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column (every column is a feature), or the VW lines have no labels")
+	noLabel := fs.Bool("no-label", false, noLabelHelp)
 	threads := fs.Int("threads", 0, "prediction threads (0: all CPUs)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -346,7 +349,7 @@ func runGBDTExplain(ctx context.Context, m *Main, args []string) error {
 	df.register(fs)
 	model := fs.String("model", "", "XGBoost JSON model file (required)")
 	rows := fs.String("rows", "", "rows A:B to explain (0-based, B exclusive; default all)")
-	noLabel := fs.Bool("no-label", false, "the CSV/TSV file has no label column (every column is a feature), or the VW lines have no labels")
+	noLabel := fs.Bool("no-label", false, noLabelHelp)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
