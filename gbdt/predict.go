@@ -79,6 +79,27 @@ func (b *Booster) compiled() *forest {
 	return f
 }
 
+// MarginBound is |base margin| + the sum over the trees of their largest
+// |leaf value|: no margin, and no tree path's share of one, can be larger.
+// XGBoost serves any finite leaves, and so does Predict (a margin past
+// float32's range is infinite, a probability of 0 or 1), but a server
+// that answers contributions in JSON needs them finite: see the trainer's
+// check of the models it serves.
+func (b *Booster) MarginBound() float64 {
+	bound := math.Abs(float64(b.baseMargin()))
+	for i := range b.Trees {
+		t := &b.Trees[i]
+		var big float64
+		for j, l := range t.Left {
+			if l < 0 {
+				big = max(big, math.Abs(float64(t.SplitCond[j])))
+			}
+		}
+		bound += big
+	}
+	return bound
+}
+
 // baseMargin is XGBoost's ProbToMargin: logit(base_score) in float32 for
 // the logistic objectives, base_score itself otherwise.
 func (b *Booster) baseMargin() float32 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 
 	"lift"
 	"lift/gbdt"
@@ -43,7 +44,32 @@ func ParseModel(modelJSON []byte) (*gbdt.Booster, error) {
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "not a usable XGBoost JSON model: %w", err)
 	}
-	return b, checkFeatures(b)
+	return b, checkServable(b)
+}
+
+// maxMarginBound bounds a served model's gbdt.MarginBound: margins and
+// SHAP contributions are float32 sums (a feature's contribution can reach
+// twice a tree's largest leaf), and GET /clips/{id}/explain answers them
+// in JSON, which has no infinities. Trained models' leaves are many
+// orders of magnitude below it.
+const maxMarginBound = math.MaxFloat32 / 4
+
+// checkServable is checkFeatures and checkMargins.
+func checkServable(b *gbdt.Booster) error {
+	if err := checkFeatures(b); err != nil {
+		return err
+	}
+	return checkMargins(b)
+}
+
+// checkMargins requires margins and contributions that stay finite (see
+// maxMarginBound).
+func checkMargins(b *gbdt.Booster) error {
+	if m := b.MarginBound(); !(m <= maxMarginBound) {
+		return lift.Errorf(lift.Invalid, "the model's leaf values are too large: its base margin and its trees' largest leaves "+
+			"add up to %g, and Lift serves models whose margins and contributions stay within float32's range (at most %g)", m, maxMarginBound)
+	}
+	return nil
 }
 
 // checkFeatures requires a model over Lift's feature columns: at most six
@@ -89,6 +115,9 @@ func (j *Job) Activate(ctx context.Context, version int64) (mv *lift.ModelVersio
 	b, err := gbdt.Load(bytes.NewReader(mv.Model))
 	if err != nil {
 		return nil, lift.Errorf(lift.Invalid, "model version %d does not load: %w", version, err)
+	}
+	if err := checkMargins(b); err != nil {
+		return nil, lift.Errorf(lift.Invalid, "model version %d cannot be served: %s", version, lift.Message(err))
 	}
 	if !mv.Evaluated {
 		hold, mean, err := j.holdout(ctx)

@@ -63,6 +63,9 @@ func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
 		return nil, lift.Errorf(lift.Invalid, "model version %d expects %d features; Lift's CTR model has %d (%v)",
 			mv.Version, b.NumFeature, len(lift.FeatureNames), lift.FeatureNames)
 	}
+	if err := checkMargins(b); err != nil {
+		return nil, lift.Errorf(lift.Invalid, "model version %d: %s", mv.Version, lift.Message(err))
+	}
 	return &servedModel{version: mv.Version, booster: b, cal: mv.Calibration, objective: b.Objective}, nil
 }
 
