@@ -55,6 +55,10 @@ func (s *Server) putClip(w http.ResponseWriter, r *http.Request) error {
 		return lift.Errorf(lift.Invalid, "impressions and clicks, when given, must be counts with clicks <= impressions "+
 			"(they are the sums of the clip's outcomes and are not set here; POST /clips/%s/outcomes adds to them)", id)
 	}
+	if ctr := in.ActualCTR; ctr != nil && !(*ctr >= 0 && *ctr <= 1) {
+		return lift.Errorf(lift.Invalid, "actual_ctr, when given, must be a CTR in [0,1], got %v "+
+			"(it is read from the clip's outcomes and not set here)", *ctr)
+	}
 	c := &lift.Clip{
 		ID: id, PsychologyScore: in.PsychologyScore, HookStrength: in.HookStrength,
 		NoveltyScore: in.NoveltyScore, EmotionData: in.EmotionData,
@@ -128,7 +132,16 @@ func (s *Server) listClips(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	cs, next, err := s.Clips.ListClips(r.Context(), q.Get("after"), limit)
+	after := q.Get("after")
+	if after != "" {
+		// An id no write could have stored is refused alike on every
+		// store, as path ids are (a database might otherwise refuse the
+		// text itself, and another answer an empty page).
+		if err := lift.ValidateID("after", after); err != nil {
+			return err
+		}
+	}
+	cs, next, err := s.Clips.ListClips(r.Context(), after, limit)
 	if err != nil {
 		return err
 	}
