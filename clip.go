@@ -190,6 +190,41 @@ func ValidateID(field, id string) error {
 	return nil
 }
 
+// DropNegativeZeros turns every -0 among the clip's numbers (duration,
+// composite_score and any number in the score objects) into 0, in place:
+// the stores call it before writing, because SQLite and PostgreSQL keep
+// the sign of a zero in different places, and a clip must read back the
+// same from either.
+func (c *Clip) DropNegativeZeros() {
+	if c.Duration == 0 {
+		c.Duration = 0
+	}
+	if s := c.CompositeScore; s != nil && *s == 0 {
+		*s = 0
+	}
+	for _, m := range []map[string]any{c.PsychologyScore, c.HookStrength, c.NoveltyScore, c.EmotionData} {
+		dropNegativeZeros(m)
+	}
+}
+
+func dropNegativeZeros(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if v == 0 {
+			return 0.0
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = dropNegativeZeros(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = dropNegativeZeros(x)
+		}
+	}
+	return v
+}
+
 // Validate checks a clip before it is stored: a valid id, a finite
 // non-negative duration, a composite_score in [0,1], the four scores the
 // features read within the model's float32 range, and that those keys

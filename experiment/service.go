@@ -703,6 +703,9 @@ func (s *Service) Reward(ctx context.Context, expID, eventID string, value float
 	if math.IsNaN(value) || value < lo || value > hi {
 		return nil, lift.Errorf(lift.Invalid, "reward %v is outside the experiment's range [%v, %v]", value, lo, hi)
 	}
+	if value == 0 {
+		value = 0 // not -0, whose sign one database keeps and the other drops
+	}
 	return s.reward(ctx, l, &lift.Reward{ExperimentID: expID, EventID: eventID, Value: value})
 }
 

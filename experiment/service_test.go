@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -120,6 +121,15 @@ func TestRewardRulesAndDefaultReward(t *testing.T) {
 	if _, err := svc.Reward(ctx, "rules", "e1", 0); lift.KindOf(err) != lift.Conflict {
 		t.Errorf("different reward = %v, want conflict", err)
 	}
+	// -0 is stored as 0 (the databases keep a zero's sign differently),
+	// and is the same reward as 0.
+	d3, _ := svc.Decide(ctx, "rules", DecideRequest{EventID: "e3"})
+	if r, err := svc.Reward(ctx, "rules", d3.EventID, math.Copysign(0, -1)); err != nil || math.Signbit(r.Value) {
+		t.Errorf("reward -0 = %+v, %v; want stored as 0", r, err)
+	}
+	if _, err := svc.Reward(ctx, "rules", d3.EventID, 0); err != nil {
+		t.Errorf("reward 0 after -0 = %v, want the same reward", err)
+	}
 	if _, err := svc.Reward(ctx, "rules", "nope", 1); lift.KindOf(err) != lift.NotFound {
 		t.Errorf("unknown event = %v, want not found", err)
 	}
@@ -151,8 +161,8 @@ func TestRewardRulesAndDefaultReward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Decisions != 22 {
-		t.Errorf("%d rewarded decisions, want 22 (1 real + 21 defaults)", st.Decisions)
+	if st.Decisions != 23 {
+		t.Errorf("%d rewarded decisions, want 23 (2 real + 21 defaults)", st.Decisions)
 	}
 	_ = d2
 }

@@ -21,6 +21,7 @@ const clipColumns = `id, psychology_score, hook_strength, novelty_score, emotion
 // PutClip implements lift.ClipStore.
 func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err error) {
 	defer lift.Wrap(&err, "ClipStore.PutClip(%q)", c.ID)
+	c.DropNegativeZeros()
 	if err := c.Validate(); err != nil {
 		return false, err
 	}
@@ -36,6 +37,7 @@ func (db *DB) PutClip(ctx context.Context, c *lift.Clip) (created bool, err erro
 func (db *DB) PutClips(ctx context.Context, cs []*lift.Clip) (err error) {
 	defer lift.Wrap(&err, "ClipStore.PutClips(%d clips)", len(cs))
 	for _, c := range cs {
+		c.DropNegativeZeros()
 		if err := c.Validate(); err != nil {
 			return err
 		}

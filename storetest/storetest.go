@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"GetClipNotFound", testGetClipNotFound},
 		{"ListClipsPagination", testListClipsPagination},
 		{"InvalidClipsWriteNothing", testInvalidClipsWriteNothing},
+		{"NegativeZeros", testNegativeZeros},
 		{"Outcomes", testOutcomes},
 		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
 		{"Predictions", testPredictions},
@@ -210,6 +211,58 @@ func testPutClipNewAndReplace(t *testing.T, s Store) {
 	}
 	if d := MustGetClip(t, s, "clip-2").Duration; d != 6 {
 		t.Errorf("clip-2 duration after PutClips = %g, want 6", d)
+	}
+}
+
+// testNegativeZeros: a -0 anywhere in a clip reads back as 0, through
+// PutClip and PutClips alike (SQLite and PostgreSQL each kept the sign in
+// some places and dropped it in others).
+func testNegativeZeros(t *testing.T, s Store) {
+	ctx := context.Background()
+	negZero := math.Copysign(0, -1)
+	clip := func(id string) *lift.Clip {
+		cs := negZero
+		return &lift.Clip{ID: id, Duration: negZero, CompositeScore: &cs,
+			PsychologyScore: map[string]any{"composite": negZero, "parts": []any{negZero, 1.0}},
+			HookStrength:    map[string]any{"strength": negZero, "nested": map[string]any{"x": negZero}}}
+	}
+	MustPutClip(t, s, clip("z1"))
+	if err := s.PutClips(ctx, []*lift.Clip{clip("z2")}); err != nil {
+		t.Fatalf("PutClips: %v", err)
+	}
+	for _, id := range []string{"z1", "z2"} {
+		got := MustGetClip(t, s, id)
+		nums := []float64{got.Duration, *got.CompositeScore}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case float64:
+				nums = append(nums, v)
+			case map[string]any:
+				for _, x := range v {
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(got.PsychologyScore)
+		walk(got.HookStrength)
+		if len(nums) != 7 {
+			t.Fatalf("%s: read back %d numbers, want 7: %+v", id, len(nums), got)
+		}
+		for _, x := range nums {
+			if x == 0 && math.Signbit(x) {
+				t.Errorf("%s: a -0 read back as -0: duration %v, composite %v, %+v %+v", id,
+					got.Duration, *got.CompositeScore, got.PsychologyScore, got.HookStrength)
+				break
+			}
+		}
+		if got.Duration != 0 || got.PsychologyScore["parts"].([]any)[1] != 1.0 {
+			t.Errorf("%s: values changed: %+v", id, got)
+		}
 	}
 }
 
