@@ -3,6 +3,7 @@ package lift
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -71,6 +72,24 @@ func (m *FeatureMap) UnmarshalJSON(b []byte) error {
 func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 	var raw map[string]*float64
 	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+			// Named here, by the first such feature: the enclosing
+			// decoder would name only the object's own field ("context"),
+			// as if the object were to be a number.
+			var byName map[string]json.RawMessage
+			if json.Unmarshal(b, &byName) == nil {
+				bad := ""
+				for k, v := range byName {
+					var x *float64
+					if json.Unmarshal(v, &x) != nil && (bad == "" || k < bad) {
+						bad = k
+					}
+				}
+				if bad != "" {
+					return nil, fmt.Errorf("feature %q must be a number, got JSON %s", bad, jsonKind(byName[bad]))
+				}
+			}
+		}
 		return nil, err
 	}
 	out := make(map[string]float64, len(raw))
@@ -81,6 +100,21 @@ func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 		out[k] = *v
 	}
 	return out, nil
+}
+
+// jsonKind names the kind of a JSON value as encoding/json's errors do.
+func jsonKind(v json.RawMessage) string {
+	switch v[0] {
+	case '"':
+		return "string"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
 }
 
 // Duration is a time.Duration that reads and writes JSON as "24h".
@@ -256,24 +290,37 @@ func ValidateFeatureMap(field string, m map[string]float64) error {
 	if len(m) > MaxFeatureNames {
 		return Errorf(Invalid, "%s has %d features; at most %d", field, len(m), MaxFeatureNames)
 	}
+	// With several bad features, the message names the first by name, so
+	// that the same request always gets the same answer (a map's order
+	// is random); no sorting when all are good.
+	var first string
+	var firstErr error
 	for k, v := range m {
-		if k == "" || len(k) > MaxFeatureNameLen {
-			return Errorf(Invalid, "%s: a feature name must be 1 to %d bytes, got %d", field, MaxFeatureNameLen, len(k))
+		if err := validateFeature(field, k, v); err != nil && (firstErr == nil || k < first) {
+			first, firstErr = k, err
 		}
-		// The policy names a variant's feature k "@k", position i of a
-		// dense vector "#i", and an interaction "n*@k": a client's name
-		// must not pass for one of those.
-		if strings.HasPrefix(k, "@") || strings.HasPrefix(k, "#") || strings.Contains(k, "*") {
-			return Errorf(Invalid, "%s: feature name %q must not start with @ or # or contain * (the policy's own names use them)", field, k)
-		}
-		// DSJSON (the experiment's log) reserves names that start with _
-		// (_tag, _multi, _label_cost, ...); VW ignores them as features.
-		if strings.HasPrefix(k, "_") {
-			return Errorf(Invalid, "%s: feature name %q must not start with _ (the DSJSON log reserves those names)", field, k)
-		}
-		if math.IsNaN(v) || math.Abs(v) > MaxContextValue {
-			return Errorf(Invalid, "%s.%s must be a finite number within ±%g, got %g", field, k, MaxContextValue, v)
-		}
+	}
+	return firstErr
+}
+
+// validateFeature checks one feature of ValidateFeatureMap's.
+func validateFeature(field, k string, v float64) error {
+	if k == "" || len(k) > MaxFeatureNameLen {
+		return Errorf(Invalid, "%s: a feature name must be 1 to %d bytes, got %d", field, MaxFeatureNameLen, len(k))
+	}
+	// The policy names a variant's feature k "@k", position i of a
+	// dense vector "#i", and an interaction "n*@k": a client's name
+	// must not pass for one of those.
+	if strings.HasPrefix(k, "@") || strings.HasPrefix(k, "#") || strings.Contains(k, "*") {
+		return Errorf(Invalid, "%s: feature name %q must not start with @ or # or contain * (the policy's own names use them)", field, k)
+	}
+	// DSJSON (the experiment's log) reserves names that start with _
+	// (_tag, _multi, _label_cost, ...); VW ignores them as features.
+	if strings.HasPrefix(k, "_") {
+		return Errorf(Invalid, "%s: feature name %q must not start with _ (the DSJSON log reserves those names)", field, k)
+	}
+	if math.IsNaN(v) || math.Abs(v) > MaxContextValue {
+		return Errorf(Invalid, "%s.%s must be a finite number within ±%g, got %g", field, k, MaxContextValue, v)
 	}
 	return nil
 }

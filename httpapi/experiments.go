@@ -76,12 +76,28 @@ func (s *Server) getExperiment(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, e)
 }
 
+// decideInput is experiment.DecideRequest as the body gives it: an
+// event_id left out gets one made, but an empty one is a mistake (a
+// reward could never name it).
+type decideInput struct {
+	EventID *string         `json:"event_id"`
+	Context lift.FeatureMap `json:"context"`
+	Exclude []string        `json:"exclude"`
+}
+
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
-	var in experiment.DecideRequest
+	var in decideInput
 	if _, err := decode(w, r, &in, true); err != nil {
 		return err
 	}
-	out, err := s.Experiments.Decide(r.Context(), r.PathValue("id"), in)
+	req := experiment.DecideRequest{Context: in.Context, Exclude: in.Exclude}
+	if in.EventID != nil {
+		if *in.EventID == "" {
+			return lift.Errorf(lift.Invalid, "event_id, when given, must not be empty (leave it out to have one made)")
+		}
+		req.EventID = *in.EventID
+	}
+	out, err := s.Experiments.Decide(r.Context(), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}

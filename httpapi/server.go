@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"lift"
+	"lift/internal/strictjson"
 )
 
 // MaxBodyBytes bounds every request body; larger bodies are 413.
@@ -349,6 +350,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 	if _, err := dec.Token(); err != io.EOF {
 		return false, lift.Errorf(lift.Invalid, "malformed JSON body: unexpected data after the JSON object")
 	}
+	// What the decoder took silently: a key given twice, a field named
+	// with other capitals.
+	if err := strictjson.Check(data, reflect.TypeOf(v)); err != nil {
+		return false, lift.Errorf(lift.Invalid, "malformed JSON body: %v", err)
+	}
 	return true, nil
 }
 
@@ -357,6 +363,11 @@ func jsonErrorText(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, jsonKind(te.Type), te.Value)
+	}
+	if te != nil {
+		// The body itself is of the wrong kind: name it as JSON, not as
+		// the Go type it was read into.
+		return fmt.Sprintf("the body must be %s, got JSON %s", jsonKind(te.Type), te.Value)
 	}
 	return "malformed JSON body: " + strings.TrimPrefix(err.Error(), "json: ")
 }

@@ -86,6 +86,22 @@ func TestExperimentsOverHTTP(t *testing.T) {
 			t.Errorf("decide with %s = %d %v, want 400", name, code, b)
 		}
 	}
+	// A wrong type is named by its feature; of several bad features the
+	// same one is named every time.
+	if code, b := s.Do("POST", "/experiments/thumbs/decide", `{"context":{"y":"str","x":[1]}}`); code != 400 ||
+		!strings.Contains(b["detail"].(string), `feature "x" must be a number, got JSON array`) {
+		t.Errorf("decide with a string and an array feature = %d %v, want 400 naming x", code, b)
+	}
+	for range 5 {
+		if code, b := s.Do("POST", "/experiments/thumbs/decide", `{"context":{"y":1e308,"b":-1e308,"x":1e308}}`); code != 400 ||
+			!strings.Contains(b["detail"].(string), "context.b must be a finite number") {
+			t.Fatalf("decide with three bad features = %d %v, want 400 naming b", code, b)
+		}
+	}
+	if code, b := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"event_id": "", "context": map[string]any{}}); code != 400 ||
+		!strings.Contains(b["detail"].(string), "event_id, when given, must not be empty") {
+		t.Errorf("decide with an empty event_id = %d %v, want 400", code, b)
+	}
 	for name, change := range map[string]map[string]any{
 		"variant feature near float64's maximum": {"variants": []map[string]any{{"id": "a", "features": map[string]any{"x": 1e308}}, {"id": "b"}}},
 		"reward_range of one number":             {"reward_range": []float64{0}},

@@ -17,6 +17,7 @@ import (
 
 	"lift"
 	"lift/dataset"
+	"lift/internal/strictjson"
 )
 
 var importCommand = &command{
@@ -180,6 +181,8 @@ func readJSONLines(r io.Reader) ([]record, error) {
 			rec.err = fmt.Errorf("malformed JSON: %v", strings.TrimPrefix(err.Error(), "json: "))
 		} else if dec.More() {
 			rec.err = errors.New("malformed JSON: more than one value on the line")
+		} else if err := strictjson.Check([]byte(text), nil); err != nil {
+			rec.err = fmt.Errorf("malformed JSON: %v", err)
 		}
 		recs = append(recs, rec)
 	}

@@ -48,6 +48,7 @@ not json
 {"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2026-11-01T00:00:00Z"}
 {"clip_id":"b","impressions":50,"clicks":2,"observed_at":"2999-11-01T00:00:00Z"}
 {"clip_id":"a","impressions":5,"clicks":1,"observed_at":null}
+{"clip_id":"a","impressions":5,"clicks":1,"impressions":100}
 `)
 	code, out, stderr = run(t, "import", "outcomes", outcomes, "--db", db)
 	if code != 1 || !strings.Contains(stderr, "nothing imported") {
@@ -57,10 +58,11 @@ not json
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("report %q: %v", out, err)
 	}
-	if rep.Rejected != 4 || rep.Imported || len(rep.Errors) != 4 ||
-		rep.Errors[0].Line != 2 || rep.Errors[1].Line != 3 || rep.Errors[2].Line != 4 || rep.Errors[3].Line != 6 ||
-		!strings.Contains(rep.Errors[3].Reason, "more than an hour ahead") {
-		t.Errorf("report = %+v, want lines 2, 3, 4, 6 rejected and nothing imported", rep)
+	if rep.Rejected != 5 || rep.Imported || len(rep.Errors) != 5 ||
+		rep.Errors[0].Line != 2 || rep.Errors[1].Line != 3 || rep.Errors[2].Line != 4 || rep.Errors[3].Line != 6 || rep.Errors[4].Line != 8 ||
+		!strings.Contains(rep.Errors[3].Reason, "more than an hour ahead") ||
+		!strings.Contains(rep.Errors[4].Reason, `key "impressions" appears more than once`) {
+		t.Errorf("report = %+v, want lines 2, 3, 4, 6, 8 rejected and nothing imported", rep)
 	}
 	s := MustStartServer(t, nil, "--db", db)
 	if _, body := s.Do("GET", "/clips/a", nil); body["impressions"] != 0.0 {
@@ -69,7 +71,7 @@ not json
 	s.Stop()
 
 	code, out, _ = run(t, "import", "outcomes", outcomes, "--db", db, "--skip-invalid")
-	if code != 0 || !strings.Contains(out, `"accepted":3`) || !strings.Contains(out, `"rejected":4`) {
+	if code != 0 || !strings.Contains(out, `"accepted":3`) || !strings.Contains(out, `"rejected":5`) {
 		t.Fatalf("--skip-invalid: exit %d, %s", code, out)
 	}
 	s = MustStartServer(t, nil, "--db", db)

@@ -219,6 +219,10 @@ func TestServeBadInput(t *testing.T) {
 		{"missing duration", "PUT", "/clips/c2", `{}`, 400, "invalid"},
 		{"trailing data", "PUT", "/clips/c2", `{"duration": 1} {}`, 400, "invalid"},
 		{"trailing brace", "PUT", "/clips/c2", `{"duration": 1}}`, 400, "invalid"},
+		{"a key twice", "PUT", "/clips/c2", `{"duration": -5, "duration": 1}`, 400, "invalid"},
+		{"a field in capitals", "PUT", "/clips/c2", `{"DURATION": 1}`, 400, "invalid"},
+		{"a nested key twice", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": 2, "strength": 0.5}}`, 400, "invalid"},
+		{"a predict field in capitals", "POST", "/predict/ctr", `{"Clip_ID": "c1"}`, 400, "invalid"},
 		{"overflowing impressions", "POST", "/clips/c1/outcomes", `{"impressions": 4611686018427387904, "clicks": 0}`, 400, "invalid"},
 		{"string score", "PUT", "/clips/c2", `{"duration": 1, "hook_strength": {"strength": "high"}}`, 400, "invalid"},
 		{"body too large", "PUT", "/clips/c2", `{"duration": 1, "emotion_data": {"x": "` + strings.Repeat("a", 1<<20) + `"}}`, 413, "too_large"},
@@ -250,6 +254,10 @@ func TestServeBadInput(t *testing.T) {
 		{"NUL in predict's clip_id", "POST", "/predict/ctr?clip_id=a%00b", nil, 400, "invalid"},
 		{"NUL in predict's body clip_id", "POST", "/predict/ctr", `{"clip_id": "a\u0000b"}`, 400, "invalid"},
 		{"bad limit", "GET", "/clips?limit=0", nil, 400, "invalid"},
+		{"after not UTF-8", "GET", "/clips?after=%FF", nil, 400, "invalid"},
+		{"NUL in after", "GET", "/clips?after=a%00b", nil, 400, "invalid"},
+		{"actual_ctr over 1 in a clip", "PUT", "/clips/c2", `{"duration": 1, "actual_ctr": 5}`, 400, "invalid"},
+		{"negative actual_ctr in a clip", "PUT", "/clips/c2", `{"duration": 1, "actual_ctr": -0.1}`, 400, "invalid"},
 		{"unknown clip", "GET", "/clips/zz", nil, 404, "not_found"},
 		{"wrong method", "DELETE", "/clips/c1", nil, 405, "method_not_allowed"},
 		{"unknown path", "POST", "/nowhere", nil, 404, "not_found"},
@@ -266,6 +274,7 @@ func TestServeBadInput(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"duration": 1, "emotion_data": [1]}`: `field "emotion_data" must be an object, got JSON array`,
 		`{"duration": "long"}`:                 `field "duration" must be a number, got JSON string`,
+		`[]`:                                   `the body must be an object, got JSON array`,
 	} {
 		if code, b := s.Do("PUT", "/clips/c2", body); code != 400 || b["detail"] != want {
 			t.Errorf("PUT %s = %d %v, want 400 %q", body, code, b, want)
