@@ -170,6 +170,8 @@ func TestNumericFlagErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.05,1.5"}, "--bands: band thresholds must satisfy"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,x,0.03"}, `--bands: band threshold "x" is not a number`},
 		{[]string{"demo", "--clips", "0"}, "--clips must be in [1, 1000000], got 0"},
+		{[]string{"serve", "--addr", "127.0.0.1:99999"}, `--addr "127.0.0.1:99999": "99999" is not a port`},
+		{[]string{"serve", "--addr", "127.0.0.1:-1"}, `is not a port`},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.08,0.03"}, "--bands: band thresholds must satisfy"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

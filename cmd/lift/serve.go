@@ -72,8 +72,12 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
+	if _, port, err := net.SplitHostPort(*addr); err != nil {
 		return usagef("--addr %q is not a host:port address (e.g. 127.0.0.1:8080): %v", *addr, err)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		// Before the database is opened (or created): a port that cannot
+		// be is the command line's mistake, not the network's.
+		return usagef("--addr %q: %q is not a port (0-65535, or a service name)", *addr, port)
 	}
 	if token == "" && !isLoopback(*addr) {
 		return usagef("refusing to listen on %s without an API token: set LIFT_API_TOKEN or --api-token-file, or use a loopback address such as 127.0.0.1:8080", *addr)
