@@ -11,7 +11,8 @@ import (
 )
 
 // TestDashboardShellIsPublic: the shell and its assets need no token and
-// hold no data; unknown paths stay 404.
+// hold no data; an unknown asset is a 404, any other unknown path a 401
+// without the token.
 func TestDashboardShellIsPublic(t *testing.T) {
 	h := newTestServer(t, 1).Handler()
 	for _, c := range []struct {
@@ -24,7 +25,7 @@ func TestDashboardShellIsPublic(t *testing.T) {
 		{"/ui/style.css", "text/css", 200},
 		{"/ui/nope.js", "application/json", 404},
 		{"/ui/index.html", "application/json", 404},
-		{"/no/such/page", "application/json", 404},
+		{"/no/such/page", "application/json", 401},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", c.path, nil))

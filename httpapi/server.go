@@ -97,7 +97,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(r.pattern, s.wrap(r.public, timeout, r.handle))
 		probe.Handle(r.pattern, http.NotFoundHandler())
 	}
-	mux.Handle("/", s.wrap(true, s.RequestTimeout, func(w http.ResponseWriter, r *http.Request) error {
+	// Not public: with a token set, a client without it learns nothing of
+	// which routes and methods exist (401 before 404 or 405).
+	mux.Handle("/", s.wrap(false, s.RequestTimeout, func(w http.ResponseWriter, r *http.Request) error {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 			try := r.Clone(r.Context())

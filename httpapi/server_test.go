@@ -23,9 +23,11 @@ import (
 // TestWrongMethod: a path the server routes, asked with a method it does
 // not take, is a 405 naming the methods it does take; GET and HEAD too,
 // which the dashboard's page at "/" must not swallow. An unknown path is
-// a 404.
+// a 404. Without the server's token both are a 401: a client that has
+// not authenticated learns nothing of which routes exist.
 func TestWrongMethod(t *testing.T) {
-	h := newTestServer(t, 1).Handler()
+	s := newTestServer(t, 1)
+	h := s.Handler()
 	for _, c := range []struct {
 		method, path string
 		want         int
@@ -44,6 +46,13 @@ func TestWrongMethod(t *testing.T) {
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		if w.Code != http.StatusUnauthorized || w.Header().Get("Allow") != "" {
+			t.Errorf("%s %s without the token = %d (Allow %q), want 401", c.method, c.path, w.Code, w.Header().Get("Allow"))
+		}
+		w = httptest.NewRecorder()
+		req := httptest.NewRequest(c.method, c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		h.ServeHTTP(w, req)
 		if w.Code != c.want || w.Header().Get("Allow") != c.allow {
 			t.Errorf("%s %s = %d (Allow %q), want %d (Allow %q)", c.method, c.path, w.Code, w.Header().Get("Allow"), c.want, c.allow)
 			continue
