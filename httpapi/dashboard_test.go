@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDashboardShellIsPublic: the shell and its assets need no token and
@@ -94,8 +95,10 @@ func TestDashboardReadEndpoints(t *testing.T) {
 	// margin behind the predicted CTR.
 	var ex struct {
 		Prediction struct {
-			PredictedCTR float64 `json:"predicted_ctr"`
-			ModelVersion *int64  `json:"model_version"`
+			ID           int64     `json:"prediction_id"`
+			PredictedCTR float64   `json:"predicted_ctr"`
+			ModelVersion *int64    `json:"model_version"`
+			CreatedAt    time.Time `json:"created_at"`
 		} `json:"prediction"`
 		Bias          float64 `json:"bias"`
 		Margin        float64 `json:"margin"`
@@ -106,6 +109,9 @@ func TestDashboardReadEndpoints(t *testing.T) {
 	mustGetJSON(t, h, "/clips/demo-0001/explain", &ex)
 	if len(ex.Contributions) != 6 || ex.Prediction.ModelVersion == nil {
 		t.Fatalf("explain = %+v, want six contributions from a model", ex)
+	}
+	if ex.Prediction.ID != 0 || time.Since(ex.Prediction.CreatedAt) > time.Hour {
+		t.Errorf("explain's prediction: id %d, created_at %v; want 0 (not recorded) and now", ex.Prediction.ID, ex.Prediction.CreatedAt)
 	}
 	if p := 1 / (1 + math.Exp(-ex.Margin)); math.Abs(p-ex.Prediction.PredictedCTR) > 1e-4 {
 		t.Errorf("sigmoid(margin %g) = %g, predicted %g", ex.Margin, p, ex.Prediction.PredictedCTR)
