@@ -213,6 +213,9 @@ func parseValue(b []byte) (float32, bool) {
 	if v, ok := parseSimple(b); ok {
 		return float32(v), true
 	}
+	if !plainNumber(b) {
+		return 0, false
+	}
 	// The string aliases b only for the call: strconv copies the text into
 	// any error it returns.
 	v, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
@@ -224,6 +227,28 @@ func parseValue(b []byte) (float32, bool) {
 		return 0, false
 	}
 	return float32(v), true
+}
+
+// plainNumber reports whether b holds none of the syntax Go's ParseFloat
+// reads beyond what numpy and pandas take for a number: hexadecimal
+// ("0x1p4") and digit separators ("1_000").
+func plainNumber[T []byte | string](b T) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '_', 'x', 'X', 'p', 'P':
+			return false
+		}
+	}
+	return true
+}
+
+// ParseFloat is strconv.ParseFloat(s, 64) for a number in a data file:
+// it refuses what plainNumber refuses, as the readers here do.
+func ParseFloat(s string) (float64, error) {
+	if !plainNumber(s) {
+		return 0, &strconv.NumError{Func: "ParseFloat", Num: s, Err: strconv.ErrSyntax}
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // pow10 holds the powers of ten a float64 represents exactly.

@@ -47,6 +47,8 @@ func TestReadCSV(t *testing.T) {
 		{name: "no label", in: "1,2\n", sep: ',', opt: Options{NoLabel: true},
 			want: Dense{Rows: 1, Cols: 2, X: []float32{1, 2}}},
 		{name: "text in data", in: "label,c\n1,68fd1e64\n", sep: ',', isErr: `line 2, column 1 ("c"): "68fd1e64" is not a number`},
+		{name: "hexadecimal in data", in: "label,c\n1,0x1p4\n", sep: ',', isErr: `line 2, column 1 ("c"): "0x1p4" is not a number`},
+		{name: "digit separators in data", in: "label,c\n1,1_000\n", sep: ',', isErr: `line 2, column 1 ("c"): "1_000" is not a number`},
 		{name: "ragged", in: "1,2\n1,2,3\n", sep: ',', isErr: "line 2: 3 fields, want 2"},
 		{name: "missing label", in: "1,2\n,3\n", sep: ',', isErr: "line 2, column 0: the label is missing"},
 		{name: "unknown label", in: "a,b\n1,2\n", sep: ',', opt: Options{Label: "c"}, isErr: `label column "c" not in the header`},

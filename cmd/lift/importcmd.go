@@ -11,7 +11,6 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -460,7 +459,7 @@ func numberField(rec record, name string) (float64, bool, error) {
 		if !rec.csv {
 			break
 		}
-		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		x, err := dataset.ParseFloat(strings.TrimSpace(v))
 		if err != nil || x != x || x > 1e300 || x < -1e300 {
 			return 0, false, fmt.Errorf("%s must be a finite number, got %q", name, v)
 		}

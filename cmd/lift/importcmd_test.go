@@ -31,6 +31,13 @@ func writeFile(t *testing.T, name, body string) string {
 
 func TestImport(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	// Go's number syntax beyond a data file's is refused.
+	hexCSV := writeFile(t, "hex.csv", "clip_id,duration\nh1,0x1p4\nh2,1_000\nh3,+5\n")
+	code, out, _ := run(t, "import", "clips", hexCSV, "--db", db, "--skip-invalid")
+	if code != 0 || !strings.Contains(out, `"accepted":1`) || !strings.Contains(out, `"rejected":2`) ||
+		!strings.Contains(out, `duration must be a finite number, got \"0x1p4\"`) {
+		t.Fatalf("import of hexadecimal and separated numbers: exit %d, %s", code, out)
+	}
 	clipsCSV := writeFile(t, "clips.csv", `clip_id,duration,composite_score,psychology_score,emotion_data
 a,12,0.5,"{""composite"":0.7}","{""has_face"":true,""priority_score"":0.3}"
 b,30,,,
