@@ -103,14 +103,14 @@ func readVW(r io.Reader) (*vwText, error) {
 			ex.label = head[0]
 		}
 		if len(head) > 1 {
-			w, err := strconv.ParseFloat(head[1], 64)
+			w, err := ParseFloat(head[1])
 			if err != nil || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 				return nil, fmt.Errorf("vw line %d: importance weight %q is not a non-negative number", line, head[1])
 			}
 			ex.weight = w
 		}
 		if len(head) > 2 {
-			if b, err := strconv.ParseFloat(head[2], 64); err != nil || math.IsNaN(b) || math.IsInf(b, 0) {
+			if b, err := ParseFloat(head[2]); err != nil || math.IsNaN(b) || math.IsInf(b, 0) {
 				return nil, fmt.Errorf("vw line %d: base %q is not a finite number", line, head[2])
 			}
 		}
@@ -129,7 +129,7 @@ func readVW(r io.Reader) (*vwText, error) {
 				name, val := tok, 1.0
 				if i := strings.LastIndexByte(tok, ':'); i >= 0 {
 					name = tok[:i]
-					v, err := strconv.ParseFloat(tok[i+1:], 64)
+					v, err := ParseFloat(tok[i+1:])
 					if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 						return nil, fmt.Errorf("vw line %d: feature %q has value %q, not a finite number", line, name, tok[i+1:])
 					}
@@ -232,7 +232,7 @@ func ReadVW(r io.Reader, noLabel bool) (*Dense, error) {
 			if ex.label == "" {
 				return nil, fmt.Errorf("vw line %d: missing label before '|' (a file to predict on may leave labels out: --no-label)", ex.line)
 			}
-			v, err := strconv.ParseFloat(ex.label, 64)
+			v, err := ParseFloat(ex.label)
 			if err != nil || !finite32(v) {
 				return nil, fmt.Errorf("vw line %d: label %q is not a finite number in single precision", ex.line, ex.label)
 			}
