@@ -53,6 +53,10 @@ func (s *Server) activateModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// It takes no body: any field in one is unknown, and refused.
+	if _, err := decode(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
 	if s.Activator == nil {
 		return lift.Errorf(lift.Unavailable, "model activation is not configured on this server")
 	}

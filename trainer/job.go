@@ -430,6 +430,30 @@ func (j *Job) serve(mv *lift.ModelVersion) (warning string, err error) {
 	return "", nil
 }
 
+// Refresh serves the registry's active model if it is not the one served
+// (at start-up, and on a replica's poll after a promotion or an activation
+// elsewhere), and exports it as a promotion here does: the export file
+// follows the served model whichever process changed it. A failed export
+// is logged, not returned: the model is served all the same.
+func (j *Job) Refresh(ctx context.Context) error {
+	before := j.Serving.Version()
+	if err := j.Serving.Refresh(ctx, j.Store); err != nil {
+		return err
+	}
+	v := j.Serving.Version()
+	if v == before || v == 0 || j.ExportPath == "" {
+		return nil
+	}
+	mv, err := j.Store.GetModel(ctx, v)
+	if err == nil {
+		err = j.export(mv)
+	}
+	if err != nil {
+		j.logger().Warn("exporting the active model", "path", j.ExportPath, "version", v, "err", err)
+	}
+	return nil
+}
+
 // export writes the active model's JSON atomically to ExportPath.
 func (j *Job) export(mv *lift.ModelVersion) error {
 	if j.ExportPath == "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -359,5 +360,23 @@ func TestActivateReportsAFailedExport(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "exporting the active model") || !strings.Contains(stderr, "not a directory") {
 		t.Errorf("activate with an export that cannot be written: stderr %q, want the failure named", stderr)
+	}
+}
+
+// TestServeAddressInUse: an address another process holds fails the
+// start with exit 1 before the database file is made.
+func TestServeAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	code, _, stderr := runRefused(t, nil, "serve", "--addr", ln.Addr().String(), "--db", "sqlite:"+filepath.Join(dir, "lift.db"), "--export", "")
+	if code != 1 || !strings.Contains(stderr, "address already in use") {
+		t.Errorf("serve on an address in use: exit %d, %q; want 1 saying so", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a failed start left files behind: %v", entries)
 	}
 }

@@ -96,6 +96,14 @@ func TestModelLifecycleOverHTTP(t *testing.T) {
 		t.Errorf("bad train params = %d %v", code, body)
 	}
 
+	// Activation takes no body: a field in one is refused, and nothing changes.
+	if code, body := s.Do("POST", fmt.Sprintf("/models/%d/activate", int(v2)), `{"force": true}`); code != 400 || body["code"] != "invalid" {
+		t.Errorf("activate with a body = %d %v, want 400", code, body)
+	}
+	if _, p := s.Do("POST", "/predict/ctr?clip_id=demo-0007", nil); p["model_version"] != v1 {
+		t.Errorf("a refused activation changed the served model to %v", p["model_version"])
+	}
+
 	// Rollforward to the weak model, then roll back.
 	for _, v := range []float64{v2, v1} {
 		if code, m := s.Do("POST", fmt.Sprintf("/models/%d/activate", int(v)), nil); code != 200 || m["active"] != true {
@@ -129,7 +137,8 @@ func TestTrainCommandAndReplicaPickup(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "lift.db")
 	run(t, "demo", "--db", db, "--clips", "800")
-	s := MustStartServer(t, nil, "--db", db, "--export", "", "--refresh", "200ms")
+	served := filepath.Join(dir, "served", "model.json")
+	s := MustStartServer(t, nil, "--db", db, "--export", served, "--refresh", "200ms")
 
 	code, out, stderr := run(t, "train", "--db", db, "--export", filepath.Join(dir, "m.json"))
 	var sum map[string]any
@@ -150,6 +159,19 @@ func TestTrainCommandAndReplicaPickup(t *testing.T) {
 			t.Fatalf("server still serves %v, want %v", p["model_version"], sum["model_version"])
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// ...and exports it to its own --export path, as it would a model it
+	// promoted itself (just after it starts serving it).
+	want := mustReadFile(t, filepath.Join(dir, "m.json"))
+	for {
+		got, _ := os.ReadFile(served)
+		if string(got) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's export (%d bytes) is not the model it picked up (%d bytes)", len(got), len(want))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// Not enough data is a success exit that says so.

@@ -88,6 +88,13 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	defer stopProfile()
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	// Listen first: an address in use is found before the database is
+	// opened (or created). Connections wait in the backlog meanwhile.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
 		return err
@@ -96,12 +103,12 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		pg.SetLogger(logger)
 	}
 	serving := &trainer.Serving{Bands: bands, Explain: explainTop}
-	if err := serving.Refresh(ctx, db); err != nil {
-		logger.Error("the active model does not load; serving the heuristic", "err", err)
-	}
 	// No training progress: the server's stderr is its structured log,
 	// which says when a run starts and how it ended.
 	job := &trainer.Job{Store: db, Serving: serving, ExportPath: *export, Logger: logger}
+	if err := job.Refresh(ctx); err != nil {
+		logger.Error("the active model does not load; serving the heuristic", "err", err)
+	}
 	srv := &httpapi.Server{
 		Clips:          db,
 		Predictions:    db,
@@ -151,7 +158,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	background.Add(1)
 	go func() {
 		defer background.Done()
-		pollRegistry(bgCtx, serving, db, *refresh, logger)
+		pollRegistry(bgCtx, job, *refresh, logger)
 	}()
 	if sched.Enabled() {
 		background.Add(1)
@@ -159,10 +166,6 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			defer background.Done()
 			runSchedule(bgCtx, sched, job, srv.Metrics, logger)
 		}()
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -226,8 +229,9 @@ const explainTop = 3
 const defaultExport = "models/ctr_predictor.json"
 
 // pollRegistry follows the registry's active version, so a model promoted
-// by another replica or by `lift train` is served here within one period.
-func pollRegistry(ctx context.Context, s *trainer.Serving, models lift.ModelStore, every time.Duration, logger *slog.Logger) {
+// by another replica or by `lift train` is served (and exported) here
+// within one period.
+func pollRegistry(ctx context.Context, job *trainer.Job, every time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -235,12 +239,12 @@ func pollRegistry(ctx context.Context, s *trainer.Serving, models lift.ModelStor
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			before := s.Version()
-			if err := s.Refresh(ctx, models); err != nil {
+			before := job.Serving.Version()
+			if err := job.Refresh(ctx); err != nil {
 				if ctx.Err() == nil {
 					logger.Warn("registry refresh failed", "err", err)
 				}
-			} else if v := s.Version(); v != before {
+			} else if v := job.Serving.Version(); v != before {
 				logger.Info("serving a new model version", "version", v)
 			}
 		}
