@@ -24,6 +24,8 @@ type Dense struct {
 	// Names are the feature names from a header line (or VW's feature
 	// names), or nil.
 	Names []string
+	// LabelName is the label column's name in a header line, if any.
+	LabelName string
 	// AbsentIsZero says that a feature the file does not name is 0, not
 	// missing (VW text, which omits zeros): aligned by name with a model or
 	// another file, an absent column is added as 0 and an unknown one is

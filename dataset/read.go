@@ -383,6 +383,9 @@ func ReadCSV(r io.Reader, sep rune, opt Options) (*Dense, error) {
 		role[c] = 'x'
 	}
 	d := &Dense{}
+	if header != nil && labelCol >= 0 {
+		d.LabelName = header[labelCol]
+	}
 	for i, r := range role {
 		if r == 0 {
 			d.Cols++

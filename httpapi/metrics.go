@@ -60,11 +60,11 @@ func NewMetrics() *Metrics {
 		}, []string{"experiment", "variant"}),
 		rewards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_experiment_rewards_total",
-			Help: "Rewards accepted (repeats included), by experiment.",
+			Help: "Rewards stored, by experiment (the same reward sent again is answered 200 and counted once, as the experiment counts it).",
 		}, []string{"experiment"}),
 		rewardSum: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_experiment_reward_sum",
-			Help: "Sum of the non-negative reward values accepted, by experiment; with lift_experiment_rewards_total it gives the mean reward.",
+			Help: "Sum of the non-negative reward values stored, by experiment; with lift_experiment_rewards_total it gives the mean reward.",
 		}, []string{"experiment"}),
 		trainingRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_training_runs_total",

@@ -153,6 +153,9 @@ func columnsByName(d *dataset.Dense, names []string, path, whose string) (*datas
 			found++
 		case d.AbsentIsZero:
 			i = -1
+		case d.LabelName != "" && n == d.LabelName:
+			return nil, fmt.Errorf("%s: %s feature %q is the column read as the label (the first, unless --label names another; "+
+				"a file without labels needs --no-label)", path, whose, n)
 		default:
 			return nil, fmt.Errorf("%s: %s feature %q is not a column of the data", path, whose, n)
 		}

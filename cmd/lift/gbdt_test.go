@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -266,5 +267,32 @@ func TestGBDTEvalUndefinedMetricsAreNull(t *testing.T) {
 				t.Errorf("%s: negative log loss", out)
 			}
 		})
+	}
+}
+
+// TestGBDTPredictUnlabelledFileNamesTheLabel: a file without labels read
+// as if its first column were the label is told as that, not as a
+// feature the file lacks.
+func TestGBDTPredictUnlabelledFileNamesTheLabel(t *testing.T) {
+	dir := t.TempDir()
+	train := filepath.Join(dir, "train.csv")
+	var b strings.Builder
+	b.WriteString("label,a,b\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "%d,%d,%d\n", i%2, i%7, i%3)
+	}
+	os.WriteFile(train, []byte(b.String()), 0o644)
+	model := filepath.Join(dir, "m.json")
+	if _, stderr, code := MustExec(t, "gbdt", "train", "--data", train, "--out", model, "--rounds", "3"); code != 0 {
+		t.Fatalf("train: exit %d, %s", code, stderr)
+	}
+	unlabelled := filepath.Join(dir, "x.csv")
+	os.WriteFile(unlabelled, []byte("a,b\n1,2\n3,0\n"), 0o644)
+	_, stderr, code := MustExec(t, "gbdt", "predict", "--model", model, "--data", unlabelled)
+	if code != 1 || !strings.Contains(stderr, `feature "a" is the column read as the label`) || !strings.Contains(stderr, "--no-label") {
+		t.Errorf("predict on a file without labels: exit %d, %q; want 1 naming the label column and --no-label", code, stderr)
+	}
+	if out, stderr, code := MustExec(t, "gbdt", "predict", "--model", model, "--data", unlabelled, "--no-label"); code != 0 || strings.Count(out, "\n") != 2 {
+		t.Errorf("with --no-label: exit %d, %q %q; want two predictions", code, out, stderr)
 	}
 }

@@ -165,11 +165,16 @@ func readRecords(r io.Reader, format, kind string) ([]record, error) {
 	return readCSVRecords(r, kind)
 }
 
+// maxJSONLine bounds one line of a JSON lines import.
+const maxJSONLine = 16 << 20
+
 func readJSONLines(r io.Reader) ([]record, error) {
 	var recs []record
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for line := 1; sc.Scan(); line++ {
+	sc.Buffer(make([]byte, 64*1024), maxJSONLine)
+	line := 0
+	for sc.Scan() {
+		line++
 		text := strings.TrimSpace(sc.Text())
 		if text == "" {
 			continue
@@ -186,6 +191,9 @@ func readJSONLines(r io.Reader) ([]record, error) {
 		recs = append(recs, rec)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("line %d is longer than %d MiB, the most a JSON line may be", line+1, maxJSONLine>>20)
+		}
 		return nil, err
 	}
 	return recs, nil

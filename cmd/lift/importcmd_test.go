@@ -349,3 +349,15 @@ func TestImportChecksTheCSVHeader(t *testing.T) {
 		t.Errorf("a file whose name tells no format: exit %d, %q", code, stderr)
 	}
 }
+
+// TestImportTooLongLine: a JSON line past the limit is named by its
+// number and the limit, and nothing is imported.
+func TestImportTooLongLine(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	long := `{"clip_id":"a","duration":1,"emotion_data":{"x":"` + strings.Repeat("a", maxJSONLine) + `"}}`
+	f := writeFile(t, "long.jsonl", "{\"clip_id\":\"b\",\"duration\":1}\n\n"+long+"\n")
+	code, _, stderr := run(t, "import", "clips", f, "--db", db)
+	if code != 1 || !strings.Contains(stderr, "line 3 is longer than 16 MiB") {
+		t.Errorf("import of a too long line: exit %d, %q; want 1 naming line 3", code, stderr)
+	}
+}
