@@ -152,6 +152,22 @@ type PredictionStore interface {
 	RecordPrediction(ctx context.Context, p *Prediction) error
 }
 
+// PredictionPruner deletes recorded predictions, the log that grows with
+// every answer (lift predictions prune).
+type PredictionPruner interface {
+	// PrunePredictions deletes the recorded predictions made before
+	// before, at most PruneChunk rows per transaction, so that serving
+	// goes on meanwhile and no lock is held long, and returns how many it
+	// deleted. A store may keep its newest predictions whatever their
+	// time (SQLite keeps those not yet in its per-clip index, at most the
+	// latest 32,768).
+	PrunePredictions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// PruneChunk bounds the rows (a prediction each, or a batch of them) one
+// transaction of PrunePredictions deletes.
+const PruneChunk = 2000
+
 // ClipStore keeps clips and their outcomes.
 type ClipStore interface {
 	// PutClip inserts or replaces c (keeping its outcomes) and reports

@@ -26,6 +26,7 @@ type Store interface {
 	lift.ModelStore
 	lift.Locker
 	lift.ExperimentStore
+	lift.PredictionPruner
 	// ExpireLocks ends every lease now.
 	ExpireLocks(ctx context.Context) error
 	// CountPredictionsWithActual counts a clip's predictions whose
@@ -51,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
 		{"Predictions", testPredictions},
 		{"PredictionsConcurrent", testPredictionsConcurrent},
+		{"PrunePredictions", testPrunePredictions},
 		{"RewardsConcurrent", testRewardsConcurrent},
 		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
@@ -542,6 +544,88 @@ func testPredictions(t *testing.T, s Store) {
 // testPredictionsConcurrent records predictions from many goroutines at
 // once, as a busy server does (stores may batch them), with a few for an
 // unknown clip among them: those fail alone, the others get distinct ids.
+// testPrunePredictions: predictions made before the cut go, with what
+// reads see of them (a clip's list, the counts by band); newer ones and
+// the clip stay. SQLite prunes a prediction once its per-clip index has
+// it, which a store merges after a second without writes: the test
+// retries, with pauses longer than that (a prune that deletes nothing is
+// a write too).
+func testPrunePredictions(t *testing.T, s Store) {
+	ctx := context.Background()
+	MustPutClip(t, s, NewClip("pr", 10))
+	clip := "pr"
+	cut := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	record := func(at time.Time, clipID *string) *lift.Prediction {
+		p := NewPrediction(clipID)
+		p.CreatedAt = at
+		if err := s.RecordPrediction(ctx, p); err != nil {
+			t.Fatalf("RecordPrediction: %v", err)
+		}
+		return p
+	}
+	for i := range 5 {
+		record(cut.Add(-time.Duration(i+1)*time.Hour), &clip)
+	}
+	record(cut.Add(-time.Minute), nil) // from inline features
+	var kept []*lift.Prediction
+	for i := range 3 {
+		kept = append(kept, record(cut.Add(time.Duration(i)*time.Second), &clip))
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var pruned int64
+	for pruned < 6 {
+		n, err := s.PrunePredictions(ctx, cut)
+		if err != nil {
+			t.Fatalf("PrunePredictions: %v", err)
+		}
+		pruned += n
+		if pruned < 6 {
+			if time.Now().After(deadline) {
+				t.Fatalf("pruned %d predictions in 15 s, want the 6 before the cut", pruned)
+			}
+			time.Sleep(2500 * time.Millisecond)
+		}
+	}
+	if pruned != 6 {
+		t.Errorf("pruned %d predictions, want 6", pruned)
+	}
+	if n, err := s.PrunePredictions(ctx, cut); err != nil || n != 0 {
+		t.Errorf("a second prune = %d, %v; want 0", n, err)
+	}
+	d, ok := s.(interface {
+		ClipPredictions(ctx context.Context, clipID string, limit int) ([]*lift.Prediction, error)
+		PredictionCounts(ctx context.Context) (map[lift.Band]map[int64]int64, error)
+	})
+	if !ok {
+		t.Fatalf("%T does not read predictions", s)
+	}
+	ps, err := d.ClipPredictions(ctx, clip, 50)
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("ClipPredictions after the prune = %d predictions, %v; want the 3 after the cut", len(ps), err)
+	}
+	for i, p := range ps {
+		if want := kept[2-i].ID; p.ID != want {
+			t.Errorf("kept prediction %d is %d, want %d", i, p.ID, want)
+		}
+	}
+	counts, err := d.PredictionCounts(ctx)
+	if err != nil || counts[lift.Medium][0] != 3 {
+		t.Errorf("counts after the prune = %v, %v; want 3 medium", counts, err)
+	}
+	MustGetClip(t, s, clip)
+	// New predictions are recorded as before.
+	p := record(time.Now(), &clip)
+	if p.ID <= kept[2].ID {
+		t.Errorf("a prediction after the prune got id %d, not above %d", p.ID, kept[2].ID)
+	}
+	// What counts a clip's predictions (SQLite's from its per-clip index,
+	// without reading the table) counts no pruned one.
+	MustAddOutcome(t, s, clip, 100, 3)
+	if n, err := s.CountPredictionsWithActual(ctx, clip); err != nil || n != 4 {
+		t.Errorf("CountPredictionsWithActual after the prune = %d, %v; want 4", n, err)
+	}
+}
+
 func testPredictionsConcurrent(t *testing.T, s Store) {
 	ctx := context.Background()
 	ids := []string{"c1", "c2", "c3"}

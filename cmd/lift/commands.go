@@ -10,6 +10,7 @@ func commandTable() map[string]*command {
 		importCommand,
 		trainCommand,
 		modelsCommand,
+		predictionsCommand,
 		gbdtCommand,
 		banditCommand,
 	} {

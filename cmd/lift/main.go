@@ -159,12 +159,14 @@ func (m *Main) printUsage(w io.Writer) {
 	fmt.Fprintln(w, "lift: CTR prediction and variant selection for short video clips.")
 	fmt.Fprintln(w, "\nUsage: lift COMMAND [flags]   (lift COMMAND --help for its flags)\n\nCommands:")
 	names := make([]string, 0, len(commands))
+	width := 0
 	for n := range commands {
 		names = append(names, n)
+		width = max(width, len(n))
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, commands[n].summary)
 	}
 }
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"lift"
+)
+
+var predictionsCommand = &command{
+	name:    "predictions",
+	summary: "the log of recorded predictions: prune --before TIME | --older-than DURATION",
+	run:     runPredictions,
+}
+
+// runPredictions deletes recorded predictions made before a time: every
+// answer of POST /predict/ctr is recorded, and the log grows without end
+// unless it is pruned (docs/OPERATIONS.md, retention).
+func runPredictions(ctx context.Context, m *Main, args []string) error {
+	usage := "predictions prune (--before TIME | --older-than DURATION) [--db sqlite:lift.db]"
+	fs := m.newFlagSet("predictions", usage)
+	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
+	beforeFlag := fs.String("before", "", "delete the predictions made before this RFC 3339 time")
+	olderThan := fs.Duration("older-than", 0, "delete the predictions older than this (e.g. 2160h for 90 days)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "prune" {
+		return usagef("usage: lift %s", usage)
+	}
+	now := time.Now()
+	var before time.Time
+	switch {
+	case (*beforeFlag == "") == !isSet(fs, "older-than"):
+		return usagef("give one of --before and --older-than")
+	case *beforeFlag != "":
+		if before, err = time.Parse(time.RFC3339Nano, *beforeFlag); err != nil {
+			return usagef("--before %q is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)", *beforeFlag)
+		}
+	default:
+		if *olderThan <= 0 {
+			return usagef("--older-than must be a positive duration (e.g. 2160h for 90 days), got %s", *olderThan)
+		}
+		before = now.Add(-*olderThan)
+	}
+	if before.After(now) {
+		return usagef("--before %s is in the future: it would delete predictions made since", before.UTC().Format(time.RFC3339))
+	}
+	// A log that does not exist has nothing to prune: a mistyped --db
+	// must not create an empty database.
+	db, err := m.openExistingDB(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	pr, ok := db.(lift.PredictionPruner)
+	if !ok {
+		return fmt.Errorf("%T cannot prune predictions", db)
+	}
+	n, err := pr.PrunePredictions(ctx, before)
+	if err != nil {
+		// Each chunk commits on its own: what was deleted stays deleted.
+		return fmt.Errorf("pruning stopped after deleting %d predictions: %w", n, err)
+	}
+	return writeJSON(m.Stdout, map[string]any{"deleted": n, "before": before.UTC().Format(time.RFC3339Nano)})
+}
