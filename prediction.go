@@ -159,8 +159,8 @@ type PredictionPruner interface {
 	// before, at most PruneChunk rows per transaction, so that serving
 	// goes on meanwhile and no lock is held long, and returns how many it
 	// deleted. A store may keep its newest predictions whatever their
-	// time (SQLite keeps those not yet in its per-clip index, at most the
-	// latest 32,768).
+	// time (SQLite keeps those not yet in its per-clip index, about the
+	// latest 32,768, and always the newest one).
 	PrunePredictions(ctx context.Context, before time.Time) (int64, error)
 }
 

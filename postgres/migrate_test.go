@@ -24,15 +24,7 @@ import (
 // ids stay unique and increasing.
 func TestPredictionBatchesMigration(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.MustPostgresDSN(t)
-	if err := postgres.MigrateThrough(ctx, dsn, "0007_model_activations.sql"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	dsn, conn := mustSchemaBefore0008(t)
 
 	type row struct {
 		id           int64
@@ -171,6 +163,24 @@ func TestPredictionBatchesMigration(t *testing.T) {
 	}
 }
 
+// mustSchemaBefore0008 makes a new database with the schema before
+// migration 0008 (a prediction a row) and returns its DSN and a
+// connection to it, closed when the test ends.
+func mustSchemaBefore0008(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := storetest.MustPostgresDSN(t)
+	if err := postgres.MigrateThrough(ctx, dsn, "0007_model_activations.sql"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return dsn, conn
+}
+
 // insertRow inserts one prediction row as Lift did before migration 0008,
 // its id from the identity, and checks it is the id given.
 func insertRow(t *testing.T, conn *pgx.Conn, id int64, args ...any) {
@@ -190,4 +200,52 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// TestPruneInChunks: a prune walks more rows than one chunk, in both the
+// table of rows stored a prediction each and the batches, and deletes
+// exactly those older than the cut.
+func TestPruneInChunks(t *testing.T) {
+	ctx := context.Background()
+	dsn, conn := mustSchemaBefore0008(t)
+	cut := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	old, newer := cut.Add(-time.Hour), cut.Add(time.Hour)
+	n := 2*lift.PruneChunk + 17
+	// Rows as Lift stored them before migration 0008: old ones, then a
+	// few newer, then old ones again (ids do not follow times exactly).
+	for _, r := range []struct {
+		n  int
+		at time.Time
+	}{{n, old}, {5, newer}, {3, old}} {
+		if _, err := conn.Exec(ctx, `INSERT INTO predictions(clip_id, source, predicted_ctr, band, confidence, ctr_lo, ctr_hi, created_at)
+			SELECT NULL, 'heuristic', 0.1, 'low', 0.25, 0, 1, $2 FROM generate_series(1, $1)`, r.n, r.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := MustOpenDSN(t, dsn)
+	// Batches of two predictions, written as RecordPrediction does.
+	for _, r := range []struct {
+		n  int
+		at time.Time
+	}{{n, old}, {7, newer}} {
+		if _, err := conn.Exec(ctx, `INSERT INTO prediction_batches(first_id, clip_ids, model_versions, sources, bands,
+				predicted_ctrs, confidences, ctr_los, ctr_his, created_ats)
+			SELECT nextval(pg_get_serial_sequence('predictions', 'id')), ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::bigint[],
+				ARRAY['heuristic', 'heuristic'], ARRAY['low', 'low'], ARRAY[0.1, 0.1], ARRAY[0.25, 0.25], ARRAY[0, 0]::float8[],
+				ARRAY[1, 1]::float8[], ARRAY[$2, $2]::timestamptz[]
+			FROM generate_series(1, $1)`, r.n, r.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted, err := db.PrunePredictions(ctx, cut)
+	if want := int64(n + 3 + 2*n); err != nil || deleted != want {
+		t.Fatalf("PrunePredictions = %d, %v; want %d", deleted, err, want)
+	}
+	var rows, older int64
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE created_at < $1) FROM all_predictions`, cut).Scan(&rows, &older); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 5+2*7 || older != 0 {
+		t.Errorf("after the prune %d predictions are left, %d of them older than the cut; want 19 and 0", rows, older)
+	}
 }

@@ -541,9 +541,6 @@ func testPredictions(t *testing.T, s Store) {
 	}
 }
 
-// testPredictionsConcurrent records predictions from many goroutines at
-// once, as a busy server does (stores may batch them), with a few for an
-// unknown clip among them: those fail alone, the others get distinct ids.
 // testPrunePredictions: predictions made before the cut go, with what
 // reads see of them (a clip's list, the counts by band); newer ones and
 // the clip stay. SQLite prunes a prediction once its per-clip index has
@@ -624,8 +621,26 @@ func testPrunePredictions(t *testing.T, s Store) {
 	if n, err := s.CountPredictionsWithActual(ctx, clip); err != nil || n != 4 {
 		t.Errorf("CountPredictionsWithActual after the prune = %d, %v; want 4", n, err)
 	}
+
+	// A prune of everything there is (after a pause in which SQLite
+	// indexes the newest too): no id is ever given out again, and a
+	// prediction recorded afterwards reads back.
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := s.PrunePredictions(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("PrunePredictions(everything): %v", err)
+	}
+	next := record(time.Now(), &clip)
+	if next.ID <= p.ID {
+		t.Errorf("after pruning everything a new prediction got id %d, not above %d", next.ID, p.ID)
+	}
+	if ps, err := d.ClipPredictions(ctx, clip, 50); err != nil || len(ps) == 0 || ps[0].ID != next.ID {
+		t.Errorf("ClipPredictions after pruning everything = %v, %v; want %d first", ps, err, next.ID)
+	}
 }
 
+// testPredictionsConcurrent records predictions from many goroutines at
+// once, as a busy server does (stores may batch them), with a few for an
+// unknown clip among them: those fail alone, the others get distinct ids.
 func testPredictionsConcurrent(t *testing.T, s Store) {
 	ctx := context.Background()
 	ids := []string{"c1", "c2", "c3"}
