@@ -7,6 +7,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -20,78 +21,206 @@ import (
 // value of type t (nil when the target is not known: then only repeated
 // keys are looked for), and reports the first repeated key or the first
 // key that matches a field of a struct in t only without regard to case.
+// It scans the bytes once, without building tokens: it runs on every
+// request body, after the decoder has checked the syntax.
 func Check(data []byte, t reflect.Type) error {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.UseNumber() // numbers are not looked at: no need to parse them
-	return check(dec, t, "")
+	s := scanner{data: data}
+	return s.value(t)
 }
 
-func check(dec *json.Decoder, t reflect.Type, path string) error {
-	tok, err := dec.Token()
-	if err != nil {
+type scanner struct {
+	data []byte
+	i    int
+	// path is where the scan is, for messages only: keys (slices of data,
+	// or unquoted copies) and array indexes (key nil).
+	path []step
+}
+
+type step struct {
+	key   []byte
+	index int
+}
+
+var errTruncated = errors.New("unexpected end of JSON")
+
+func (s *scanner) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) value(t reflect.Type) error {
+	s.ws()
+	if s.i >= len(s.data) {
+		return errTruncated
+	}
+	switch s.data[s.i] {
+	case '{':
+		return s.object(deref(t))
+	case '[':
+		return s.array(deref(t))
+	case '"':
+		_, err := s.str()
 		return err
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
+	for s.i < len(s.data) { // a number, true, false or null
+		switch s.data[s.i] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return nil
+		}
+		s.i++
 	}
-	t = deref(t)
-	switch d {
-	case '{':
-		var fields *fieldSet
-		if t != nil && t.Kind() == reflect.Struct {
-			fields = structFields(t)
-		}
-		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			name := join(path, key)
-			if seen[key] {
-				return fmt.Errorf("key %q appears more than once in the same object", name)
-			}
-			seen[key] = true
-			var child reflect.Type
-			switch {
-			case t == nil:
-			case t.Kind() == reflect.Map:
-				child = t.Elem()
-			case fields != nil:
-				if typ, exact := fields.exact[key]; exact {
-					child = typ
-				} else if want, ok := fields.folded[strings.ToLower(key)]; ok {
-					return fmt.Errorf("field %q is not known (names are case-sensitive: %q)", name, join(path, want))
-				}
-			}
-			if err := check(dec, child, name); err != nil {
-				return err
-			}
-		}
-	case '[':
-		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := check(dec, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	default:
-		return errors.New("unexpected " + d.String())
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
+	return nil
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
+// str reads a string at s.i and returns its raw bytes between the quotes.
+func (s *scanner) str() ([]byte, error) {
+	start := s.i + 1
+	for s.i++; s.i < len(s.data); s.i++ {
+		switch s.data[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			s.i++
+			return s.data[start : s.i-1], nil
+		}
 	}
-	return path + "." + key
+	return nil, errTruncated
+}
+
+// smallObject is how many keys an object's repeats are looked for among
+// by comparing each with the others; past it, with a map.
+const smallObject = 16
+
+func (s *scanner) object(t reflect.Type) error {
+	var fields *fieldSet
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = structFields(t)
+	}
+	var small [smallObject][]byte
+	keys := small[:0]
+	var many map[string]bool
+	s.i++ // {
+	for {
+		s.ws()
+		if s.i >= len(s.data) {
+			return errTruncated
+		}
+		if s.data[s.i] == '}' {
+			s.i++
+			return nil
+		}
+		if s.data[s.i] == ',' {
+			s.i++
+			continue
+		}
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(key, '\\') >= 0 { // escapes: compare what they mean
+			var k string
+			if err := json.Unmarshal(s.data[s.i-len(key)-2:s.i], &k); err != nil {
+				return err
+			}
+			key = []byte(k)
+		}
+		s.path = append(s.path, step{key: key})
+		if many == nil && len(keys) == smallObject {
+			many = make(map[string]bool, 2*smallObject)
+			for _, k := range keys {
+				many[string(k)] = true
+			}
+		}
+		repeated := false
+		if many != nil {
+			repeated = many[string(key)]
+			many[string(key)] = true
+		} else {
+			for _, k := range keys {
+				if bytes.Equal(k, key) {
+					repeated = true
+					break
+				}
+			}
+			keys = append(keys, key)
+		}
+		if repeated {
+			return fmt.Errorf("key %q appears more than once in the same object", s.where())
+		}
+		var child reflect.Type
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Map:
+			child = t.Elem()
+		case fields != nil:
+			if typ, exact := fields.exact[string(key)]; exact {
+				child = typ
+			} else if want, ok := fields.folded[strings.ToLower(string(key))]; ok {
+				got := s.where()
+				s.path[len(s.path)-1].key = []byte(want)
+				return fmt.Errorf("field %q is not known (names are case-sensitive: %q)", got, s.where())
+			}
+		}
+		s.ws()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			return errTruncated
+		}
+		s.i++
+		if err := s.value(child); err != nil {
+			return err
+		}
+		s.path = s.path[:len(s.path)-1]
+	}
+}
+
+func (s *scanner) array(t reflect.Type) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	s.i++ // [
+	for n := 0; ; {
+		s.ws()
+		if s.i >= len(s.data) {
+			return errTruncated
+		}
+		switch s.data[s.i] {
+		case ']':
+			s.i++
+			return nil
+		case ',':
+			s.i++
+			continue
+		}
+		s.path = append(s.path, step{index: n})
+		if err := s.value(elem); err != nil {
+			return err
+		}
+		s.path = s.path[:len(s.path)-1]
+		n++
+	}
+}
+
+// where is the path of the scan, as the messages name it: a.b[2].c.
+func (s *scanner) where() string {
+	var b strings.Builder
+	for _, st := range s.path {
+		if st.key == nil {
+			fmt.Fprintf(&b, "[%d]", st.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.Write(st.key)
+	}
+	return b.String()
 }
 
 var (

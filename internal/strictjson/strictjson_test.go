@@ -1,6 +1,8 @@
 package strictjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -50,5 +52,97 @@ func TestCheck(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("Check(%s) = %v, want an error with %q", tc.data, err, tc.want)
 		}
+	}
+}
+
+// repeatedKey is the reference for Check with no type: the first key
+// repeated within an object, found with encoding/json's tokens.
+func repeatedKey(data []byte) (bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var walk func() (bool, error)
+	walk = func() (bool, error) {
+		tok, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return false, err
+				}
+				if seen[k.(string)] {
+					return true, nil
+				}
+				seen[k.(string)] = true
+				if rep, err := walk(); rep || err != nil {
+					return rep, err
+				}
+			}
+			_, err = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if rep, err := walk(); rep || err != nil {
+					return rep, err
+				}
+			}
+			_, err = dec.Token()
+		}
+		return false, err
+	}
+	return walk()
+}
+
+// FuzzCheck: on any valid JSON, Check finds a repeated key exactly when
+// the token-by-token reference does, and never panics.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[1,{"c":1,"c":2}]}}`, `{"a\u0062":1,"ab":2}`, `[{"x":"}\"{"},{"x":1}]`,
+		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":0,"k11":1,"k12":2,"k13":3,"k14":4,"k15":5,"k16":6,"k3":7}`,
+		` { "a" : [ 1 , 2 ] , "b" : null } `, `"text"`, `12`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		want, err := repeatedKey(data)
+		if err != nil {
+			t.Fatalf("reference on valid JSON %q: %v", data, err)
+		}
+		got := Check(data, nil)
+		if (got != nil) != want {
+			t.Errorf("Check(%q) = %v, reference repeated = %v", data, got, want)
+		}
+	})
+}
+
+// BenchmarkCheck: the check on bodies of the hot routes (a reward, a
+// decide with a context, inline features), against the token-by-token
+// reference, which the first version of Check was.
+func BenchmarkCheck(b *testing.B) {
+	bodies := map[string]string{
+		"reward":  `{"event_id":"0190f3c2-7d1e-7a3b-9c4d-5e6f7a8b9c0d","reward":1}`,
+		"decide":  `{"context":{"age":31,"hour":14,"mobile":1,"returning":0},"exclude":["red"]}`,
+		"predict": `{"features":{"psychology_composite":0.6,"hook_strength":0.7,"novelty_score":0.4,"emotion_priority":0.5,"duration":31,"has_face":true}}`,
+	}
+	for name, body := range bodies {
+		data := []byte(body)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Check(data, reflect.TypeFor[*outer]()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/tokens", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				repeatedKey(data)
+			}
+		})
 	}
 }
