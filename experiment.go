@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -73,9 +74,9 @@ func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 	var raw map[string]*float64
 	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
 		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
-			// Named here, by the first such feature: the enclosing
-			// decoder would name only the object's own field ("context"),
-			// as if the object were to be a number.
+			// The error names the first such key: the enclosing decoder
+			// adds the object's own path ("context.x"), where without the
+			// key it would name the object, as if it were to be a number.
 			var byName map[string]json.RawMessage
 			if json.Unmarshal(b, &byName) == nil {
 				bad := ""
@@ -86,7 +87,7 @@ func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 					}
 				}
 				if bad != "" {
-					return nil, fmt.Errorf("feature %q must be a number, got JSON %s", bad, jsonKind(byName[bad]))
+					return nil, &json.UnmarshalTypeError{Value: jsonKind(byName[bad]), Type: reflect.TypeFor[float64](), Field: bad}
 				}
 			}
 		}

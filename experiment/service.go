@@ -286,6 +286,20 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 			}
 		}
 	}
+	// -0 is stored as 0, as in rewards: one database keeps the sign and
+	// the other drops it.
+	for _, x := range []*float64{&e.DefaultReward, &e.RewardRange[0], &e.RewardRange[1]} {
+		if *x == 0 {
+			*x = 0
+		}
+	}
+	for _, v := range e.Variants {
+		for k, x := range v.Features {
+			if x == 0 {
+				v.Features[k] = 0
+			}
+		}
+	}
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}

@@ -122,7 +122,14 @@ func TestRewardRulesAndDefaultReward(t *testing.T) {
 		t.Errorf("different reward = %v, want conflict", err)
 	}
 	// -0 is stored as 0 (the databases keep a zero's sign differently),
-	// and is the same reward as 0.
+	// and is the same reward as 0; so are an experiment's default reward
+	// and reward range.
+	negZero := math.Copysign(0, -1)
+	z := abn("zeros", 2)
+	z.DefaultReward, z.RewardRange = negZero, [2]float64{negZero, 1}
+	if got, err := svc.Create(ctx, z); err != nil || math.Signbit(got.DefaultReward) || math.Signbit(got.RewardRange[0]) {
+		t.Errorf("create with -0 = %+v, %v; want 0s", got, err)
+	}
 	d3, _ := svc.Decide(ctx, "rules", DecideRequest{EventID: "e3"})
 	if r, err := svc.Reward(ctx, "rules", d3.EventID, math.Copysign(0, -1)); err != nil || math.Signbit(r.Value) {
 		t.Errorf("reward -0 = %+v, %v; want stored as 0", r, err)

@@ -232,7 +232,7 @@ func (s *Server) clipExplain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p.ClipID = &id
-	p.CreatedAt = s.Now() // not recorded: prediction_id stays 0
+	p.CreatedAt = lift.StoredTime(s.Now()) // not recorded: prediction_id stays 0
 	margin := bias
 	for _, c := range cs {
 		margin += float64(c.Contribution)

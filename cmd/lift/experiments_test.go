@@ -89,7 +89,7 @@ func TestExperimentsOverHTTP(t *testing.T) {
 	// A wrong type is named by its feature; of several bad features the
 	// same one is named every time.
 	if code, b := s.Do("POST", "/experiments/thumbs/decide", `{"context":{"y":"str","x":[1]}}`); code != 400 ||
-		!strings.Contains(b["detail"].(string), `feature "x" must be a number, got JSON array`) {
+		b["detail"] != `field "context.x" must be a number, got JSON array` {
 		t.Errorf("decide with a string and an array feature = %d %v, want 400 naming x", code, b)
 	}
 	for range 5 {
@@ -126,6 +126,12 @@ func TestExperimentsOverHTTP(t *testing.T) {
 	}
 	if code, _ := s.Do("GET", "/experiments/bad", nil); code != 404 {
 		t.Errorf("a refused create stored experiment %q", "bad")
+	}
+	// A policy parameter of the wrong type is named by its path.
+	if code, b := s.Do("POST", "/experiments", map[string]any{"id": "bad", "variants": []map[string]any{{"id": "a"}, {"id": "b"}},
+		"policy": map[string]any{"name": "epsilon-greedy", "params": map[string]any{"epsilon": "0.1"}}}); code != 400 ||
+		b["detail"] != `field "policy.params.epsilon" must be a number, got JSON string` {
+		t.Errorf("create with a string policy parameter = %d %v", code, b)
 	}
 	if code, d := s.Do("POST", "/experiments/thumbs/decide", map[string]any{"exclude": []string{"red", "blue"}}); code != 200 || d["variant"] != "green" {
 		t.Errorf("exclude = %d %v", code, d)
