@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"lift"
@@ -35,9 +36,13 @@ type Job struct {
 	Store Store
 	// Serving, if set, is swapped to a promoted model.
 	Serving *Serving
-	// ExportPath, if set, receives the active model's XGBoost JSON
-	// (atomically) after a promotion: the seed's models/ctr_predictor.json.
+	// ExportPath, if set, receives the served model's XGBoost JSON
+	// (atomically) after a promotion, an activation or a refresh that
+	// changes it: the seed's models/ctr_predictor.json.
 	ExportPath string
+	// exportMu orders the exports of a promotion and of the registry
+	// poll, which may run at once (see export).
+	exportMu sync.Mutex
 	// Tolerance lets a challenger's holdout log loss exceed the
 	// champion's by this fraction and still be promoted (default 0).
 	Tolerance float64
@@ -454,10 +459,18 @@ func (j *Job) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// export writes the active model's JSON atomically to ExportPath.
+// export writes the active model's JSON atomically to ExportPath. With
+// a Serving, only the served version is written: a promotion and the
+// registry poll may each load a model and then export it, and the export
+// of the older one must not land last.
 func (j *Job) export(mv *lift.ModelVersion) error {
 	if j.ExportPath == "" {
 		return nil
+	}
+	j.exportMu.Lock()
+	defer j.exportMu.Unlock()
+	if j.Serving != nil && j.Serving.Version() != mv.Version {
+		return nil // a newer model is served; its own export follows
 	}
 	b, err := gbdt.Load(bytes.NewReader(mv.Model))
 	if err != nil {

@@ -3,6 +3,8 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,5 +63,32 @@ func TestModelsWithOverflowingMarginsAreRefused(t *testing.T) {
 	}
 	if v, err := db.ActiveVersion(ctx); err != nil || v != 0 {
 		t.Fatalf("active version after the refused activation = %d, %v; want none", v, err)
+	}
+}
+
+// TestExportWritesOnlyTheServedVersion: a promotion and the registry
+// poll may export at once; the export of a model no longer served is
+// skipped, so that the file never ends on an older model.
+func TestExportWritesOnlyTheServedVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "served.json")
+	s := &Serving{Bands: lift.DefaultBands}
+	older := &lift.ModelVersion{Version: 1, Model: stumpModel(t, 1)}
+	served := &lift.ModelVersion{Version: 2, Model: stumpModel(t, 2)}
+	if err := s.Load(served); err != nil {
+		t.Fatal(err)
+	}
+	j := &Job{Serving: s, ExportPath: path}
+	if err := j.export(older); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("the export of a model no longer served was written")
+	}
+	if err := j.export(served); err != nil {
+		t.Fatal(err)
+	}
+	b, err := gbdt.LoadFile(path)
+	if err != nil || b.Trees[0].SplitCond[1] != 2 {
+		t.Fatalf("exported %v, %v; want the served model (leaf 2)", b, err)
 	}
 }
