@@ -437,7 +437,10 @@ func (db *DB) startPipeline(ctx context.Context) error {
 			return err
 		}
 		db.durablePred.Store(last)
-		db.lastPred = last
+		// Through tx: its commit sets db.lastPred from it (committed),
+		// and a zero there hid the unmerged tail from the idle merge
+		// until the next prediction.
+		db.lastPred, tx.lastPred = last, last
 		db.walPath = file + "-wal"
 		if f, err := os.Open(db.walPath); err == nil && strings.EqualFold(mode, "wal") {
 			f.Close()

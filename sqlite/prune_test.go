@@ -74,3 +74,40 @@ func TestPruneInChunks(t *testing.T) {
 		t.Errorf("after the prune: %d rows (want %d), %d index entries for %d indexed rows", rows, len(ps), entries, tableIndexed)
 	}
 }
+
+// TestIdleMergeAfterReopen: predictions a server recorded but did not
+// merge into the per-clip index before it stopped are merged by the next
+// one within an idle second, with no new prediction to set it off (and
+// can then be pruned). The writer used to forget the table's last id at
+// start-up until the next prediction.
+func TestIdleMergeAfterReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	first, err := open(ctx, path, 1<<20) // no merge while recording
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustPutClip(t, first, storetest.NewClip("c", 10))
+	clip := "c"
+	var last int64
+	for range 20 {
+		last = storetest.MustRecordPrediction(t, first, &clip).ID
+	}
+	first.Close()
+
+	db := mustOpenIndexEvery(t, path, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var indexed int64
+		if err := db.read.pool.QueryRowContext(ctx, `SELECT indexed_upto FROM prediction_index_state`).Scan(&indexed); err != nil {
+			t.Fatal(err)
+		}
+		if indexed == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("indexed_upto is %d after 10 idle seconds, want %d", indexed, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
