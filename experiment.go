@@ -79,14 +79,14 @@ func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {
 			// key it would name the object, as if it were to be a number.
 			var byName map[string]json.RawMessage
 			if json.Unmarshal(b, &byName) == nil {
-				bad := ""
+				bad, found := "", false
 				for k, v := range byName {
 					var x *float64
-					if json.Unmarshal(v, &x) != nil && (bad == "" || k < bad) {
-						bad = k
+					if json.Unmarshal(v, &x) != nil && (!found || k < bad) {
+						bad, found = k, true
 					}
 				}
-				if bad != "" {
+				if found {
 					return nil, &json.UnmarshalTypeError{Value: jsonKind(byName[bad]), Type: reflect.TypeFor[float64](), Field: bad}
 				}
 			}

@@ -234,6 +234,7 @@ func TestAddAndRetireVariantKeepLearning(t *testing.T) {
 	if _, err := svc.AddVariant(ctx, "grow", lift.Variant{ID: "v9"}); err != nil {
 		t.Fatal(err)
 	}
+
 	if _, err := svc.RetireVariant(ctx, "grow", "v0"); err != nil {
 		t.Fatal(err)
 	}
@@ -872,5 +873,23 @@ func TestQuietReplicasAgreeOnThePMF(t *testing.T) {
 		if d.PolicyVersion != rw.Seq {
 			t.Errorf("replica %d decides with policy_version %d a second after learning reward %d", i, d.PolicyVersion, rw.Seq)
 		}
+	}
+}
+
+// TestAddVariantStoresNegativeZeroAsZero: a -0 among a new variant's
+// features is stored as 0, as at creation (the two databases keep a
+// zero's sign differently).
+func TestAddVariantStoresNegativeZeroAsZero(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	if _, err := svc.Create(ctx, abn("zero", 2)); err != nil {
+		t.Fatal(err)
+	}
+	e, err := svc.AddVariant(ctx, "zero", lift.Variant{ID: "v9", Features: lift.FeatureMap{"x": math.Copysign(0, -1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := e.Variants[len(e.Variants)-1].Features["x"]; math.Signbit(x) {
+		t.Errorf("a new variant's -0 feature was stored as %v", x)
 	}
 }

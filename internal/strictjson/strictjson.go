@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Check walks data, one JSON value that encoding/json has decoded into a
@@ -123,7 +124,9 @@ func (s *scanner) object(t reflect.Type) error {
 		if err != nil {
 			return err
 		}
-		if bytes.IndexByte(key, '\\') >= 0 { // escapes: compare what they mean
+		// Escapes, and bytes that are not UTF-8 (the decoder reads each as
+		// U+FFFD): compare what the key means.
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			var k string
 			if err := json.Unmarshal(s.data[s.i-len(key)-2:s.i], &k); err != nil {
 				return err

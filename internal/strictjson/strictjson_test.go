@@ -43,6 +43,8 @@ func TestCheck(t *testing.T) {
 		{`{"a":{"b":1,"b":2}}`, nil, `key "a.b" appears more than once`},
 		{`[1,{"a":1,"a":1}]`, nil, `key "[1].a" appears more than once`},
 		{`{"A":1,"a":1}`, nil, ""},
+		{"{\"\xff\":1,\"\xfe\":2}", nil, "appears more than once"}, // both decode to U+FFFD
+		{`{"\u00e9":1,"é":2}`, nil, "appears more than once"},
 		{`"text"`, typ, ""},
 	} {
 		err := Check([]byte(tc.data), tc.typ)
@@ -101,7 +103,7 @@ func repeatedKey(data []byte) (bool, error) {
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[1,{"c":1,"c":2}]}}`, `{"a\u0062":1,"ab":2}`, `[{"x":"}\"{"},{"x":1}]`,
 		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":0,"k11":1,"k12":2,"k13":3,"k14":4,"k15":5,"k16":6,"k3":7}`,
-		` { "a" : [ 1 , 2 ] , "b" : null } `, `"text"`, `12`} {
+		` { "a" : [ 1 , 2 ] , "b" : null } `, `"text"`, `12`, "{\"\xff\":1,\"\xfe\":2}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
