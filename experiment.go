@@ -68,6 +68,16 @@ func (m *FeatureMap) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// DropNegativeZeros turns every -0 in m into 0, in place, as
+// Clip.DropNegativeZeros does for a clip's numbers.
+func (m FeatureMap) DropNegativeZeros() {
+	for k, x := range m {
+		if x == 0 {
+			m[k] = 0
+		}
+	}
+}
+
 // numbersFromJSON reads a JSON object of numbers; a null value is an
 // error, nullMsg formatted with its name. A null object is a nil map.
 func numbersFromJSON(b []byte, nullMsg string) (map[string]float64, error) {

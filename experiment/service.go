@@ -294,7 +294,7 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 		}
 	}
 	for _, v := range e.Variants {
-		dropNegativeZeros(v.Features)
+		v.Features.DropNegativeZeros()
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -814,15 +814,6 @@ func (s *Service) SnapshotAll(ctx context.Context) error {
 	return nil
 }
 
-// dropNegativeZeros stores a -0 among features as 0, as rewards are.
-func dropNegativeZeros(f lift.FeatureMap) {
-	for k, x := range f {
-		if x == 0 {
-			f[k] = 0
-		}
-	}
-}
-
 // AddVariant adds a variant to a running experiment; what was learnt
 // about the others is kept (policy state is keyed by variant id).
 func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) (*lift.Experiment, error) {
@@ -833,7 +824,7 @@ func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) 
 	if err := s.seedPrior(ctx, &v); err != nil {
 		return nil, err
 	}
-	dropNegativeZeros(v.Features)
+	v.Features.DropNegativeZeros()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, old := range l.exp.Variants {

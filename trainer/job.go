@@ -441,20 +441,12 @@ func (j *Job) serve(mv *lift.ModelVersion) (warning string, err error) {
 // follows the served model whichever process changed it. A failed export
 // is logged, not returned: the model is served all the same.
 func (j *Job) Refresh(ctx context.Context) error {
-	before := j.Serving.Version()
-	if err := j.Serving.Refresh(ctx, j.Store); err != nil {
+	mv, err := j.Serving.Refresh(ctx, j.Store)
+	if err != nil || mv == nil {
 		return err
 	}
-	v := j.Serving.Version()
-	if v == before || v == 0 || j.ExportPath == "" {
-		return nil
-	}
-	mv, err := j.Store.GetModel(ctx, v)
-	if err == nil {
-		err = j.export(mv)
-	}
-	if err != nil {
-		j.logger().Warn("exporting the active model", "path", j.ExportPath, "version", v, "err", err)
+	if err := j.export(mv); err != nil {
+		j.logger().Warn("exporting the active model", "path", j.ExportPath, "version", mv.Version, "err", err)
 	}
 	return nil
 }

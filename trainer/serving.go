@@ -70,24 +70,29 @@ func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
 }
 
 // Refresh serves the store's active model if it differs from the served
-// one (at start-up, after a promotion elsewhere, on a replica's poll).
-func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) error {
+// one (at start-up, after a promotion elsewhere, on a replica's poll), and
+// returns the model it loaded (nil when the served one stays, or when no
+// model is active any more).
+func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) (*lift.ModelVersion, error) {
 	v, err := models.ActiveVersion(ctx)
 	if err != nil || v == s.Version() {
-		return err
+		return nil, err
 	}
 	mv, err := models.ActiveModel(ctx)
 	if lift.KindOf(err) == lift.NotFound {
 		s.cur.Store(nil)
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if mv.Version == s.Version() {
-		return nil
+		return nil, nil
 	}
-	return s.Load(mv)
+	if err := s.Load(mv); err != nil {
+		return nil, err
+	}
+	return mv, nil
 }
 
 // predictionCacheSize bounds how many distinct feature vectors a served

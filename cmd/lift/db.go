@@ -30,6 +30,7 @@ func (m *Main) dbFlag() string {
 type Store interface {
 	lift.ClipStore
 	lift.PredictionStore
+	lift.PredictionPruner
 	lift.ModelStore
 	lift.Locker
 	// Ping checks that the database answers (for /readyz).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"lift"
 )
 
 var predictionsCommand = &command{
@@ -54,11 +52,7 @@ func runPredictions(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr, ok := db.(lift.PredictionPruner)
-	if !ok {
-		return fmt.Errorf("%T cannot prune predictions", db)
-	}
-	n, err := pr.PrunePredictions(ctx, before)
+	n, err := db.PrunePredictions(ctx, before)
 	if err != nil {
 		// Each chunk commits on its own: what was deleted stays deleted.
 		return fmt.Errorf("pruning stopped after deleting %d predictions: %w", n, err)
