@@ -234,8 +234,31 @@ type Joined struct {
 
 // VariantTotals are a variant's resolved trials and reward sum.
 type VariantTotals struct {
-	Trials    int64
-	RewardSum float64
+	Trials    int64   `json:"trials"`
+	RewardSum float64 `json:"reward_sum"`
+}
+
+// TotalsJSON is how the stores keep a snapshot's totals: nil for none.
+func TotalsJSON(t map[string]VariantTotals) ([]byte, error) {
+	if t == nil {
+		return nil, nil
+	}
+	return json.Marshal(t)
+}
+
+// ParseTotalsJSON reads what TotalsJSON wrote.
+func ParseTotalsJSON(b []byte) (map[string]VariantTotals, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var t map[string]VariantTotals
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("the snapshot's stored totals: %w", err)
+	}
+	if t == nil {
+		t = map[string]VariantTotals{}
+	}
+	return t, nil
 }
 
 // ExperimentStore keeps experiments, decisions and rewards.
@@ -270,12 +293,23 @@ type ExperimentStore interface {
 	// LogTail returns the experiment's latest limit decisions with their
 	// rewards, oldest first.
 	LogTail(ctx context.Context, experimentID string, limit int) ([]*Joined, error)
-	// Totals sums resolved rewards by chosen variant.
-	Totals(ctx context.Context, experimentID string) (map[string]VariantTotals, error)
-	// SaveSnapshot stores the policy state that has learnt rewards up to seq.
-	SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) error
-	// Snapshot returns the latest state and its seq (nil, 0 if none).
-	Snapshot(ctx context.Context, experimentID string) ([]byte, int64, error)
+	// Totals sums resolved rewards with seq <= upTo by chosen variant.
+	Totals(ctx context.Context, experimentID string, upTo int64) (map[string]VariantTotals, error)
+	// SaveSnapshot stores the state that has learnt the rewards up to
+	// snap.Seq, unless a snapshot of a later seq is stored.
+	SaveSnapshot(ctx context.Context, experimentID string, snap PolicySnapshot) error
+	// Snapshot returns the latest snapshot (the zero value if none).
+	Snapshot(ctx context.Context, experimentID string) (PolicySnapshot, error)
+}
+
+// PolicySnapshot is an experiment's learnt state: its policy's, and the
+// totals of its rewards, as of the rewards up to Seq.
+type PolicySnapshot struct {
+	State []byte
+	Seq   int64
+	// Totals sums the rewards up to Seq by chosen variant (Totals); nil
+	// when the snapshot was saved without them (by an earlier version).
+	Totals map[string]VariantTotals
 }
 
 // Bounds on a context or a variant's features, as clients send them.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"sort"
@@ -77,12 +78,16 @@ type live struct {
 	// reads the log (CatchUpEvery) while the policy has not learnt it.
 	stored atomic.Int64
 
-	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending
+	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending, totals
 	exp     *lift.Experiment
 	policy  bandit.Policy
 	seq     int64 // highest reward seq learnt
 	learnt  int64
 	pending int // learnt since the last snapshot
+	// totals sums the learnt rewards by chosen variant: the stats' trials
+	// and reward sums, kept as rewards are learnt and saved with each
+	// snapshot, so that stats do not read the whole log.
+	totals map[string]lift.VariantTotals
 	// defs counts the definitions this replica stored (variants added or
 	// retired): refresh drops a definition it read before one of them.
 	defs int64
@@ -316,7 +321,7 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 		return nil, err
 	}
 	s.mu.Lock()
-	s.keep(&live{exp: e, policy: p})
+	s.keep(&live{exp: e, policy: p, totals: map[string]lift.VariantTotals{}})
 	s.mu.Unlock()
 	return e, nil
 }
@@ -416,16 +421,27 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 		return nil, err
 	}
 	l := &live{exp: e, policy: p}
-	state, seq, err := s.Store.Snapshot(ctx, e.ID)
+	snap, err := s.Store.Snapshot(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	if state != nil {
-		if err := p.Restore(state); err != nil {
+	if snap.State != nil {
+		if err := p.Restore(snap.State); err != nil {
 			return nil, fmt.Errorf("experiment %q: restoring the policy snapshot: %w", e.ID, err)
 		}
-		l.seq = seq
+		l.seq = snap.Seq
 		addPriors(p, e.Variants) // variants added after the snapshot
+	}
+	switch l.totals = snap.Totals; {
+	case l.totals != nil:
+	case l.seq == 0:
+		l.totals = map[string]lift.VariantTotals{}
+	default:
+		// A snapshot saved without totals (by an earlier version): sum
+		// the log once, up to the snapshot.
+		if l.totals, err = s.Store.Totals(ctx, e.ID, l.seq); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.catchUp(ctx, l); err != nil {
 		return nil, err
@@ -534,6 +550,12 @@ func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
 	}
 	err := l.policy.Learn(ev)
 	l.mu.Lock()
+	if d.Chosen >= 0 && d.Chosen < len(d.Variants) {
+		t := l.totals[d.Variants[d.Chosen]]
+		t.Trials++
+		t.RewardSum += r.Value
+		l.totals[d.Variants[d.Chosen]] = t
+	}
 	l.seq = max(l.seq, r.Seq)
 	l.learnt++
 	l.pending++
@@ -790,9 +812,10 @@ func (s *Service) saveSnapshot(ctx context.Context, l *live) error {
 		return err
 	}
 	l.mu.Lock()
-	seq, id := l.seq, l.exp.ID
+	snap := lift.PolicySnapshot{State: state, Seq: l.seq, Totals: maps.Clone(l.totals)}
+	id := l.exp.ID
 	l.mu.Unlock()
-	if err := s.Store.SaveSnapshot(ctx, id, state, seq); err != nil {
+	if err := s.Store.SaveSnapshot(ctx, id, snap); err != nil {
 		return err
 	}
 	l.mu.Lock()

@@ -893,3 +893,82 @@ func TestAddVariantStoresNegativeZeroAsZero(t *testing.T) {
 		t.Errorf("a new variant's -0 feature was stored as %v", x)
 	}
 }
+
+// countTotals counts the calls that sum an experiment's whole log.
+type countTotals struct {
+	*sqlite.DB
+	calls int
+}
+
+func (c *countTotals) Totals(ctx context.Context, id string, upTo int64) (map[string]lift.VariantTotals, error) {
+	c.calls++
+	return c.DB.Totals(ctx, id, upTo)
+}
+
+// TestStatsTotalsFromLearntState: stats' trials and reward sums are the
+// learnt rewards' totals, kept in memory and saved with each snapshot,
+// the same as summing the log, without summing it on every call; a
+// replica or a restart takes them from the snapshot, and a snapshot saved
+// without them (by an earlier version) has them summed once.
+func TestStatsTotalsFromLearntState(t *testing.T) {
+	ctx := context.Background()
+	_, db := MustService(t)
+	store := &countTotals{DB: db}
+	a := &Service{Store: store, Seed: 42}
+	if _, err := a.Create(ctx, abn("sums", 3)); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 8))
+	values := []float64{0, 0.1, 0.7, 1}
+	for i := range 1300 { // two snapshots, 300 rewards after the last
+		d, err := a.Decide(ctx, "sums", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Reward(ctx, "sums", d.EventID, values[rng.IntN(len(values))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := db.Totals(ctx, "sums", math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, s *Service) {
+		t.Helper()
+		st, err := s.Stats(ctx, "sums")
+		if err != nil {
+			t.Fatalf("%s: Stats: %v", name, err)
+		}
+		var n int64
+		for _, v := range st.Variants {
+			w := want[v.ID]
+			n += v.Trials
+			if v.Trials != w.Trials || math.Abs(v.RewardSum-w.RewardSum) > 1e-9*max(1, w.RewardSum) {
+				t.Errorf("%s: variant %s: %d trials, sum %v; the log has %d, %v", name, v.ID, v.Trials, v.RewardSum, w.Trials, w.RewardSum)
+			}
+		}
+		if n != 1300 || st.Decisions != 1300 {
+			t.Errorf("%s: %d trials (%d decisions), want 1300", name, n, st.Decisions)
+		}
+	}
+	check("the replica that learnt them", a)
+	check("a replica restored from the snapshot", &Service{Store: store, Seed: 42})
+	if store.calls != 0 {
+		t.Fatalf("stats summed the whole log %d times", store.calls)
+	}
+
+	// A snapshot as an earlier version saved it: no totals.
+	snap, err := db.Snapshot(ctx, "sums")
+	if err != nil || snap.Totals == nil || snap.Seq == 0 {
+		t.Fatalf("Snapshot = seq %d, totals %v, %v; want both", snap.Seq, snap.Totals, err)
+	}
+	if err := db.SaveSnapshot(ctx, "sums", lift.PolicySnapshot{State: snap.State, Seq: snap.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	old := &Service{Store: store, Seed: 42}
+	check("a replica restored from a snapshot without totals", old)
+	check("the same, again", old)
+	if store.calls != 1 {
+		t.Fatalf("the log was summed %d times for a snapshot without totals, want once", store.calls)
+	}
+}

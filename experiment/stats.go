@@ -3,7 +3,9 @@ package experiment
 import (
 	"context"
 	"io"
+	"maps"
 	"math"
+	"strings"
 	"time"
 
 	"lift"
@@ -66,13 +68,14 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	e := l.exp
-	l.mu.Unlock()
-	totals, err := s.Store.Totals(ctx, expID)
-	if err != nil {
+	// The totals are the learnt rewards': learn what was stored since
+	// (here or by another replica) first.
+	if err := s.catchUp(ctx, l); err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	e, totals := l.exp, maps.Clone(l.totals)
+	l.mu.Unlock()
 	lo, hi := e.RewardRange[0], e.RewardRange[1]
 	// p_best is Thompson sampling's PMF over the active variants'
 	// posteriors: the share of joint posterior draws in which each is the
@@ -180,7 +183,11 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 		return nil, nil
 	}
 	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants)), Context: ctx}
-	cur, err := bandit.EvaluateWith(rewarded, l.policy, opt)
+	var pol bandit.Policy = l.policy
+	if _, contextFree := pol.(*bandit.Thompson); contextFree {
+		pol = &pmfPerActionSet{Policy: pol, pmfs: map[string][]float64{}}
+	}
+	cur, err := bandit.EvaluateWith(rewarded, pol, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +200,31 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 		return nil, err
 	}
 	return &OffPolicy{Events: len(rewarded), Policy: cur, Uniform: uni}, nil
+}
+
+// pmfPerActionSet asks a policy whose PMF depends on the action set alone
+// (Thompson sampling's: hundreds of posterior draws per variant) once per
+// set: the off-policy estimate evaluates it on up to opeWindow events,
+// which mostly share one set.
+type pmfPerActionSet struct {
+	bandit.Policy
+	pmfs map[string][]float64
+}
+
+func (p *pmfPerActionSet) PMF(ctx bandit.Context, actions []bandit.Action) ([]float64, error) {
+	var key strings.Builder
+	for _, a := range actions {
+		key.WriteString(a.ID)
+		key.WriteByte(0) // ids are validated text: no NUL
+	}
+	if pmf, ok := p.pmfs[key.String()]; ok {
+		return pmf, nil
+	}
+	pmf, err := p.Policy.PMF(ctx, actions)
+	if err == nil {
+		p.pmfs[key.String()] = pmf
+	}
+	return pmf, err
 }
 
 // loggedEvent is a stored decision (and reward) as a bandit log event.

@@ -389,11 +389,11 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 }
 
 // Totals implements lift.ExperimentStore.
-func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lift.VariantTotals, err error) {
+func (db *DB) Totals(ctx context.Context, experimentID string, upTo int64) (_ map[string]lift.VariantTotals, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)
 	rows, err := db.pool.Query(ctx, `SELECT d.variants->>d.chosen, COUNT(*), SUM(r.value)
 		FROM rewards r JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
-		WHERE r.experiment_id = $1 GROUP BY 1`, experimentID)
+		WHERE r.experiment_id = $1 AND r.seq <= $2 GROUP BY 1`, experimentID, upTo)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -415,21 +415,34 @@ func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lif
 
 // SaveSnapshot implements lift.ExperimentStore. A snapshot older than the
 // stored one (a lower seq, from a slower replica) does not replace it.
-func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) (err error) {
+func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, snap lift.PolicySnapshot) (err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveSnapshot(%q)", experimentID)
+	totals, err := lift.TotalsJSON(snap.Totals)
+	if err != nil {
+		return err
+	}
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE experiments SET snapshot = $1, snapshot_seq = $2 WHERE id = $3 AND snapshot_seq <= $2`,
-			state, seq, experimentID)
+		_, err := tx.Exec(ctx, `UPDATE experiments SET snapshot = $1, snapshot_seq = $2, snapshot_totals = $3,
+			snapshot_totals_seq = CASE WHEN $3::jsonb IS NULL THEN NULL ELSE $2 END
+			WHERE id = $4 AND snapshot_seq <= $2`,
+			snap.State, snap.Seq, totals, experimentID)
 		return err
 	})
 }
 
 // Snapshot implements lift.ExperimentStore.
-func (db *DB) Snapshot(ctx context.Context, experimentID string) (state []byte, seq int64, err error) {
+func (db *DB) Snapshot(ctx context.Context, experimentID string) (snap lift.PolicySnapshot, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Snapshot(%q)", experimentID)
-	err = db.pool.QueryRow(ctx, `SELECT snapshot, snapshot_seq FROM experiments WHERE id = $1`, experimentID).Scan(&state, &seq)
+	var totals []byte
+	err = db.pool.QueryRow(ctx, `SELECT snapshot, snapshot_seq,
+			CASE WHEN snapshot_totals_seq = snapshot_seq THEN snapshot_totals END
+		FROM experiments WHERE id = $1`, experimentID).Scan(&snap.State, &snap.Seq, &totals)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+		return snap, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
 	}
-	return state, seq, classify(err)
+	if err != nil {
+		return snap, classify(err)
+	}
+	snap.Totals, err = lift.ParseTotalsJSON(totals)
+	return snap, err
 }

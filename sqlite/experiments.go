@@ -254,11 +254,11 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 }
 
 // Totals implements lift.ExperimentStore.
-func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lift.VariantTotals, err error) {
+func (db *DB) Totals(ctx context.Context, experimentID string, upTo int64) (_ map[string]lift.VariantTotals, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)
 	rows, err := db.read.QueryContext(ctx, `SELECT json_extract(d.variants, '$[' || d.chosen || ']'), COUNT(*), SUM(r.value)
 		FROM rewards r JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
-		WHERE r.experiment_id = ? GROUP BY 1`, experimentID)
+		WHERE r.experiment_id = ? AND r.seq <= ? GROUP BY 1`, experimentID, upTo)
 	if err != nil {
 		return nil, err
 	}
@@ -276,21 +276,37 @@ func (db *DB) Totals(ctx context.Context, experimentID string) (_ map[string]lif
 }
 
 // SaveSnapshot implements lift.ExperimentStore.
-func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, state []byte, seq int64) (err error) {
+func (db *DB) SaveSnapshot(ctx context.Context, experimentID string, snap lift.PolicySnapshot) (err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveSnapshot(%q)", experimentID)
+	totals, err := lift.TotalsJSON(snap.Totals)
+	if err != nil {
+		return err
+	}
+	var totalsText, totalsSeq any // NULL without totals
+	if totals != nil {
+		totalsText, totalsSeq = string(totals), snap.Seq
+	}
 	return db.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE experiments SET snapshot = ?, snapshot_seq = ? WHERE id = ? AND snapshot_seq <= ?`,
-			state, seq, experimentID, seq)
+		_, err := tx.ExecContext(ctx, `UPDATE experiments SET snapshot = ?, snapshot_seq = ?, snapshot_totals = ?, snapshot_totals_seq = ?
+			WHERE id = ? AND snapshot_seq <= ?`,
+			snap.State, snap.Seq, totalsText, totalsSeq, experimentID, snap.Seq)
 		return err
 	})
 }
 
 // Snapshot implements lift.ExperimentStore.
-func (db *DB) Snapshot(ctx context.Context, experimentID string) (state []byte, seq int64, err error) {
+func (db *DB) Snapshot(ctx context.Context, experimentID string) (snap lift.PolicySnapshot, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Snapshot(%q)", experimentID)
-	err = db.read.QueryRowContext(ctx, `SELECT snapshot, snapshot_seq FROM experiments WHERE id = ?`, experimentID).Scan(&state, &seq)
+	var totals sql.NullString
+	err = db.read.QueryRowContext(ctx, `SELECT snapshot, snapshot_seq,
+			CASE WHEN snapshot_totals_seq = snapshot_seq THEN snapshot_totals END
+		FROM experiments WHERE id = ?`, experimentID).Scan(&snap.State, &snap.Seq, &totals)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+		return snap, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
 	}
-	return state, seq, err
+	if err != nil || !totals.Valid {
+		return snap, err
+	}
+	snap.Totals, err = lift.ParseTotalsJSON([]byte(totals.String))
+	return snap, err
 }

@@ -1300,45 +1300,54 @@ func runExperiments(t *testing.T, s Store) {
 		t.Errorf("Log after rewards = %q, %v; want ev2 with its reward", joinedEvents(log), err)
 	}
 
-	// Totals by chosen variant.
-	totals, err := s.Totals(ctx, "exp-a")
+	// Totals by chosen variant, up to a reward seq.
+	totals, err := s.Totals(ctx, "exp-a", math.MaxInt64)
 	if err != nil {
 		t.Fatalf("Totals: %v", err)
 	}
 	if want := map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}, "b": {Trials: 1, RewardSum: 1}}; !reflect.DeepEqual(totals, want) {
 		t.Errorf("Totals(exp-a) = %+v, want %+v", totals, want)
 	}
-	if totals, err := s.Totals(ctx, "exp-b"); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"b": {Trials: 1, RewardSum: 1}}) {
+	if totals, err := s.Totals(ctx, "exp-a", r3.Seq); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}}) {
+		t.Errorf("Totals(exp-a, up to ev3's reward) = %+v, %v; want a: 2 trials, sum 1", totals, err)
+	}
+	if totals, err := s.Totals(ctx, "exp-a", r1.Seq-1); err != nil || len(totals) != 0 {
+		t.Errorf("Totals(exp-a, before any reward) = %+v, %v; want none", totals, err)
+	}
+	if totals, err := s.Totals(ctx, "exp-b", math.MaxInt64); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"b": {Trials: 1, RewardSum: 1}}) {
 		t.Errorf("Totals(exp-b) = %+v, %v; want b: 1 trial, sum 1", totals, err)
 	}
 
-	// Snapshots: none at first; an older seq does not replace a newer one.
-	if state, seq, err := s.Snapshot(ctx, "exp-a"); err != nil || state != nil || seq != 0 {
-		t.Errorf("Snapshot before any = %q, %d, %v; want nil, 0", state, seq, err)
+	// Snapshots: none at first; an older seq does not replace a newer one;
+	// totals are returned only with the snapshot they were saved with.
+	if snap, err := s.Snapshot(ctx, "exp-a"); err != nil || snap.State != nil || snap.Seq != 0 || snap.Totals != nil {
+		t.Errorf("Snapshot before any = %+v, %v; want the zero value", snap, err)
 	}
+	some := map[string]lift.VariantTotals{"a": {Trials: 3, RewardSum: 0.1 + 0.2}, "b c": {Trials: 1, RewardSum: -1e300}}
+	none := map[string]lift.VariantTotals{}
 	steps := []struct {
-		state     string
-		seq       int64
-		wantState string
-		wantSeq   int64
+		save lift.PolicySnapshot
+		want lift.PolicySnapshot
 	}{
-		{"s5", 5, "s5", 5},
-		{"s3", 3, "s5", 5}, // older: ignored
-		{"s5b", 5, "s5b", 5},
-		{"s7", 7, "s7", 7},
+		{lift.PolicySnapshot{State: []byte("s5"), Seq: 5, Totals: some}, lift.PolicySnapshot{State: []byte("s5"), Seq: 5, Totals: some}},
+		{lift.PolicySnapshot{State: []byte("s3"), Seq: 3, Totals: none}, lift.PolicySnapshot{State: []byte("s5"), Seq: 5, Totals: some}}, // older: ignored
+		{lift.PolicySnapshot{State: []byte("s5b"), Seq: 5, Totals: none}, lift.PolicySnapshot{State: []byte("s5b"), Seq: 5, Totals: none}},
+		// Saved without totals (as an earlier version does): none back.
+		{lift.PolicySnapshot{State: []byte("s7"), Seq: 7}, lift.PolicySnapshot{State: []byte("s7"), Seq: 7}},
+		{lift.PolicySnapshot{State: []byte("s8"), Seq: 8, Totals: some}, lift.PolicySnapshot{State: []byte("s8"), Seq: 8, Totals: some}},
 	}
 	for i, st := range steps {
-		if err := s.SaveSnapshot(ctx, "exp-a", []byte(st.state), st.seq); err != nil {
+		if err := s.SaveSnapshot(ctx, "exp-a", st.save); err != nil {
 			t.Fatalf("step %d: SaveSnapshot: %v", i, err)
 		}
-		state, seq, err := s.Snapshot(ctx, "exp-a")
-		if err != nil || !bytes.Equal(state, []byte(st.wantState)) || seq != st.wantSeq {
-			t.Errorf("step %d: Snapshot = %q, %d, %v; want %q, %d", i, state, seq, err, st.wantState, st.wantSeq)
+		snap, err := s.Snapshot(ctx, "exp-a")
+		if err != nil || !reflect.DeepEqual(snap, st.want) {
+			t.Errorf("step %d: Snapshot = %+v, %v; want %+v", i, snap, err, st.want)
 		}
 	}
-	if state, seq, err := s.Snapshot(ctx, "exp-b"); err != nil || state != nil || seq != 0 {
-		t.Errorf("Snapshot of the other experiment = %q, %d, %v; want nil, 0", state, seq, err)
+	if snap, err := s.Snapshot(ctx, "exp-b"); err != nil || snap.State != nil || snap.Seq != 0 || snap.Totals != nil {
+		t.Errorf("Snapshot of the other experiment = %+v, %v; want the zero value", snap, err)
 	}
-	_, _, err = s.Snapshot(ctx, "no-such")
+	_, err = s.Snapshot(ctx, "no-such")
 	wantKind(t, "Snapshot(unknown)", err, lift.NotFound)
 }
