@@ -293,8 +293,9 @@ type ExperimentStore interface {
 	// LogTail returns the experiment's latest limit decisions with their
 	// rewards, oldest first.
 	LogTail(ctx context.Context, experimentID string, limit int) ([]*Joined, error)
-	// Totals sums resolved rewards with seq <= upTo by chosen variant.
-	Totals(ctx context.Context, experimentID string, upTo int64) (map[string]VariantTotals, error)
+	// Totals sums the resolved rewards with after < seq <= upTo by
+	// chosen variant.
+	Totals(ctx context.Context, experimentID string, after, upTo int64) (map[string]VariantTotals, error)
 	// SaveSnapshot stores the state that has learnt the rewards up to
 	// snap.Seq, unless a snapshot of a later seq is stored.
 	SaveSnapshot(ctx context.Context, experimentID string, snap PolicySnapshot) error

@@ -439,7 +439,7 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 	default:
 		// A snapshot saved without totals (by an earlier version): sum
 		// the log once, up to the snapshot.
-		if l.totals, err = s.Store.Totals(ctx, e.ID, l.seq); err != nil {
+		if l.totals, err = s.Store.Totals(ctx, e.ID, 0, l.seq); err != nil {
 			return nil, err
 		}
 	}

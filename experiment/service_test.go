@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -894,15 +895,26 @@ func TestAddVariantStoresNegativeZeroAsZero(t *testing.T) {
 	}
 }
 
-// countTotals counts the calls that sum an experiment's whole log.
+// countTotals counts the calls that sum an experiment's log from its
+// start, and can make snapshots fail.
 type countTotals struct {
 	*sqlite.DB
-	calls int
+	calls        int
+	failSnapshot bool
 }
 
-func (c *countTotals) Totals(ctx context.Context, id string, upTo int64) (map[string]lift.VariantTotals, error) {
-	c.calls++
-	return c.DB.Totals(ctx, id, upTo)
+func (c *countTotals) Totals(ctx context.Context, id string, after, upTo int64) (map[string]lift.VariantTotals, error) {
+	if after == 0 {
+		c.calls++
+	}
+	return c.DB.Totals(ctx, id, after, upTo)
+}
+
+func (c *countTotals) SaveSnapshot(ctx context.Context, id string, snap lift.PolicySnapshot) error {
+	if c.failSnapshot {
+		return errors.New("the disk is full")
+	}
+	return c.DB.SaveSnapshot(ctx, id, snap)
 }
 
 // TestStatsTotalsFromLearntState: stats' trials and reward sums are the
@@ -929,7 +941,7 @@ func TestStatsTotalsFromLearntState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, err := db.Totals(ctx, "sums", math.MaxInt64)
+	want, err := db.Totals(ctx, "sums", 0, math.MaxInt64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -970,5 +982,42 @@ func TestStatsTotalsFromLearntState(t *testing.T) {
 	check("the same, again", old)
 	if store.calls != 1 {
 		t.Fatalf("the log was summed %d times for a snapshot without totals, want once", store.calls)
+	}
+}
+
+// TestStatsCountRewardsNotYetLearnt: with CatchUpEvery set a reward is
+// only stored, and learnt at Run's next catch-up; stats count it at once,
+// and do not depend on the policy's snapshots being writable.
+func TestStatsCountRewardsNotYetLearnt(t *testing.T) {
+	ctx := context.Background()
+	_, db := MustService(t)
+	store := &countTotals{DB: db}
+	svc := &Service{Store: store, Seed: 42, CatchUpEvery: time.Hour}
+	if _, err := svc.Create(ctx, abn("late", 2)); err != nil {
+		t.Fatal(err)
+	}
+	store.failSnapshot = true
+	var sum float64
+	for i := range 600 { // past a snapshot's worth of rewards
+		d, err := svc.Decide(ctx, "late", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := float64(i%4) / 4
+		if _, err := svc.Reward(ctx, "late", d.EventID, r); err != nil {
+			t.Fatal(err)
+		}
+		sum += r
+	}
+	st, err := svc.Stats(ctx, "late")
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	var got float64
+	for _, v := range st.Variants {
+		got += v.RewardSum
+	}
+	if st.Decisions != 600 || got != sum {
+		t.Fatalf("Stats counted %d rewards summing %v before they were learnt, want 600 summing %v", st.Decisions, got, sum)
 	}
 }

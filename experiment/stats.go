@@ -68,14 +68,22 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The totals are the learnt rewards': learn what was stored since
-	// (here or by another replica) first.
-	if err := s.catchUp(ctx, l); err != nil {
+	// The learnt rewards' totals, and those of the rewards stored since
+	// (here or by another replica), read by seq: stats neither wait for
+	// the policy to learn them nor leave out one already acknowledged.
+	l.mu.Lock()
+	e, totals, seq := l.exp, maps.Clone(l.totals), l.seq
+	l.mu.Unlock()
+	since, err := s.Store.Totals(ctx, expID, seq, math.MaxInt64)
+	if err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	e, totals := l.exp, maps.Clone(l.totals)
-	l.mu.Unlock()
+	for id, t := range since {
+		sum := totals[id]
+		sum.Trials += t.Trials
+		sum.RewardSum += t.RewardSum
+		totals[id] = sum
+	}
 	lo, hi := e.RewardRange[0], e.RewardRange[1]
 	// p_best is Thompson sampling's PMF over the active variants'
 	// posteriors: the share of joint posterior draws in which each is the

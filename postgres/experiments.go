@@ -389,11 +389,11 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 }
 
 // Totals implements lift.ExperimentStore.
-func (db *DB) Totals(ctx context.Context, experimentID string, upTo int64) (_ map[string]lift.VariantTotals, err error) {
+func (db *DB) Totals(ctx context.Context, experimentID string, after, upTo int64) (_ map[string]lift.VariantTotals, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)
 	rows, err := db.pool.Query(ctx, `SELECT d.variants->>d.chosen, COUNT(*), SUM(r.value)
 		FROM rewards r JOIN decisions d ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
-		WHERE r.experiment_id = $1 AND r.seq <= $2 GROUP BY 1`, experimentID, upTo)
+		WHERE r.experiment_id = $1 AND r.seq > $2 AND r.seq <= $3 GROUP BY 1`, experimentID, after, upTo)
 	if err != nil {
 		return nil, classify(err)
 	}

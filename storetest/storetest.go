@@ -1301,20 +1301,24 @@ func runExperiments(t *testing.T, s Store) {
 	}
 
 	// Totals by chosen variant, up to a reward seq.
-	totals, err := s.Totals(ctx, "exp-a", math.MaxInt64)
+	totals, err := s.Totals(ctx, "exp-a", 0, math.MaxInt64)
 	if err != nil {
 		t.Fatalf("Totals: %v", err)
 	}
 	if want := map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}, "b": {Trials: 1, RewardSum: 1}}; !reflect.DeepEqual(totals, want) {
 		t.Errorf("Totals(exp-a) = %+v, want %+v", totals, want)
 	}
-	if totals, err := s.Totals(ctx, "exp-a", r3.Seq); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}}) {
+	if totals, err := s.Totals(ctx, "exp-a", 0, r3.Seq); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"a": {Trials: 2, RewardSum: 1}}) {
 		t.Errorf("Totals(exp-a, up to ev3's reward) = %+v, %v; want a: 2 trials, sum 1", totals, err)
 	}
-	if totals, err := s.Totals(ctx, "exp-a", r1.Seq-1); err != nil || len(totals) != 0 {
+	if totals, err := s.Totals(ctx, "exp-a", r1.Seq, math.MaxInt64); err != nil ||
+		!reflect.DeepEqual(totals, map[string]lift.VariantTotals{"a": {Trials: 1, RewardSum: 0}, "b": {Trials: 1, RewardSum: 1}}) {
+		t.Errorf("Totals(exp-a, after ev1's reward) = %+v, %v; want a: 1 trial, sum 0; b: 1 trial, sum 1", totals, err)
+	}
+	if totals, err := s.Totals(ctx, "exp-a", 0, r1.Seq-1); err != nil || len(totals) != 0 {
 		t.Errorf("Totals(exp-a, before any reward) = %+v, %v; want none", totals, err)
 	}
-	if totals, err := s.Totals(ctx, "exp-b", math.MaxInt64); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"b": {Trials: 1, RewardSum: 1}}) {
+	if totals, err := s.Totals(ctx, "exp-b", 0, math.MaxInt64); err != nil || !reflect.DeepEqual(totals, map[string]lift.VariantTotals{"b": {Trials: 1, RewardSum: 1}}) {
 		t.Errorf("Totals(exp-b) = %+v, %v; want b: 1 trial, sum 1", totals, err)
 	}
 
