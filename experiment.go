@@ -23,6 +23,11 @@ type Experiment struct {
 	// RewardRange bounds accepted rewards (default [0,1]).
 	RewardRange [2]float64 `json:"reward_range"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// LogPrunedUpTo is the largest reward seq whose decision a prune of
+	// the log deleted (0 if none): a replica that has not learnt up to it
+	// reloads the policy from the snapshot, which covers it. Stored
+	// beside the definition, not in it.
+	LogPrunedUpTo int64 `json:"-"`
 }
 
 // Variant is one arm. Features describe it for contextual policies; a
@@ -301,6 +306,18 @@ type ExperimentStore interface {
 	SaveSnapshot(ctx context.Context, experimentID string, snap PolicySnapshot) error
 	// Snapshot returns the latest snapshot (the zero value if none).
 	Snapshot(ctx context.Context, experimentID string) (PolicySnapshot, error)
+}
+
+// ExperimentLogPruner deletes old decisions with their rewards, the log
+// that grows with every decision (lift experiments prune).
+type ExperimentLogPruner interface {
+	// PruneExperimentLog deletes the experiment's rewarded decisions made
+	// before before whose reward is older too and is covered by the
+	// latest policy snapshot saved with totals (seq <= its seq, so that
+	// what the policy and the stats learnt from them is kept), at most
+	// PruneChunk per transaction, and returns how many it deleted.
+	// Decisions still waiting for a reward are kept.
+	PruneExperimentLog(ctx context.Context, experimentID string, before time.Time) (int64, error)
 }
 
 // PolicySnapshot is an experiment's learnt state: its policy's, and the

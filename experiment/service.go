@@ -414,8 +414,48 @@ func (s *Service) load(ctx context.Context, id string) (*live, error) {
 }
 
 // restore rebuilds an experiment's policy: the latest snapshot, then
-// every reward stored after it, learnt in order.
+// every reward stored after it, learnt in order. Should a prune of the
+// log delete rewards after the snapshot it read before they were learnt
+// (another replica saved a newer snapshot, and the prune followed it),
+// it starts again from the newer snapshot.
 func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error) {
+	for tries := 1; ; tries++ {
+		l, from, err := s.restoreFrom(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		now, err := s.Store.GetExperiment(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		if now.LogPrunedUpTo <= from {
+			return l, nil
+		}
+		if tries == 3 {
+			s.logger().Warn("the log was pruned past the policy snapshot while the policy was restored; some rewards may not be learnt",
+				"experiment", e.ID, "snapshot_seq", from, "pruned_upto", now.LogPrunedUpTo)
+			return l, nil
+		}
+		e = now
+	}
+}
+
+// restoreFrom is one try of restore; it returns the seq of the snapshot
+// it started from.
+func (s *Service) restoreFrom(ctx context.Context, e *lift.Experiment) (*live, int64, error) {
+	l, err := s.restoreSnapshot(ctx, e)
+	if err != nil {
+		return nil, 0, err
+	}
+	from := l.seq
+	if err := s.catchUp(ctx, l); err != nil {
+		return nil, 0, err
+	}
+	return l, from, nil
+}
+
+// restoreSnapshot is the experiment's state as of its latest snapshot.
+func (s *Service) restoreSnapshot(ctx context.Context, e *lift.Experiment) (*live, error) {
 	p, err := s.storedPolicy(e)
 	if err != nil {
 		return nil, err
@@ -442,9 +482,10 @@ func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error
 		if l.totals, err = s.Store.Totals(ctx, e.ID, 0, l.seq); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.catchUp(ctx, l); err != nil {
-		return nil, err
+		if e.LogPrunedUpTo > 0 {
+			s.logger().Warn("the policy snapshot has no totals and the log was pruned: stats count only the rewards still in the log",
+				"experiment", e.ID)
+		}
 	}
 	return l, nil
 }
@@ -502,6 +543,14 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		return err
 	}
 	l.mu.Lock()
+	behind := l.seq < e.LogPrunedUpTo
+	l.mu.Unlock()
+	if behind {
+		// Rewards this replica has not learnt were pruned from the log;
+		// the snapshot, which covers them, has what they taught.
+		return s.reload(ctx, l, e)
+	}
+	l.mu.Lock()
 	// A variant added or retired here since the read is newer than e.
 	changed := l.defs == defs && !reflect.DeepEqual(e.Variants, l.exp.Variants)
 	if changed {
@@ -513,6 +562,23 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		l.pmfCache.Store(nil)
 	}
 	return s.catchUp(ctx, l)
+}
+
+// reload replaces l, as this replica's state of its experiment, with one
+// restored from the stored snapshot (and the rewards after it).
+func (s *Service) reload(ctx context.Context, l *live, e *lift.Experiment) error {
+	fresh, err := s.restore(ctx, e)
+	if err != nil {
+		return err
+	}
+	s.logger().Info("reloaded the policy from its snapshot: rewards it had not learnt were pruned from the log",
+		"experiment", e.ID, "pruned_upto", e.LogPrunedUpTo)
+	s.mu.Lock()
+	if s.live[e.ID] == l {
+		s.live[e.ID] = fresh
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // snapshotIfDue saves the policy after snapshotEvery new rewards; the

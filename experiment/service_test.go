@@ -1021,3 +1021,140 @@ func TestStatsCountRewardsNotYetLearnt(t *testing.T) {
 		t.Fatalf("Stats counted %d rewards summing %v before they were learnt, want 600 summing %v", st.Decisions, got, sum)
 	}
 }
+
+// TestPrunedLogKeepsWhatWasLearnt: pruning the decisions a snapshot
+// covers changes neither a restored replica's stats and PMF, nor those
+// of a replica that had not learnt them when they were pruned: it reloads
+// the policy from the snapshot.
+func TestPrunedLogKeepsWhatWasLearnt(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("pruned", 3)); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	reward := func(i int) {
+		d, err := a.Decide(ctx, "pruned", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := 0.0
+		if d.Variant == "v2" && rng.Float64() < 0.4 {
+			r = 1
+		}
+		if _, err := a.Reward(ctx, "pruned", d.EventID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		reward(i)
+	}
+	lagging := &Service{Store: db, Seed: 42}
+	lb, err := lagging.get(ctx, "pruned") // learns the first 100, then stays behind
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < 1300; i++ {
+		reward(i)
+	}
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := a.Stats(ctx, "pruned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.PruneExperimentLog(ctx, "pruned", time.Now().Add(time.Hour))
+	if err != nil || n < 1290 {
+		t.Fatalf("PruneExperimentLog = %d, %v; want (nearly) all 1300", n, err)
+	}
+	if err := lagging.refresh(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	pmf := func(s *Service) []lift.Ranked {
+		d, err := s.Decide(ctx, "pruned", DecideRequest{EventID: fmt.Sprintf("probe-%p", s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Ranking
+	}
+	want := pmf(a)
+	for name, s := range map[string]*Service{"restored": {Store: db, Seed: 42}, "lagging": lagging} {
+		st, err := s.Stats(ctx, "pruned")
+		if err != nil {
+			t.Fatalf("%s: Stats: %v", name, err)
+		}
+		for i, v := range st.Variants {
+			w := before.Variants[i]
+			if v.Trials != w.Trials || math.Abs(v.RewardSum-w.RewardSum) > 1e-9 {
+				t.Errorf("%s: variant %s: %d trials, sum %v after the prune; %d, %v before", name, v.ID, v.Trials, v.RewardSum, w.Trials, w.RewardSum)
+			}
+		}
+		if got := pmf(s); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: PMF %v after the prune, the learning replica's %v", name, got, want)
+		}
+	}
+}
+
+// snapshotHook runs hook once, right after the first snapshot read.
+type snapshotHook struct {
+	*sqlite.DB
+	hook func()
+}
+
+func (s *snapshotHook) Snapshot(ctx context.Context, id string) (lift.PolicySnapshot, error) {
+	snap, err := s.DB.Snapshot(ctx, id)
+	if h := s.hook; h != nil {
+		s.hook = nil
+		h()
+	}
+	return snap, err
+}
+
+// TestRestoreRacingAPrune: a replica restoring from a snapshot while
+// another saves a newer one and the log is pruned up to it would miss the
+// rewards in between; it starts again from the newer snapshot.
+func TestRestoreRacingAPrune(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("race", 2)); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	rewards := func(n int) {
+		for ; n > 0; n-- {
+			d, err := a.Decide(ctx, "race", DecideRequest{EventID: fmt.Sprint("e", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Reward(ctx, "race", d.EventID, float64(i%3)/2); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+	}
+	rewards(300)
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := &Service{Store: &snapshotHook{DB: db, hook: func() {
+		rewards(300)
+		if err := a.SnapshotAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.PruneExperimentLog(ctx, "race", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}}, Seed: 42}
+	got, err := b.Stats(ctx, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Stats(ctx, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Decisions != 600 || fmt.Sprint(got.Variants) != fmt.Sprint(want.Variants) {
+		t.Fatalf("the replica restored across a prune counts %d rewards: %v; want 600: %v", got.Decisions, got.Variants, want.Variants)
+	}
+}

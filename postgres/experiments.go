@@ -79,14 +79,15 @@ func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err err
 func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
 	var def []byte
-	err = db.pool.QueryRow(ctx, `SELECT definition FROM experiments WHERE id = $1`, id).Scan(&def)
+	var pruned int64
+	err = db.pool.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1`, id).Scan(&def, &pruned)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
 	}
 	if err != nil {
 		return nil, classify(err)
 	}
-	var e lift.Experiment
+	e := lift.Experiment{LogPrunedUpTo: pruned}
 	return &e, json.Unmarshal(def, &e)
 }
 
@@ -445,4 +446,50 @@ func (db *DB) Snapshot(ctx context.Context, experimentID string) (snap lift.Poli
 	}
 	snap.Totals, err = lift.ParseTotalsJSON(totals)
 	return snap, err
+}
+
+var _ lift.ExperimentLogPruner = (*DB)(nil)
+
+// PruneExperimentLog implements lift.ExperimentLogPruner, walking the
+// rewards by seq a chunk at a time.
+func (db *DB) PruneExperimentLog(ctx context.Context, experimentID string, before time.Time) (n int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.PruneExperimentLog(%q)", experimentID)
+	// The latest snapshot saved with its totals: what it covers may go.
+	var covered *int64
+	err = db.pool.QueryRow(ctx, `SELECT CASE WHEN snapshot_totals_seq = snapshot_seq THEN snapshot_seq END
+		FROM experiments WHERE id = $1`, experimentID).Scan(&covered)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	if err != nil || covered == nil {
+		return 0, classify(err)
+	}
+	// Each chunk is one statement: the decisions go (their rewards with
+	// them, ON DELETE CASCADE) and log_pruned_upto rises together.
+	var after int64
+	for {
+		var deleted, last int64
+		err := db.pool.QueryRow(ctx, `WITH victims AS (
+				SELECT r.event_id, r.seq FROM rewards r
+				JOIN decisions d ON d.experiment_id = r.experiment_id AND d.event_id = r.event_id
+				WHERE r.experiment_id = $1 AND r.seq > $2 AND r.seq <= $3 AND r.created_at < $4 AND d.created_at < $4
+				ORDER BY r.seq LIMIT $5),
+			gone AS (
+				DELETE FROM decisions d USING victims v
+				WHERE d.experiment_id = $1 AND d.event_id = v.event_id
+				RETURNING v.seq),
+			mark AS (
+				UPDATE experiments SET log_pruned_upto = GREATEST(log_pruned_upto, (SELECT max(seq) FROM gone))
+				WHERE id = $1 AND EXISTS (SELECT 1 FROM gone))
+			SELECT count(*), COALESCE(max(seq), 0) FROM gone`,
+			experimentID, after, *covered, lift.StoredTime(before), lift.PruneChunk).Scan(&deleted, &last)
+		if err != nil {
+			return n, classify(err)
+		}
+		n += deleted
+		if deleted < lift.PruneChunk {
+			return n, nil
+		}
+		after = last
+	}
 }

@@ -56,14 +56,15 @@ func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err err
 func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
 	var def string
-	err = db.read.QueryRowContext(ctx, `SELECT definition FROM experiments WHERE id = ?`, id).Scan(&def)
+	var pruned int64
+	err = db.read.QueryRowContext(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = ?`, id).Scan(&def, &pruned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var e lift.Experiment
+	e := lift.Experiment{LogPrunedUpTo: pruned}
 	return &e, json.Unmarshal([]byte(def), &e)
 }
 
@@ -309,4 +310,57 @@ func (db *DB) Snapshot(ctx context.Context, experimentID string) (snap lift.Poli
 	}
 	snap.Totals, err = lift.ParseTotalsJSON([]byte(totals.String))
 	return snap, err
+}
+
+var _ lift.ExperimentLogPruner = (*DB)(nil)
+
+// PruneExperimentLog implements lift.ExperimentLogPruner, taking the
+// writer a chunk at a time between the traffic's group commits, walking
+// the rewards by seq; each chunk deletes rewards and decisions and raises
+// log_pruned_upto in one transaction. The newest reward and the newest
+// decision are never deleted: SQLite gives a new row the largest rowid
+// plus one, and would hand out a seq already learnt (or a decision seq
+// already paged past) again.
+func (db *DB) PruneExperimentLog(ctx context.Context, experimentID string, before time.Time) (n int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.PruneExperimentLog(%q)", experimentID)
+	// The latest snapshot saved with its totals: what it covers may go.
+	var covered sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `SELECT CASE WHEN snapshot_totals_seq = snapshot_seq THEN snapshot_seq END
+		FROM experiments WHERE id = ?`, experimentID).Scan(&covered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	if err != nil || !covered.Valid {
+		return 0, err
+	}
+	cut := formatTime(before)
+	return db.pruneInChunks(ctx, func(tx *wtx, after int64) (deleted, last int64, err error) {
+		rows, err := tx.conn.QueryContext(ctx, `SELECT r.seq, r.event_id FROM rewards r
+			JOIN decisions d ON d.experiment_id = r.experiment_id AND d.event_id = r.event_id
+			WHERE r.experiment_id = ? AND r.seq > ? AND r.seq <= ? AND r.created_at < ? AND d.created_at < ?
+				AND r.seq < (SELECT MAX(seq) FROM rewards) AND d.rowid < (SELECT MAX(rowid) FROM decisions)
+			ORDER BY r.seq LIMIT ?`, experimentID, after, covered.Int64, cut, cut, lift.PruneChunk)
+		if err != nil {
+			return 0, 0, err
+		}
+		type victim struct {
+			seq   int64
+			event string
+		}
+		vs, err := scanAll(rows, func(v *victim) []any { return []any{&v.seq, &v.event} })
+		if err != nil || len(vs) == 0 {
+			return 0, after, err
+		}
+		for _, v := range vs {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM rewards WHERE seq = ?`, v.seq); err != nil {
+				return 0, 0, err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE experiment_id = ? AND event_id = ?`, experimentID, v.event); err != nil {
+				return 0, 0, err
+			}
+		}
+		last = vs[len(vs)-1].seq
+		_, err = tx.ExecContext(ctx, `UPDATE experiments SET log_pruned_upto = MAX(log_pruned_upto, ?) WHERE id = ?`, last, experimentID)
+		return int64(len(vs)), last, err
+	})
 }

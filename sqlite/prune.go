@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"lift"
@@ -29,50 +30,53 @@ func (db *DB) PrunePredictions(ctx context.Context, before time.Time) (n int64, 
 	if err := db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM predictions WHERE created_at < ?`, cut).Scan(&upto); err != nil {
 		return 0, err
 	}
-	var after int64 // each chunk walks the key on from the last one
-	for after < upto {
+	return db.pruneInChunks(ctx, func(tx *wtx, after int64) (deleted, last int64, err error) {
+		if after >= upto {
+			return 0, after, nil
+		}
+		rows, err := tx.conn.QueryContext(ctx, `SELECT id, clip_id FROM predictions
+			WHERE id > ? AND id <= ? AND created_at < ? AND id <= `+indexedUptoSQL+`
+				AND id < (SELECT MAX(id) FROM predictions)
+			ORDER BY id LIMIT ?`, after, upto, cut, lift.PruneChunk)
+		if err != nil {
+			return 0, 0, err
+		}
+		type victim struct {
+			id   int64
+			clip *string
+		}
+		vs, err := scanAll(rows, func(v *victim) []any { return []any{&v.id, &v.clip} })
+		if err != nil || len(vs) == 0 {
+			return 0, after, err
+		}
+		for _, v := range vs {
+			if v.clip != nil {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM prediction_clip_index WHERE clip_id = ? AND id = ?`, *v.clip, v.id); err != nil {
+					return 0, 0, err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM predictions WHERE id = ?`, v.id); err != nil {
+				return 0, 0, err
+			}
+		}
+		return int64(len(vs)), vs[len(vs)-1].id, nil
+	})
+}
+
+// pruneInChunks runs chunk in transactions of the writer's, a chunk at a
+// time between the traffic's group commits, each from the key the one
+// before stopped at (chunk returns it with what it deleted: walking the
+// key on, no chunk scans the dead rows of those before it), until one
+// deletes fewer than lift.PruneChunk rows; it returns what they deleted.
+// Each chunk commits on its own: on an error, what was deleted stays so.
+func (db *DB) pruneInChunks(ctx context.Context, chunk func(tx *wtx, after int64) (deleted, last int64, err error)) (n int64, err error) {
+	var after int64
+	for {
 		var deleted, last int64
 		err := db.tx(ctx, func(tx *wtx) error {
-			deleted, last = 0, after // a rerun of f starts again
-			rows, err := tx.conn.QueryContext(ctx, `SELECT id, clip_id FROM predictions
-				WHERE id > ? AND id <= ? AND created_at < ? AND id <= `+indexedUptoSQL+`
-					AND id < (SELECT MAX(id) FROM predictions)
-				ORDER BY id LIMIT ?`, after, upto, cut, lift.PruneChunk)
-			if err != nil {
-				return err
-			}
-			type victim struct {
-				id   int64
-				clip *string
-			}
-			var vs []victim
-			for rows.Next() {
-				var v victim
-				if err := rows.Scan(&v.id, &v.clip); err != nil {
-					rows.Close()
-					return err
-				}
-				vs = append(vs, v)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, v := range vs {
-				if v.clip != nil {
-					if _, err := tx.ExecContext(ctx, `DELETE FROM prediction_clip_index WHERE clip_id = ? AND id = ?`, *v.clip, v.id); err != nil {
-						return err
-					}
-				}
-				if _, err := tx.ExecContext(ctx, `DELETE FROM predictions WHERE id = ?`, v.id); err != nil {
-					return err
-				}
-			}
-			deleted = int64(len(vs))
-			if len(vs) > 0 {
-				last = vs[len(vs)-1].id
-			}
-			return nil
+			var err error
+			deleted, last, err = chunk(tx, after) // a rerun starts again from after
+			return err
 		})
 		if err != nil {
 			return n, err
@@ -83,5 +87,19 @@ func (db *DB) PrunePredictions(ctx context.Context, before time.Time) (n int64, 
 		}
 		after = last
 	}
-	return n, nil
+}
+
+// scanAll reads every row into a T, whose fields fields names in the
+// row's column order, and closes rows.
+func scanAll[T any](rows *sql.Rows, fields func(*T) []any) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(fields(&v)...); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

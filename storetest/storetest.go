@@ -5,10 +5,12 @@ package storetest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ type Store interface {
 	lift.Locker
 	lift.ExperimentStore
 	lift.PredictionPruner
+	lift.ExperimentLogPruner
 	// ExpireLocks ends every lease now.
 	ExpireLocks(ctx context.Context) error
 	// CountPredictionsWithActual counts a clip's predictions whose
@@ -60,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ActivateModelIf", testActivateModelIf},
 		{"Lock", testLock},
 		{"Experiments", runExperiments},
+		{"PruneExperimentLog", testPruneExperimentLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1354,4 +1358,148 @@ func runExperiments(t *testing.T, s Store) {
 	}
 	_, err = s.Snapshot(ctx, "no-such")
 	wantKind(t, "Snapshot(unknown)", err, lift.NotFound)
+}
+
+// testPruneExperimentLog: rewarded decisions made before the cut, and
+// rewarded before it, go with their rewards once the latest snapshot saved
+// with totals covers their rewards; decisions waiting for a reward, newer
+// ones and other experiments' stay, every read agrees, and the chunks
+// walk the whole log.
+func testPruneExperimentLog(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cut := t0.Add(5 * 24 * time.Hour)
+	for _, id := range []string{"old", "other"} {
+		if err := s.CreateExperiment(ctx, newExperiment(id, t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Decisions and rewards, concurrently (the stores group them).
+	n := lift.PruneChunk + 150
+	save := func(exp string, from, to int, decided, rewarded time.Time) []*lift.Reward {
+		t.Helper()
+		rs := make([]*lift.Reward, to-from)
+		errs := make(chan error, 8)
+		for w := range 8 {
+			go func() {
+				var err error
+				for i := from + w; i < to && err == nil; i += 8 {
+					ev := fmt.Sprint("ev", i)
+					if err = s.SaveDecision(ctx, newDecision(exp, ev, i%2, decided.Add(time.Duration(i)*time.Millisecond), decided.Add(time.Hour))); err != nil {
+						break
+					}
+					rs[i-from] = &lift.Reward{ExperimentID: exp, EventID: ev, Value: float64(i % 3), CreatedAt: rewarded}
+					_, err = s.SaveReward(ctx, rs[i-from])
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rs
+	}
+	old := save("old", 0, n, t0, t0.Add(time.Hour))
+	save("other", 0, 3, t0, t0.Add(time.Hour))
+	// Waiting for its reward; rewarded after the cut; made after the cut.
+	if err := s.SaveDecision(ctx, newDecision("old", "pending", 0, t0, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	late := save("old", n, n+1, t0, cut.Add(time.Hour))[0]
+	recent := save("old", n+1, n+2, cut.Add(time.Hour), cut.Add(time.Hour))[0]
+
+	prune := func(what string, want int64) {
+		t.Helper()
+		if got, err := s.PruneExperimentLog(ctx, "old", cut); err != nil || got != want {
+			t.Fatalf("PruneExperimentLog %s = %d, %v; want %d", what, got, err, want)
+		}
+	}
+	prune("without a snapshot", 0)
+	seqs := make([]int64, 0, n)
+	for _, r := range old {
+		seqs = append(seqs, r.Seq)
+	}
+	slices.Sort(seqs)
+	covered := seqs[n-101] // the last 100 old rewards are not covered
+	if err := s.SaveSnapshot(ctx, "old", lift.PolicySnapshot{State: []byte("{}"), Seq: covered}); err != nil {
+		t.Fatal(err)
+	}
+	prune("with a snapshot without totals", 0)
+	if err := s.SaveSnapshot(ctx, "old", lift.PolicySnapshot{State: []byte("{}"), Seq: covered, Totals: map[string]lift.VariantTotals{}}); err != nil {
+		t.Fatal(err)
+	}
+	prune("with a snapshot with totals", int64(n-100))
+	prune("again", 0)
+
+	e, err := s.GetExperiment(ctx, "old")
+	if err != nil || e.LogPrunedUpTo != covered {
+		t.Fatalf("GetExperiment after the prune: log_pruned_upto %d, %v; want %d", e.LogPrunedUpTo, err, covered)
+	}
+	if e, err := s.GetExperiment(ctx, "other"); err != nil || e.LogPrunedUpTo != 0 {
+		t.Errorf("the other experiment's log_pruned_upto = %d, %v; want 0", e.LogPrunedUpTo, err)
+	}
+	kept := map[string]bool{"pending": true, late.EventID: true, recent.EventID: true}
+	for _, r := range old {
+		_, err := s.GetDecision(ctx, "old", r.EventID)
+		if r.Seq > covered {
+			kept[r.EventID] = true
+			if err != nil {
+				t.Fatalf("GetDecision(%s), rewarded after the snapshot: %v", r.EventID, err)
+			}
+		} else if lift.KindOf(err) != lift.NotFound {
+			t.Fatalf("GetDecision(%s), pruned = %v; want NotFound", r.EventID, err)
+		}
+	}
+	log, err := s.Log(ctx, "old", 0, 10*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range log {
+		if !kept[j.EventID] {
+			t.Errorf("Log still has pruned %s", j.EventID)
+		}
+		delete(kept, j.EventID)
+	}
+	if len(kept) != 0 {
+		t.Errorf("Log lost %d kept decisions", len(kept))
+	}
+	if rs, err := s.RewardedSince(ctx, "old", 0, 10*n); err != nil || len(rs) != 102 || rs[0].Reward.Seq <= covered {
+		t.Errorf("RewardedSince after the prune = %d rewards, %v; want the 102 after the snapshot", len(rs), err)
+	}
+	if tail, err := s.LogTail(ctx, "old", 10*n); err != nil || len(tail) != 103 {
+		t.Errorf("LogTail after the prune = %d, %v; want 103", len(tail), err)
+	}
+	if log, err := s.Log(ctx, "other", 0, 10); err != nil || len(log) != 3 {
+		t.Errorf("the other experiment's log = %d decisions, %v; want its 3", len(log), err)
+	}
+	if ds, err := s.ExpiredDecisions(ctx, t0.Add(2*time.Hour), 10); err != nil || len(ds) != 1 || ds[0].EventID != "pending" {
+		t.Errorf("ExpiredDecisions after the prune = %v, %v; want the pending one", ds, err)
+	}
+	_, err = s.PruneExperimentLog(ctx, "no-such", cut)
+	wantKind(t, "PruneExperimentLog(unknown)", err, lift.NotFound)
+
+	// Pruning up to the newest reward and decision of the store: the next
+	// ones still get seqs past every seq handed out (a store may keep its
+	// newest rows for that), and the log from the last seq learnt has them.
+	last := save("other", 3, 6, t0, t0.Add(time.Hour))
+	top := slices.MaxFunc(last, func(a, b *lift.Reward) int { return cmp.Compare(a.Seq, b.Seq) }).Seq
+	if err := s.SaveSnapshot(ctx, "other", lift.PolicySnapshot{State: []byte("{}"), Seq: top, Totals: map[string]lift.VariantTotals{}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PruneExperimentLog(ctx, "other", cut); err != nil || got < 4 {
+		t.Fatalf("PruneExperimentLog(other) = %d, %v; want 4 to 6 (all but the store's newest decision and reward, at most)", got, err)
+	}
+	next := save("other", 6, 7, cut, cut)[0]
+	if next.Seq <= top {
+		t.Fatalf("a reward after the prune got seq %d, not past the pruned %d", next.Seq, top)
+	}
+	if rs, err := s.RewardedSince(ctx, "other", top, 10); err != nil || len(rs) != 1 || rs[0].EventID != next.EventID {
+		t.Errorf("RewardedSince(the pruned top) = %q, %v; want the new reward", joinedEvents(rs), err)
+	}
+	if log, err := s.Log(ctx, "other", 0, 10); err != nil || len(log) == 0 || log[len(log)-1].EventID != next.EventID ||
+		len(log) > 1 && log[len(log)-2].Seq >= log[len(log)-1].Seq {
+		t.Errorf("Log after the prune = %q, %v; want the new decision last, past the others", joinedEvents(log), err)
+	}
 }

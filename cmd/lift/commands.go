@@ -11,6 +11,7 @@ func commandTable() map[string]*command {
 		trainCommand,
 		modelsCommand,
 		predictionsCommand,
+		experimentsCommand,
 		gbdtCommand,
 		banditCommand,
 	} {

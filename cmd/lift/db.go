@@ -31,6 +31,8 @@ type Store interface {
 	lift.ClipStore
 	lift.PredictionStore
 	lift.PredictionPruner
+	lift.ExperimentStore
+	lift.ExperimentLogPruner
 	lift.ModelStore
 	lift.Locker
 	// Ping checks that the database answers (for /readyz).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 )
@@ -28,23 +29,9 @@ func runPredictions(ctx context.Context, m *Main, args []string) error {
 	if len(pos) != 1 || pos[0] != "prune" {
 		return usagef("usage: lift %s", usage)
 	}
-	now := time.Now()
-	var before time.Time
-	switch {
-	case (*beforeFlag == "") == !isSet(fs, "older-than"):
-		return usagef("give one of --before and --older-than")
-	case *beforeFlag != "":
-		if before, err = time.Parse(time.RFC3339Nano, *beforeFlag); err != nil {
-			return usagef("--before %q is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)", *beforeFlag)
-		}
-	default:
-		if *olderThan <= 0 {
-			return usagef("--older-than must be a positive duration (e.g. 2160h for 90 days), got %s", *olderThan)
-		}
-		before = now.Add(-*olderThan)
-	}
-	if before.After(now) {
-		return usagef("--before %s is in the future: it would delete predictions made since", before.UTC().Format(time.RFC3339))
+	before, err := pruneCut(fs, *beforeFlag, *olderThan, time.Now(), 0)
+	if err != nil {
+		return err
 	}
 	// A log that does not exist has nothing to prune: a mistyped --db
 	// must not create an empty database.
@@ -58,4 +45,32 @@ func runPredictions(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("pruning stopped after deleting %d predictions: %w", n, err)
 	}
 	return writeJSON(m.Stdout, map[string]any{"deleted": n, "before": before.UTC().Format(time.RFC3339Nano)})
+}
+
+// pruneCut is the time before which a prune deletes, from --before or
+// --older-than (exactly one of them set); it must be at least minAge in
+// the past.
+func pruneCut(fs *flag.FlagSet, beforeFlag string, olderThan time.Duration, now time.Time, minAge time.Duration) (time.Time, error) {
+	var before time.Time
+	switch {
+	case (beforeFlag == "") == !isSet(fs, "older-than"):
+		return before, usagef("give one of --before and --older-than")
+	case beforeFlag != "":
+		var err error
+		if before, err = time.Parse(time.RFC3339Nano, beforeFlag); err != nil {
+			return before, usagef("--before %q is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z)", beforeFlag)
+		}
+	default:
+		if olderThan <= 0 {
+			return before, usagef("--older-than must be a positive duration (e.g. 2160h for 90 days), got %s", olderThan)
+		}
+		before = now.Add(-olderThan)
+	}
+	if before.After(now) {
+		return before, usagef("--before %s is in the future: it would delete what was recorded since", before.UTC().Format(time.RFC3339))
+	}
+	if before.After(now.Add(-minAge)) {
+		return before, usagef("the cut must be at least %s in the past (--older-than %s or more), got %s", minAge, minAge, before.UTC().Format(time.RFC3339))
+	}
+	return before, nil
 }

@@ -76,3 +76,38 @@ func TestPredictionsPrune(t *testing.T) {
 		t.Error("prune created the missing database")
 	}
 }
+
+// TestExperimentsPrune: the command's flags and answer; what it deletes
+// is tested on both stores (storetest) and with the policy (experiment).
+func TestExperimentsPrune(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	if code, _, stderr := run(t, "demo", "--db", db); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := run(t, "experiments", "prune", "--older-than", "2160h", "--db", db)
+	if code != 0 {
+		t.Fatalf("experiments prune: exit %d: %s", code, stderr)
+	}
+	var out struct {
+		Deleted     int64            `json:"deleted"`
+		Experiments map[string]int64 `json:"experiments"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Deleted != 0 || len(out.Experiments) == 0 {
+		t.Fatalf("experiments prune answered %q (%v); want every experiment, nothing deleted", stdout, err)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--older-than", "30m"}, 2, "at least 1h0m0s in the past"},
+		{[]string{"--before", time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}, 2, "at least 1h0m0s in the past"},
+		{[]string{"--older-than", "2h", "--before", "2020-01-01T00:00:00Z"}, 2, "one of --before and --older-than"},
+		{[]string{"--older-than", "2h", "--experiment", "no-such"}, 1, "not found"},
+	} {
+		code, _, stderr := run(t, append([]string{"experiments", "prune", "--db", db}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("experiments prune %q: exit %d, %q; want exit %d saying %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+}

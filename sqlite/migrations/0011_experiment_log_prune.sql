@@ -1,0 +1,5 @@
+-- lift experiments prune deletes decisions (and their rewards) that the
+-- latest policy snapshot covers; log_pruned_upto is the largest reward
+-- seq it deleted, so that a process that has not learnt that far reloads
+-- the policy from the snapshot instead of missing what was deleted.
+ALTER TABLE experiments ADD COLUMN log_pruned_upto INTEGER NOT NULL DEFAULT 0;
