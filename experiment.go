@@ -243,6 +243,14 @@ type VariantTotals struct {
 	RewardSum float64 `json:"reward_sum"`
 }
 
+// Play is one decision as the dashboard's timeline draws it: when, the
+// variant played, and its reward if it has one.
+type Play struct {
+	At      time.Time
+	Variant string
+	Reward  *float64
+}
+
 // TotalsJSON is how the stores keep a snapshot's totals: nil for none.
 func TotalsJSON(t map[string]VariantTotals) ([]byte, error) {
 	if t == nil {
@@ -298,6 +306,9 @@ type ExperimentStore interface {
 	// LogTail returns the experiment's latest limit decisions with their
 	// rewards, oldest first.
 	LogTail(ctx context.Context, experimentID string, limit int) ([]*Joined, error)
+	// RecentPlays returns the experiment's latest limit decisions as
+	// plays, oldest first: the log's tail without contexts and PMFs.
+	RecentPlays(ctx context.Context, experimentID string, limit int) ([]Play, error)
 	// Totals sums the resolved rewards with after < seq <= upTo by
 	// chosen variant.
 	Totals(ctx context.Context, experimentID string, after, upTo int64) (map[string]VariantTotals, error)

@@ -41,7 +41,7 @@ type DashboardStore interface {
 // lift.ExperimentStore is one, found on Clips like DashboardStore.
 type ExperimentLog interface {
 	ListExperiments(ctx context.Context) ([]*lift.Experiment, error)
-	LogTail(ctx context.Context, experimentID string, limit int) ([]*lift.Joined, error)
+	RecentPlays(ctx context.Context, experimentID string, limit int) ([]lift.Play, error)
 }
 
 // Explainer attributes a prediction to every feature without recording
@@ -338,24 +338,10 @@ func (s *Server) experimentTimeline(w http.ResponseWriter, r *http.Request) erro
 		}
 		buckets = n
 	}
-	// One compact row per decision, for the latest timelineWindow.
-	type row struct {
-		at      time.Time
-		variant string
-		reward  float64
-		has     bool
-	}
-	page, err := l.LogTail(r.Context(), id, timelineWindow)
+	// The latest timelineWindow decisions, without their contexts.
+	rows, err := l.RecentPlays(r.Context(), id, timelineWindow)
 	if err != nil {
 		return err
-	}
-	rows := make([]row, 0, len(page))
-	for _, j := range page {
-		rw := row{at: j.CreatedAt, variant: j.Variants[j.Chosen]}
-		if j.Reward != nil {
-			rw.reward, rw.has = j.Reward.Value, true
-		}
-		rows = append(rows, rw)
 	}
 	var variants []string
 	for _, v := range e.Variants {
@@ -375,18 +361,18 @@ func (s *Server) experimentTimeline(w http.ResponseWriter, r *http.Request) erro
 		}
 		n := map[string]int{}
 		for _, rw := range rows[start:end] {
-			n[rw.variant]++
-			if _, ok := reward[rw.variant]; !ok {
+			n[rw.Variant]++
+			if _, ok := reward[rw.Variant]; !ok {
 				// A variant no longer in the definition.
-				variants = append(variants, rw.variant)
-				reward[rw.variant], trials[rw.variant] = 0, 0
+				variants = append(variants, rw.Variant)
+				reward[rw.Variant], trials[rw.Variant] = 0, 0
 			}
-			if rw.has {
-				reward[rw.variant] += rw.reward
-				trials[rw.variant]++
+			if rw.Reward != nil {
+				reward[rw.Variant] += *rw.Reward
+				trials[rw.Variant]++
 			}
 		}
-		tb := timelineBucket{End: rows[end-1].at, Decisions: end - start, Share: map[string]float64{},
+		tb := timelineBucket{End: rows[end-1].At, Decisions: end - start, Share: map[string]float64{},
 			CumulativeReward: map[string]float64{}, CumulativeTrials: map[string]int64{}}
 		for _, v := range variants {
 			tb.Share[v] = float64(n[v]) / float64(end-start)

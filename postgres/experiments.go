@@ -389,6 +389,28 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 	return js, err
 }
 
+// RecentPlays implements lift.ExperimentStore.
+func (db *DB) RecentPlays(ctx context.Context, experimentID string, limit int) (_ []lift.Play, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.RecentPlays(%q)", experimentID)
+	rows, err := db.pool.Query(ctx, `SELECT d.created_at, COALESCE(d.variants->>d.chosen, ''), r.value
+		FROM decisions d LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = $1 ORDER BY d.seq DESC LIMIT $2`, experimentID, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []lift.Play
+	for rows.Next() {
+		var p lift.Play
+		if err := rows.Scan(&p.At, &p.Variant, &p.Reward); err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, p)
+	}
+	slices.Reverse(out)
+	return out, classify(rows.Err())
+}
+
 // Totals implements lift.ExperimentStore.
 func (db *DB) Totals(ctx context.Context, experimentID string, after, upTo int64) (_ map[string]lift.VariantTotals, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)

@@ -254,6 +254,28 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 	return js, err
 }
 
+// RecentPlays implements lift.ExperimentStore.
+func (db *DB) RecentPlays(ctx context.Context, experimentID string, limit int) (_ []lift.Play, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.RecentPlays(%q)", experimentID)
+	rows, err := db.read.QueryContext(ctx, `SELECT d.created_at, COALESCE(json_extract(d.variants, '$[' || d.chosen || ']'), ''), r.value
+		FROM decisions d LEFT JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
+		WHERE d.experiment_id = ? ORDER BY d.rowid DESC LIMIT ?`, experimentID, limit)
+	if err != nil {
+		return nil, err
+	}
+	type play struct {
+		at      string
+		variant string
+		reward  *float64
+	}
+	ps, err := scanAll(rows, func(p *play) []any { return []any{&p.at, &p.variant, &p.reward} })
+	out := make([]lift.Play, len(ps))
+	for i, p := range ps {
+		out[len(ps)-1-i] = lift.Play{At: parseTime(p.at), Variant: p.variant, Reward: p.reward}
+	}
+	return out, err
+}
+
 // Totals implements lift.ExperimentStore.
 func (db *DB) Totals(ctx context.Context, experimentID string, after, upTo int64) (_ map[string]lift.VariantTotals, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.Totals(%q)", experimentID)

@@ -1304,6 +1304,23 @@ func runExperiments(t *testing.T, s Store) {
 		t.Errorf("Log after rewards = %q, %v; want ev2 with its reward", joinedEvents(log), err)
 	}
 
+	// The timeline's plays: the latest decisions, oldest first.
+	one, zero := 1.0, 0.0
+	wantPlays := []lift.Play{{At: t0, Variant: "b", Reward: &one}, {At: t0, Variant: "a", Reward: &zero}}
+	plays, err := s.RecentPlays(ctx, "exp-a", 2)
+	samePlay := func(a, b lift.Play) bool {
+		return a.At.Equal(b.At) && a.Variant == b.Variant && (a.Reward == nil) == (b.Reward == nil) && (a.Reward == nil || *a.Reward == *b.Reward)
+	}
+	if err != nil || len(plays) != 2 || !samePlay(plays[0], wantPlays[0]) || !samePlay(plays[1], wantPlays[1]) {
+		t.Errorf("RecentPlays(exp-a, 2) = %+v, %v; want ev2 (b, 1) then ev3 (a, 0)", plays, err)
+	}
+	if plays, err := s.RecentPlays(ctx, "exp-b", 10); err != nil || len(plays) != 1 || plays[0].Variant != "b" || plays[0].Reward == nil {
+		t.Errorf("RecentPlays(exp-b) = %+v, %v; want its one rewarded play of b", plays, err)
+	}
+	if plays, err := s.RecentPlays(ctx, "no-such", 10); err != nil || len(plays) != 0 {
+		t.Errorf("RecentPlays(unknown) = %+v, %v; want none", plays, err)
+	}
+
 	// Totals by chosen variant, up to a reward seq.
 	totals, err := s.Totals(ctx, "exp-a", 0, math.MaxInt64)
 	if err != nil {
