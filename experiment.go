@@ -319,6 +319,12 @@ type ExperimentStore interface {
 	Snapshot(ctx context.Context, experimentID string) (PolicySnapshot, error)
 }
 
+// MinLogPruneAge is how old a decision and its reward must be for lift
+// experiments prune to delete them: the experiment service relies on it
+// to know that a replica which caught up with the log recently has
+// missed nothing a prune deleted (experiment.pruneCheckAfter).
+const MinLogPruneAge = time.Hour
+
 // ExperimentLogPruner deletes old decisions with their rewards, the log
 // that grows with every decision (lift experiments prune).
 type ExperimentLogPruner interface {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,6 +75,15 @@ type live struct {
 	// rewards, so a restart that replays rewards after the snapshot's seq
 	// misses none.
 	learnMu sync.Mutex
+	// caughtUp is when a catch-up last read the log to its end (wall
+	// clock; under learnMu): see pruneCheckAfter.
+	caughtUp time.Time
+	// stale is set when the log was found pruned past what this state
+	// learnt: it learns and snapshots no more, and is replaced (reload).
+	stale atomic.Bool
+	// reloadMu serialises the reloads of this state: one restores, the
+	// others find it replaced.
+	reloadMu sync.Mutex
 	// stored is the highest seq of the rewards this replica stored; Run
 	// reads the log (CatchUpEvery) while the policy has not learnt it.
 	stored atomic.Int64
@@ -149,7 +159,7 @@ func (s *Service) Run(ctx context.Context) {
 				if l.stored.Load() <= learnt {
 					continue
 				}
-				if err := s.catchUp(ctx, l); err != nil && ctx.Err() == nil {
+				if err := s.learnOrReload(ctx, l, math.MaxInt64); err != nil && ctx.Err() == nil {
 					s.logger().Warn("learning stored rewards", "experiment", l.experiment().ID, "err", err)
 				}
 			}
@@ -420,38 +430,20 @@ func (s *Service) load(ctx context.Context, id string) (*live, error) {
 // it starts again from the newer snapshot.
 func (s *Service) restore(ctx context.Context, e *lift.Experiment) (*live, error) {
 	for tries := 1; ; tries++ {
-		l, from, err := s.restoreFrom(ctx, e)
+		l, err := s.restoreSnapshot(ctx, e)
 		if err != nil {
 			return nil, err
 		}
-		now, err := s.Store.GetExperiment(ctx, e.ID)
-		if err != nil {
+		if err = s.catchUp(ctx, l); !errors.Is(err, errPrunedPast) || tries == 3 {
+			if err != nil {
+				return nil, err
+			}
+			return l, nil
+		}
+		if e, err = s.Store.GetExperiment(ctx, e.ID); err != nil {
 			return nil, err
 		}
-		if now.LogPrunedUpTo <= from {
-			return l, nil
-		}
-		if tries == 3 {
-			s.logger().Warn("the log was pruned past the policy snapshot while the policy was restored; some rewards may not be learnt",
-				"experiment", e.ID, "snapshot_seq", from, "pruned_upto", now.LogPrunedUpTo)
-			return l, nil
-		}
-		e = now
 	}
-}
-
-// restoreFrom is one try of restore; it returns the seq of the snapshot
-// it started from.
-func (s *Service) restoreFrom(ctx context.Context, e *lift.Experiment) (*live, int64, error) {
-	l, err := s.restoreSnapshot(ctx, e)
-	if err != nil {
-		return nil, 0, err
-	}
-	from := l.seq
-	if err := s.catchUp(ctx, l); err != nil {
-		return nil, 0, err
-	}
-	return l, from, nil
 }
 
 // restoreSnapshot is the experiment's state as of its latest snapshot.
@@ -512,7 +504,11 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 	if done {
 		return nil
 	}
+	if l.stale.Load() {
+		return errPrunedPast
+	}
 	id := l.experiment().ID
+	check := wallNow().Sub(l.caughtUp) > pruneCheckAfter
 	for {
 		l.mu.Lock()
 		after := l.seq
@@ -521,15 +517,56 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 		if err != nil {
 			return err
 		}
+		if check {
+			// Read after the page: a prune that deleted rewards after
+			// after before the page was read has raised the mark with
+			// the same commit.
+			e, err := s.Store.GetExperiment(ctx, id)
+			if err != nil {
+				return err
+			}
+			if e.LogPrunedUpTo > after {
+				l.stale.Store(true)
+				return errPrunedPast
+			}
+		}
 		for _, j := range js {
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
 				s.logger().Warn("policy refused a reward", "experiment", id, "event", j.EventID, "err", err)
 			}
 		}
 		if len(js) < catchUpPage {
+			l.caughtUp = wallNow()
 			return s.snapshotIfDue(ctx, l)
 		}
 	}
+}
+
+// errPrunedPast: the log was pruned past the rewards a state had learnt.
+var errPrunedPast = errors.New("the experiment's log was pruned past the rewards this replica had learnt")
+
+// pruneCheckAfter is how long after its last catch-up a state checks,
+// as it reads the log, that no prune deleted rewards it has not learnt.
+// A prune deletes only rewards at least lift.MinLogPruneAge old, so a
+// state that read the log to its end this recently, and learnt every
+// reward stored until then, cannot have missed any (half of the age
+// leaves room for clocks that disagree and statements in flight); one
+// that has not (just restored, or paused, or cut off from the database)
+// checks the prune mark after each page.
+const pruneCheckAfter = lift.MinLogPruneAge / 2
+
+// wallNow is the time on the wall clock, which, unlike Go's monotonic
+// one, goes on while the machine is suspended.
+func wallNow() time.Time { return time.Now().Round(0) }
+
+// learnOrReload is catchUpTo, and when the log was pruned past what l
+// learnt, a reload of the experiment from its snapshot.
+func (s *Service) learnOrReload(ctx context.Context, l *live, seq int64) error {
+	err := s.catchUpTo(ctx, l, seq)
+	if errors.Is(err, errPrunedPast) {
+		return s.reload(ctx, l)
+	}
+	return err
 }
 
 // refresh follows what other replicas changed: the experiment's
@@ -548,7 +585,8 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 	if behind {
 		// Rewards this replica has not learnt were pruned from the log;
 		// the snapshot, which covers them, has what they taught.
-		return s.reload(ctx, l, e)
+		l.stale.Store(true)
+		return s.reload(ctx, l)
 	}
 	l.mu.Lock()
 	// A variant added or retired here since the read is newer than e.
@@ -561,24 +599,55 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		addPriors(l.policy, e.Variants)
 		l.pmfCache.Store(nil)
 	}
-	return s.catchUp(ctx, l)
+	return s.learnOrReload(ctx, l, math.MaxInt64)
 }
 
-// reload replaces l, as this replica's state of its experiment, with one
-// restored from the stored snapshot (and the rewards after it).
-func (s *Service) reload(ctx context.Context, l *live, e *lift.Experiment) error {
+// reload replaces l, found stale, as this replica's state of its
+// experiment with one restored from the stored snapshot (and the rewards
+// after it). Concurrent calls restore once.
+func (s *Service) reload(ctx context.Context, l *live) error {
+	l.reloadMu.Lock()
+	defer l.reloadMu.Unlock()
+	id := l.experiment().ID
+	if !s.isLive(l) {
+		return nil // replaced already
+	}
+	l.mu.Lock()
+	defs := l.defs
+	l.mu.Unlock()
+	e, err := s.Store.GetExperiment(ctx, id)
+	if err != nil {
+		return err
+	}
 	fresh, err := s.restore(ctx, e)
 	if err != nil {
 		return err
 	}
 	s.logger().Info("reloaded the policy from its snapshot: rewards it had not learnt were pruned from the log",
-		"experiment", e.ID, "pruned_upto", e.LogPrunedUpTo)
+		"experiment", id, "pruned_upto", e.LogPrunedUpTo)
 	s.mu.Lock()
-	if s.live[e.ID] == l {
-		s.live[e.ID] = fresh
+	defer s.mu.Unlock()
+	if s.live[id] == l {
+		// A variant added or retired here during the restore is newer
+		// than e: keep it (AddVariant and RetireVariant change l.exp and
+		// l.defs together).
+		l.mu.Lock()
+		if l.defs != defs {
+			fresh.exp, fresh.defs = l.exp, l.defs
+			addPriors(fresh.policy, l.exp.Variants)
+		}
+		l.mu.Unlock()
+		s.live[id] = fresh
 	}
-	s.mu.Unlock()
 	return nil
+}
+
+// isLive reports whether l is this replica's current state of its
+// experiment.
+func (s *Service) isLive(l *live) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live[l.experiment().ID] == l
 }
 
 // snapshotIfDue saves the policy after snapshotEvery new rewards; the
@@ -830,7 +899,7 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 		watermark.Raise(&l.stored, r.Seq)
 		return r, nil
 	}
-	if err := s.catchUpTo(ctx, l, r.Seq); err != nil {
+	if err := s.learnOrReload(ctx, l, r.Seq); err != nil {
 		s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
 	}
 	return r, nil
@@ -873,6 +942,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 // saveSnapshot saves l's policy state with the seq of the last reward it
 // has learnt; the caller holds l.learnMu, so no reward is half learnt.
 func (s *Service) saveSnapshot(ctx context.Context, l *live) error {
+	if l.stale.Load() {
+		return nil // what it learnt misses pruned rewards: not a snapshot
+	}
 	state, err := l.policy.Snapshot()
 	if err != nil {
 		return err

@@ -1158,3 +1158,131 @@ func TestRestoreRacingAPrune(t *testing.T) {
 		t.Fatalf("the replica restored across a prune counts %d rewards: %v; want 600: %v", got.Decisions, got.Variants, want.Variants)
 	}
 }
+
+// pausedFor makes l look as if its last catch-up was d ago (a replica
+// paused, or cut off from the database, that long).
+func pausedFor(l *live, d time.Duration) {
+	l.learnMu.Lock()
+	l.caughtUp = l.caughtUp.Add(-d)
+	l.learnMu.Unlock()
+}
+
+// TestReplicaBehindAPruneNeverLearnsPastIt: a replica that was paused
+// across a prune and then learns from the log (a reward it stores comes
+// before its next refresh) would skip the pruned rewards, and its next
+// snapshot would replace the good one; it finds the prune mark past what
+// it learnt and reloads instead.
+func TestReplicaBehindAPruneNeverLearnsPastIt(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("gap", 2)); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	rewards := func(s *Service, n int) {
+		for ; n > 0; n-- {
+			d, err := s.Decide(ctx, "gap", DecideRequest{EventID: fmt.Sprint("e", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Reward(ctx, "gap", d.EventID, float64(i%2)); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+	}
+	rewards(a, 10)
+	b := &Service{Store: db, Seed: 42}
+	lb, err := b.get(ctx, "gap") // learns 10, then is paused
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewards(a, 300)
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PruneExperimentLog(ctx, "gap", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	pausedFor(lb, 2*time.Hour)
+	rewards(b, 1) // before any refresh
+	if err := a.refresh(ctx, a.loaded()[0]); err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Stats(ctx, "gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Stats(ctx, "gap")
+	if err != nil || got.Decisions != 311 || fmt.Sprint(got.Variants) != fmt.Sprint(want.Variants) {
+		t.Fatalf("the replica behind the prune: %d rewards (%v), %v; want 311 as the other's %v", got.Decisions, got.Variants, err, want.Variants)
+	}
+	// Its snapshot at shutdown is a good one.
+	if err := b.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := (&Service{Store: db, Seed: 42}).Stats(ctx, "gap"); err != nil || st.Decisions != 311 {
+		t.Errorf("a replica restored after that snapshot counts %d rewards, %v; want 311", st.Decisions, err)
+	}
+	// The replaced state learns and snapshots no more.
+	if !lb.stale.Load() {
+		t.Error("the state that missed pruned rewards is not marked stale")
+	}
+}
+
+// TestVariantAddedDuringAReloadIsKept: a variant added through the state
+// being replaced while the reload restores is kept in the new one.
+func TestVariantAddedDuringAReloadIsKept(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("add", 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 105 {
+		d, err := a.Decide(ctx, "add", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Reward(ctx, "add", d.EventID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hooked := &snapshotHook{DB: db}
+	b := &Service{Store: hooked, Seed: 42}
+	lb, err := b.get(ctx, "add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b is behind a prune it has not seen: the snapshot covers more.
+	lb.mu.Lock()
+	lb.seq = 1
+	lb.mu.Unlock()
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PruneExperimentLog(ctx, "add", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	hooked.hook = func() { // during the reload's restore
+		if _, err := b.AddVariant(ctx, "add", lift.Variant{ID: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.refresh(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddVariant(ctx, "add", lift.Variant{ID: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := db.GetExperiment(ctx, "add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, v := range e.Variants {
+		ids = append(ids, v.ID)
+	}
+	if fmt.Sprint(ids) != "[v0 v1 x y]" {
+		t.Errorf("stored variants %v, want [v0 v1 x y]", ids)
+	}
+}

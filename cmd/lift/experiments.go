@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"lift"
 )
 
 var experimentsCommand = &command{
@@ -11,12 +13,6 @@ var experimentsCommand = &command{
 	summary: "the experiments' decision logs: prune --before TIME | --older-than DURATION [--experiment ID]",
 	run:     runExperiments,
 }
-
-// minExperimentLogAge is how old a decision and its reward must be to be
-// pruned: every running replica follows the log (each second), so by then
-// none is still to learn them from it; one that is behind the prune
-// reloads its policy from the snapshot.
-const minExperimentLogAge = time.Hour
 
 // runExperiments deletes old decisions and their rewards: every decision
 // is logged, and the log grows without end unless it is pruned. What the
@@ -37,13 +33,19 @@ func runExperiments(ctx context.Context, m *Main, args []string) error {
 	if len(pos) != 1 || pos[0] != "prune" {
 		return usagef("usage: lift %s", usage)
 	}
-	before, err := pruneCut(fs, *beforeFlag, *olderThan, time.Now(), minExperimentLogAge)
+	// Every running replica follows the log each second, so by then none
+	// is still to learn them from it; one that is behind reloads its
+	// policy from the snapshot.
+	before, err := pruneCut(fs, *beforeFlag, *olderThan, time.Now(), lift.MinLogPruneAge)
 	if err != nil {
 		return err
 	}
 	db, err := m.openExistingDB(ctx, *dsn)
 	if err != nil {
 		return err
+	}
+	if isSet(fs, "experiment") && *only == "" {
+		return usagef("--experiment needs an experiment id (leave it out to prune every experiment's log)")
 	}
 	var ids []string
 	if *only != "" {

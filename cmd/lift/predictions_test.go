@@ -104,6 +104,7 @@ func TestExperimentsPrune(t *testing.T) {
 		{[]string{"--before", time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}, 2, "at least 1h0m0s in the past"},
 		{[]string{"--older-than", "2h", "--before", "2020-01-01T00:00:00Z"}, 2, "one of --before and --older-than"},
 		{[]string{"--older-than", "2h", "--experiment", "no-such"}, 1, "not found"},
+		{[]string{"--older-than", "2h", "--experiment", ""}, 2, "needs an experiment id"},
 	} {
 		code, _, stderr := run(t, append([]string{"experiments", "prune", "--db", db}, tt.args...)...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {
