@@ -278,8 +278,13 @@ func ParseTotalsJSON(b []byte) (map[string]VariantTotals, error) {
 type ExperimentStore interface {
 	// CreateExperiment stores e; Conflict if the id exists.
 	CreateExperiment(ctx context.Context, e *Experiment) error
-	// UpdateExperiment replaces e's variants and policy state is kept.
-	UpdateExperiment(ctx context.Context, e *Experiment) error
+	// ModifyExperiment applies change to the stored definition and stores
+	// the result, in one transaction that no other change of the
+	// experiment interleaves with (replicas adding variants at once both
+	// keep theirs); it returns the stored result. An error from change
+	// is returned and nothing is written. change may be called again
+	// (with the definition read again) if the transaction is retried.
+	ModifyExperiment(ctx context.Context, id string, change func(*Experiment) error) (*Experiment, error)
 	GetExperiment(ctx context.Context, id string) (*Experiment, error)
 	ListExperiments(ctx context.Context) ([]*Experiment, error)
 	// SaveDecision stores d; Conflict if its event id exists in the experiment.

@@ -988,23 +988,24 @@ func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) 
 	v.Features.DropNegativeZeros()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, old := range l.exp.Variants {
-		if old.ID == v.ID { // retired ones too: their statistics keep the id
-			return nil, lift.Errorf(lift.Conflict, "variant %q already exists in experiment %q", v.ID, expID)
+	// The change is made to the stored definition, which may hold what
+	// another replica changed since this one last read it.
+	e, err := s.Store.ModifyExperiment(ctx, expID, func(e *lift.Experiment) error {
+		for _, old := range e.Variants {
+			if old.ID == v.ID { // retired ones too: their statistics keep the id
+				return lift.Errorf(lift.Conflict, "variant %q already exists in experiment %q", v.ID, expID)
+			}
 		}
-	}
-	e := *l.exp
-	e.Variants = append(append([]lift.Variant(nil), l.exp.Variants...), v)
-	if err := e.Validate(); err != nil {
+		e.Variants = append(e.Variants, v)
+		return e.Validate()
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.UpdateExperiment(ctx, &e); err != nil {
-		return nil, err
-	}
-	addPriors(l.policy, []lift.Variant{v})
-	l.exp = &e
+	addPriors(l.policy, e.Variants)
+	l.exp = e
 	l.defs++
-	return &e, nil
+	return e, nil
 }
 
 // RetireVariant stops choosing a variant; its statistics stay.
@@ -1015,29 +1016,31 @@ func (s *Service) RetireVariant(ctx context.Context, expID, variantID string) (*
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := *l.exp
-	e.Variants = append([]lift.Variant(nil), l.exp.Variants...)
-	found, active := false, 0
-	for i := range e.Variants {
-		if e.Variants[i].ID == variantID {
-			e.Variants[i].Retired, found = true, true
+	e, err := s.Store.ModifyExperiment(ctx, expID, func(e *lift.Experiment) error {
+		found, active := false, 0
+		for i := range e.Variants {
+			if e.Variants[i].ID == variantID {
+				e.Variants[i].Retired, found = true, true
+			}
+			if !e.Variants[i].Retired {
+				active++
+			}
 		}
-		if !e.Variants[i].Retired {
-			active++
+		if !found {
+			return lift.Errorf(lift.NotFound, "variant %q not found in experiment %q", variantID, expID)
 		}
-	}
-	if !found {
-		return nil, lift.Errorf(lift.NotFound, "variant %q not found in experiment %q", variantID, expID)
-	}
-	if active == 0 {
-		return nil, lift.Errorf(lift.Conflict, "cannot retire the last active variant of experiment %q", expID)
-	}
-	if err := s.Store.UpdateExperiment(ctx, &e); err != nil {
+		if active == 0 {
+			return lift.Errorf(lift.Conflict, "cannot retire the last active variant of experiment %q", expID)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	l.exp = &e
+	addPriors(l.policy, e.Variants) // variants another replica added
+	l.exp = e
 	l.defs++
-	return &e, nil
+	return e, nil
 }
 
 // Get returns an experiment's definition.

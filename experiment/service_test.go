@@ -1286,3 +1286,49 @@ func TestVariantAddedDuringAReloadIsKept(t *testing.T) {
 		t.Errorf("stored variants %v, want [v0 v1 x y]", ids)
 	}
 }
+
+// TestReplicasChangingVariantsKeepEachOthers: a replica that has not yet
+// read another's change to the variants keeps it when it makes its own.
+func TestReplicasChangingVariantsKeepEachOthers(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	b := &Service{Store: db, Seed: 42}
+	if _, err := a.Create(ctx, abn("both", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "both"); err != nil { // b has the definition in memory
+		t.Fatal(err)
+	}
+	if _, err := a.AddVariant(ctx, "both", lift.Variant{ID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddVariant(ctx, "both", lift.Variant{ID: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RetireVariant(ctx, "both", "v0"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.RetireVariant(ctx, "both", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.GetExperiment(ctx, "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, v := range stored.Variants {
+		ids = append(ids, fmt.Sprintf("%s:%v", v.ID, v.Retired))
+	}
+	if want := "[v0:true v1:false v2:false x:true y:false]"; fmt.Sprint(ids) != want {
+		t.Errorf("stored variants %v, want %s", ids, want)
+	}
+	if len(got.Variants) != 5 {
+		t.Errorf("b answered %d variants, want the stored 5", len(got.Variants))
+	}
+	// b decides among what is stored, without waiting for a refresh.
+	d, err := b.Decide(ctx, "both", DecideRequest{EventID: "after"})
+	if err != nil || len(d.Ranking) != 3 {
+		t.Fatalf("b decided among %v, %v; want the 3 active variants", d.Ranking, err)
+	}
+}

@@ -56,23 +56,38 @@ func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err err
 	})
 }
 
-// UpdateExperiment implements lift.ExperimentStore.
-func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
-	defer lift.Wrap(&err, "ExperimentStore.UpdateExperiment(%q)", e.ID)
-	def, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE experiments SET definition = $1 WHERE id = $2`, def, e.ID)
+// ModifyExperiment implements lift.ExperimentStore: the row is locked
+// (FOR UPDATE) from the read to the commit, so replicas' changes queue.
+func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift.Experiment) error) (_ *lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ModifyExperiment(%q)", id)
+	var out *lift.Experiment
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		var def []byte
+		e := &lift.Experiment{}
+		err := tx.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1 FOR UPDATE`, id).Scan(&def, &e.LogPrunedUpTo)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return lift.Errorf(lift.NotFound, "experiment %q not found", e.ID)
+		if err := json.Unmarshal(def, e); err != nil {
+			return err
 		}
+		if err := change(e); err != nil {
+			return err
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE experiments SET definition = $1 WHERE id = $2`, b, id); err != nil {
+			return err
+		}
+		out = e
 		return nil
 	})
+	return out, classify(err)
 }
 
 // GetExperiment implements lift.ExperimentStore.

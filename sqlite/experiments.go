@@ -33,23 +33,38 @@ func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err err
 	})
 }
 
-// UpdateExperiment implements lift.ExperimentStore.
-func (db *DB) UpdateExperiment(ctx context.Context, e *lift.Experiment) (err error) {
-	defer lift.Wrap(&err, "ExperimentStore.UpdateExperiment(%q)", e.ID)
-	def, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return db.tx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE experiments SET definition = ? WHERE id = ?`, def, e.ID)
+// ModifyExperiment implements lift.ExperimentStore: the writer's
+// transaction reads and writes, and no other write interleaves.
+func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift.Experiment) error) (_ *lift.Experiment, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.ModifyExperiment(%q)", id)
+	var out *lift.Experiment
+	err = db.tx(ctx, func(tx *wtx) error {
+		var def string
+		e := &lift.Experiment{}
+		err := tx.QueryRowContext(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = ?`, id).Scan(&def, &e.LogPrunedUpTo)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return lift.Errorf(lift.NotFound, "experiment %q not found", e.ID)
+		if err := json.Unmarshal([]byte(def), e); err != nil {
+			return err
 		}
+		if err := change(e); err != nil {
+			return err
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE experiments SET definition = ? WHERE id = ?`, b, id); err != nil {
+			return err
+		}
+		out = e
 		return nil
 	})
+	return out, err
 }
 
 // GetExperiment implements lift.ExperimentStore.

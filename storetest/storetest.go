@@ -1146,15 +1146,49 @@ func runExperiments(t *testing.T, s Store) {
 	if !reflect.DeepEqual(ids, []string{"exp-a", "exp-b"}) {
 		t.Errorf("ListExperiments ids = %q, want [exp-a exp-b]", ids)
 	}
-	upd := newExperiment("exp-a", t0)
-	upd.Variants = append(upd.Variants, lift.Variant{ID: "c", Retired: true})
-	if err := s.UpdateExperiment(ctx, upd); err != nil {
-		t.Fatalf("UpdateExperiment: %v", err)
+	// Changes to the stored definition: applied and returned; refused by
+	// the change, nothing written; and concurrent ones all kept.
+	upd, err := s.ModifyExperiment(ctx, "exp-a", func(e *lift.Experiment) error {
+		e.Variants = append(e.Variants, lift.Variant{ID: "c", Retired: true})
+		return nil
+	})
+	if err != nil || len(upd.Variants) != 3 || !upd.Variants[2].Retired || !upd.CreatedAt.Equal(t0) {
+		t.Fatalf("ModifyExperiment = %+v, %v; want 3 variants, c retired", upd, err)
 	}
 	if got, err := s.GetExperiment(ctx, "exp-a"); err != nil || len(got.Variants) != 3 || !got.Variants[2].Retired {
-		t.Errorf("after UpdateExperiment = %+v, %v; want 3 variants, c retired", got, err)
+		t.Errorf("after ModifyExperiment = %+v, %v; want 3 variants, c retired", got, err)
 	}
-	wantKind(t, "UpdateExperiment(unknown)", s.UpdateExperiment(ctx, newExperiment("no-such", t0)), lift.NotFound)
+	_, err = s.ModifyExperiment(ctx, "exp-a", func(e *lift.Experiment) error {
+		e.Variants = e.Variants[:1]
+		return lift.Errorf(lift.Conflict, "refused")
+	})
+	wantKind(t, "ModifyExperiment(refused by the change)", err, lift.Conflict)
+	if got, err := s.GetExperiment(ctx, "exp-a"); err != nil || len(got.Variants) != 3 {
+		t.Errorf("a refused change wrote %+v, %v", got, err)
+	}
+	_, err = s.ModifyExperiment(ctx, "no-such", func(*lift.Experiment) error { return nil })
+	wantKind(t, "ModifyExperiment(unknown)", err, lift.NotFound)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			if _, err := s.ModifyExperiment(ctx, "exp-b", func(e *lift.Experiment) error {
+				e.Variants = append(e.Variants, lift.Variant{ID: fmt.Sprint("new", i)})
+				return nil
+			}); err != nil {
+				t.Errorf("concurrent ModifyExperiment %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, err := s.GetExperiment(ctx, "exp-b"); err != nil || len(got.Variants) != 8 {
+		t.Errorf("after six concurrent changes exp-b has %d variants, %v; want 8 (none lost)", len(got.Variants), err)
+	}
+	if _, err := s.ModifyExperiment(ctx, "exp-b", func(e *lift.Experiment) error {
+		e.Variants = e.Variants[:2]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Decisions.
 	decisions := []*lift.Decision{
