@@ -311,6 +311,10 @@ type ExperimentStore interface {
 	// LogTail returns the experiment's latest limit decisions with their
 	// rewards, oldest first.
 	LogTail(ctx context.Context, experimentID string, limit int) ([]*Joined, error)
+	// LogPrunedUpTo is the largest reward seq whose decision a prune of
+	// the experiment's log deleted (0 if none; NotFound for no such
+	// experiment).
+	LogPrunedUpTo(ctx context.Context, experimentID string) (int64, error)
 	// RecentPlays returns the experiment's latest limit decisions as
 	// plays, oldest first: the log's tail without contexts and PMFs.
 	RecentPlays(ctx context.Context, experimentID string, limit int) ([]Play, error)
@@ -325,9 +329,9 @@ type ExperimentStore interface {
 }
 
 // MinLogPruneAge is how old a decision and its reward must be for lift
-// experiments prune to delete them: the experiment service relies on it
-// to know that a replica which caught up with the log recently has
-// missed nothing a prune deleted (experiment.pruneCheckAfter).
+// experiments prune to delete them: every running replica has learnt
+// them long before. (One that has not, paused or cut off, finds the
+// prune mark past what it learnt and reloads; it never relies on this.)
 const MinLogPruneAge = time.Hour
 
 // ExperimentLogPruner deletes old decisions with their rewards, the log

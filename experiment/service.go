@@ -75,9 +75,6 @@ type live struct {
 	// rewards, so a restart that replays rewards after the snapshot's seq
 	// misses none.
 	learnMu sync.Mutex
-	// caughtUp is when a catch-up last read the log to its end (wall
-	// clock; under learnMu): see pruneCheckAfter.
-	caughtUp time.Time
 	// stale is set when the log was found pruned past what this state
 	// learnt: it learns and snapshots no more, and is replaced (reload).
 	stale atomic.Bool
@@ -508,7 +505,6 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 		return errPrunedPast
 	}
 	id := l.experiment().ID
-	check := wallNow().Sub(l.caughtUp) > pruneCheckAfter
 	for {
 		l.mu.Lock()
 		after := l.seq
@@ -517,18 +513,19 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 		if err != nil {
 			return err
 		}
-		if check {
-			// Read after the page: a prune that deleted rewards after
-			// after before the page was read has raised the mark with
-			// the same commit.
-			e, err := s.Store.GetExperiment(ctx, id)
-			if err != nil {
-				return err
-			}
-			if e.LogPrunedUpTo > after {
-				l.stale.Store(true)
-				return errPrunedPast
-			}
+		// The prune mark, read after the page: a prune that deleted
+		// rewards after after before the page was read raised it in the
+		// same commit. (A prune since then deleted nothing this page
+		// lacks.) Checked on every page: a reward's age is the storing
+		// replica's clock's, and a replica whose clock is behind can
+		// store one that a prune deletes before any other learnt it.
+		mark, err := s.Store.LogPrunedUpTo(ctx, id)
+		if err != nil {
+			return err
+		}
+		if mark > after {
+			l.stale.Store(true)
+			return errPrunedPast
 		}
 		for _, j := range js {
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
@@ -536,7 +533,6 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 			}
 		}
 		if len(js) < catchUpPage {
-			l.caughtUp = wallNow()
 			return s.snapshotIfDue(ctx, l)
 		}
 	}
@@ -544,20 +540,6 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 
 // errPrunedPast: the log was pruned past the rewards a state had learnt.
 var errPrunedPast = errors.New("the experiment's log was pruned past the rewards this replica had learnt")
-
-// pruneCheckAfter is how long after its last catch-up a state checks,
-// as it reads the log, that no prune deleted rewards it has not learnt.
-// A prune deletes only rewards at least lift.MinLogPruneAge old, so a
-// state that read the log to its end this recently, and learnt every
-// reward stored until then, cannot have missed any (half of the age
-// leaves room for clocks that disagree and statements in flight); one
-// that has not (just restored, or paused, or cut off from the database)
-// checks the prune mark after each page.
-const pruneCheckAfter = lift.MinLogPruneAge / 2
-
-// wallNow is the time on the wall clock, which, unlike Go's monotonic
-// one, goes on while the machine is suspended.
-func wallNow() time.Time { return time.Now().Round(0) }
 
 // learnOrReload is catchUpTo, and when the log was pruned past what l
 // learnt, a reload of the experiment from its snapshot.
@@ -580,7 +562,7 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		return err
 	}
 	l.mu.Lock()
-	behind := l.seq < e.LogPrunedUpTo
+	behind := l.seq < e.LogPrunedUpTo || l.stale.Load()
 	l.mu.Unlock()
 	if behind {
 		// Rewards this replica has not learnt were pruned from the log;
@@ -899,7 +881,9 @@ func (s *Service) reward(ctx context.Context, l *live, r *lift.Reward) (*lift.Re
 		watermark.Raise(&l.stored, r.Seq)
 		return r, nil
 	}
-	if err := s.learnOrReload(ctx, l, r.Seq); err != nil {
+	// A state found behind a prune is reloaded by the next refresh, not
+	// on this request.
+	if err := s.catchUpTo(ctx, l, r.Seq); err != nil && !errors.Is(err, errPrunedPast) {
 		s.logger().Warn("learning stored rewards", "experiment", r.ExperimentID, "err", err)
 	}
 	return r, nil

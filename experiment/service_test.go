@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1159,19 +1161,11 @@ func TestRestoreRacingAPrune(t *testing.T) {
 	}
 }
 
-// pausedFor makes l look as if its last catch-up was d ago (a replica
-// paused, or cut off from the database, that long).
-func pausedFor(l *live, d time.Duration) {
-	l.learnMu.Lock()
-	l.caughtUp = l.caughtUp.Add(-d)
-	l.learnMu.Unlock()
-}
-
-// TestReplicaBehindAPruneNeverLearnsPastIt: a replica that was paused
-// across a prune and then learns from the log (a reward it stores comes
+// TestReplicaBehindAPruneNeverLearnsPastIt: a replica behind a prune
+// (paused, say) that then learns from the log (a reward it stores comes
 // before its next refresh) would skip the pruned rewards, and its next
 // snapshot would replace the good one; it finds the prune mark past what
-// it learnt and reloads instead.
+// it learnt, learns nothing, and the refresh reloads it.
 func TestReplicaBehindAPruneNeverLearnsPastIt(t *testing.T) {
 	ctx := context.Background()
 	a, db := MustService(t)
@@ -1204,8 +1198,13 @@ func TestReplicaBehindAPruneNeverLearnsPastIt(t *testing.T) {
 	if _, err := db.PruneExperimentLog(ctx, "gap", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	pausedFor(lb, 2*time.Hour)
 	rewards(b, 1) // before any refresh
+	if !lb.stale.Load() {
+		t.Fatal("the state behind the prune learnt from the log without noticing it")
+	}
+	if err := b.refresh(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.refresh(ctx, a.loaded()[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -1223,10 +1222,6 @@ func TestReplicaBehindAPruneNeverLearnsPastIt(t *testing.T) {
 	}
 	if st, err := (&Service{Store: db, Seed: 42}).Stats(ctx, "gap"); err != nil || st.Decisions != 311 {
 		t.Errorf("a replica restored after that snapshot counts %d rewards, %v; want 311", st.Decisions, err)
-	}
-	// The replaced state learns and snapshots no more.
-	if !lb.stale.Load() {
-		t.Error("the state that missed pruned rewards is not marked stale")
 	}
 }
 
@@ -1330,5 +1325,146 @@ func TestReplicasChangingVariantsKeepEachOthers(t *testing.T) {
 	d, err := b.Decide(ctx, "both", DecideRequest{EventID: "after"})
 	if err != nil || len(d.Ranking) != 3 {
 		t.Fatalf("b decided among %v, %v; want the 3 active variants", d.Ranking, err)
+	}
+}
+
+// TestRewardFromASlowClockPrunedAtOnce: a reward's age is the storing
+// replica's clock's, so one stored by a replica whose clock is behind can
+// be pruned as soon as another has learnt and snapshotted it; a third
+// replica, caught up just before, must not learn past it.
+func TestRewardFromASlowClockPrunedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("skew", 2)); err != nil {
+		t.Fatal(err)
+	}
+	slow := &Service{Store: db, Seed: 42, Now: func() time.Time { return time.Now().Add(-90 * time.Minute) }}
+	b := &Service{Store: db, Seed: 42}
+	i := 0
+	reward := func(s *Service) {
+		d, err := s.Decide(ctx, "skew", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reward(ctx, "skew", d.EventID, float64(i%2)); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for range 10 {
+		reward(a)
+	}
+	if _, err := b.Stats(ctx, "skew"); err != nil { // b loads, caught up
+		t.Fatal(err)
+	}
+	reward(slow) // made and rewarded "90 minutes ago"
+	reward(a)    // (a store may keep its newest reward whatever its age)
+	if err := a.refresh(ctx, a.loaded()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PruneExperimentLog(ctx, "skew", time.Now().Add(-lift.MinLogPruneAge)); err != nil || n != 1 {
+		t.Fatalf("the prune with the command's cut deleted %d, %v; want the slow replica's one reward", n, err)
+	}
+	reward(b)
+	for _, l := range b.loaded() {
+		if err := b.refresh(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*Service{"b": b, "a replica restored after b's snapshot": {Store: db, Seed: 42}} {
+		if st, err := s.Stats(ctx, "skew"); err != nil || st.Decisions != 13 {
+			t.Errorf("%s counts %d rewards, %v; want 13", name, st.Decisions, err)
+		}
+	}
+}
+
+// TestStaleStateLearnsAndSavesNothing: a state found behind a prune
+// neither learns from the log nor saves a snapshot, and concurrent reloads
+// of it restore once.
+func TestStaleStateLearnsAndSavesNothing(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	if _, err := a.Create(ctx, abn("stale", 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		d, err := a.Decide(ctx, "stale", DecideRequest{EventID: fmt.Sprint("e", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Reward(ctx, "stale", d.EventID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counting := &snapshotHook{DB: db}
+	b := &Service{Store: counting, Seed: 42}
+	lb, err := b.get(ctx, "stale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.Snapshot(ctx, "stale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb.stale.Store(true)
+	lb.mu.Lock()
+	lb.seq = before.Seq + 1000 // as if it had learnt past a gap: its snapshot would replace the good one
+	lb.pending = snapshotEvery
+	learnt := lb.learnt
+	lb.mu.Unlock()
+	// A reward the stale state could learn.
+	d, err := a.Decide(ctx, "stale", DecideRequest{EventID: "more"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reward(ctx, "stale", d.EventID, 1); err != nil {
+		t.Fatal(err)
+	}
+	lb.mu.Lock()
+	lb.seq = 0 // so that it would read it
+	lb.mu.Unlock()
+	if err := b.catchUp(ctx, lb); !errors.Is(err, errPrunedPast) {
+		t.Errorf("catchUp of a stale state = %v, want errPrunedPast", err)
+	}
+	if lb.learnt != learnt {
+		t.Errorf("the stale state learnt %d rewards more", lb.learnt-learnt)
+	}
+	lb.mu.Lock()
+	lb.seq = before.Seq + 1000
+	lb.mu.Unlock()
+	if err := b.SnapshotAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lb.learnMu.Lock()
+	err = b.saveSnapshot(ctx, lb)
+	lb.learnMu.Unlock()
+	if after, _ := db.Snapshot(ctx, "stale"); err != nil || after.Seq != before.Seq || string(after.State) != string(before.State) {
+		t.Errorf("a stale state's snapshot was saved (seq %d, was %d), %v", after.Seq, before.Seq, err)
+	}
+	// Two reloads at once: one restores, the other finds it replaced.
+	var restores atomic.Int32
+	var count func()
+	count = func() { restores.Add(1); counting.hook = count }
+	counting.hook = count
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := b.reload(ctx, lb); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := restores.Load(); n != 1 || b.loaded()[0] == lb {
+		t.Errorf("two reloads restored %d times (replaced: %v), want once", n, b.loaded()[0] != lb)
 	}
 }

@@ -404,6 +404,16 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 	return js, err
 }
 
+// LogPrunedUpTo implements lift.ExperimentStore.
+func (db *DB) LogPrunedUpTo(ctx context.Context, experimentID string) (mark int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.LogPrunedUpTo(%q)", experimentID)
+	err = db.pool.QueryRow(ctx, `SELECT log_pruned_upto FROM experiments WHERE id = $1`, experimentID).Scan(&mark)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	return mark, classify(err)
+}
+
 // RecentPlays implements lift.ExperimentStore.
 func (db *DB) RecentPlays(ctx context.Context, experimentID string, limit int) (_ []lift.Play, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.RecentPlays(%q)", experimentID)

@@ -269,6 +269,16 @@ func (db *DB) LogTail(ctx context.Context, experimentID string, limit int) (_ []
 	return js, err
 }
 
+// LogPrunedUpTo implements lift.ExperimentStore.
+func (db *DB) LogPrunedUpTo(ctx context.Context, experimentID string) (mark int64, err error) {
+	defer lift.Wrap(&err, "ExperimentStore.LogPrunedUpTo(%q)", experimentID)
+	err = db.read.QueryRowContext(ctx, `SELECT log_pruned_upto FROM experiments WHERE id = ?`, experimentID).Scan(&mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, lift.Errorf(lift.NotFound, "experiment %q not found", experimentID)
+	}
+	return mark, err
+}
+
 // RecentPlays implements lift.ExperimentStore.
 func (db *DB) RecentPlays(ctx context.Context, experimentID string, limit int) (_ []lift.Play, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.RecentPlays(%q)", experimentID)
