@@ -64,6 +64,9 @@ func runExperiments(ctx context.Context, m *Main, args []string) error {
 	for _, id := range ids {
 		n, err := db.PruneExperimentLog(ctx, id, before)
 		total += n
+		if err != nil && total == 0 {
+			return err
+		}
 		if err != nil {
 			// Each chunk commits on its own: what was deleted stays deleted.
 			return fmt.Errorf("pruning stopped after deleting %d decisions: %w", total, err)
