@@ -57,14 +57,17 @@ func (db *DB) CreateExperiment(ctx context.Context, e *lift.Experiment) (err err
 }
 
 // ModifyExperiment implements lift.ExperimentStore: the row is locked
-// (FOR UPDATE) from the read to the commit, so replicas' changes queue.
+// from the read to the commit, so replicas' changes queue. FOR NO KEY
+// UPDATE, the lock an UPDATE of a column that is not a key takes, lets
+// decisions go on being inserted meanwhile (their foreign key's check
+// takes FOR KEY SHARE, which FOR UPDATE would block).
 func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift.Experiment) error) (_ *lift.Experiment, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.ModifyExperiment(%q)", id)
 	var out *lift.Experiment
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var def []byte
 		e := &lift.Experiment{}
-		err := tx.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1 FOR UPDATE`, id).Scan(&def, &e.LogPrunedUpTo)
+		err := tx.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&def, &e.LogPrunedUpTo)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
 		}
