@@ -74,6 +74,19 @@ func (p *Thompson) Merge(delta map[string]BetaStats) {
 	}
 }
 
+// AddPriors adds the statistics of priors for the actions p knows
+// nothing of yet, in one step (an action learnt or given a prior since
+// is left as it is).
+func (p *Thompson) AddPriors(priors map[string]BetaStats) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, v := range priors {
+		if _, known := p.stats[k]; !known {
+			p.stats[k] = v
+		}
+	}
+}
+
 // PMF returns, for each action, the Monte Carlo probability that its
 // posterior draw is the largest. The draws are seeded by Seed and the
 // number of events learnt, so the PMF is a function of state and input.

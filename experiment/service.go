@@ -270,14 +270,13 @@ func addPriors(p bandit.Policy, vs []lift.Variant) {
 	if !ok {
 		return
 	}
-	have := th.Stats()
-	delta := map[string]bandit.BetaStats{}
+	priors := map[string]bandit.BetaStats{}
 	for _, v := range vs {
-		if _, known := have[v.ID]; v.PriorCTR != nil && !known {
-			delta[v.ID] = bandit.BetaStats{Trials: PriorStrength, RewardSum: PriorStrength * *v.PriorCTR}
+		if v.PriorCTR != nil {
+			priors[v.ID] = bandit.BetaStats{Trials: PriorStrength, RewardSum: PriorStrength * *v.PriorCTR}
 		}
 	}
-	th.Merge(delta)
+	th.AddPriors(priors)
 }
 
 // Create validates and stores a new experiment and starts its policy.
@@ -527,6 +526,16 @@ func (s *Service) catchUpTo(ctx context.Context, l *live, seq int64) error {
 			l.stale.Store(true)
 			return errPrunedPast
 		}
+		// A variant added by another replica is learnt with its features
+		// and after its prior, as everywhere else: read the definition,
+		// which was stored before any decision could play the variant.
+		if l.lacksVariants(js) {
+			e, defs, err := s.stored(ctx, l)
+			if err != nil {
+				return err
+			}
+			l.follow(e, defs)
+		}
 		for _, j := range js {
 			if err := l.learn(&j.Decision, j.Reward); err != nil {
 				s.logger().Warn("policy refused a reward", "experiment", id, "event", j.EventID, "err", err)
@@ -554,10 +563,7 @@ func (s *Service) learnOrReload(ctx context.Context, l *live, seq int64) error {
 // refresh follows what other replicas changed: the experiment's
 // definition (variants added or retired) and the rewards they stored.
 func (s *Service) refresh(ctx context.Context, l *live) error {
-	l.mu.Lock()
-	defs := l.defs
-	l.mu.Unlock()
-	e, err := s.Store.GetExperiment(ctx, l.experiment().ID)
+	e, defs, err := s.stored(ctx, l)
 	if err != nil {
 		return err
 	}
@@ -570,8 +576,25 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		l.stale.Store(true)
 		return s.reload(ctx, l)
 	}
+	l.follow(e, defs)
+	return s.learnOrReload(ctx, l, math.MaxInt64)
+}
+
+// stored reads l's experiment as stored, and the count of this
+// replica's own changes to it before the read (for follow).
+func (s *Service) stored(ctx context.Context, l *live) (*lift.Experiment, int64, error) {
 	l.mu.Lock()
-	// A variant added or retired here since the read is newer than e.
+	defs, id := l.defs, l.exp.ID
+	l.mu.Unlock()
+	e, err := s.Store.GetExperiment(ctx, id)
+	return e, defs, err
+}
+
+// follow makes e, read from the store after l.defs was defs, l's
+// definition, unless a variant was added or retired here since (that
+// change is newer than e), with the priors of the variants it adds.
+func (l *live) follow(e *lift.Experiment, defs int64) {
+	l.mu.Lock()
 	changed := l.defs == defs && !reflect.DeepEqual(e.Variants, l.exp.Variants)
 	if changed {
 		l.exp = e
@@ -581,7 +604,25 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 		addPriors(l.policy, e.Variants)
 		l.pmfCache.Store(nil)
 	}
-	return s.learnOrReload(ctx, l, math.MaxInt64)
+}
+
+// lacksVariants reports whether a decision of js names a variant l's
+// definition does not have yet: one another replica added since this one
+// last read the definition.
+func (l *live) lacksVariants(js []*lift.Joined) bool {
+	e := l.experiment()
+	have := make(map[string]bool, len(e.Variants))
+	for _, v := range e.Variants {
+		have[v.ID] = true
+	}
+	for _, j := range js {
+		for _, id := range j.Variants {
+			if !have[id] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reload replaces l, found stale, as this replica's state of its
@@ -594,10 +635,7 @@ func (s *Service) reload(ctx context.Context, l *live) error {
 	if !s.isLive(l) {
 		return nil // replaced already
 	}
-	l.mu.Lock()
-	defs := l.defs
-	l.mu.Unlock()
-	e, err := s.Store.GetExperiment(ctx, id)
+	e, defs, err := s.stored(ctx, l)
 	if err != nil {
 		return err
 	}

@@ -1468,3 +1468,45 @@ func TestStaleStateLearnsAndSavesNothing(t *testing.T) {
 		t.Errorf("two reloads restored %d times (replaced: %v), want once", n, b.loaded()[0] != lb)
 	}
 }
+
+// TestPriorOfAVariantAddedElsewhere: a replica that learns rewards of a
+// variant another replica added, before its refresh has read the
+// definition, still gives it its prior first, as every replica does.
+func TestPriorOfAVariantAddedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	a, db := MustService(t)
+	b := &Service{Store: db, Seed: 42}
+	if _, err := a.Create(ctx, abn("pri", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "pri"); err != nil {
+		t.Fatal(err)
+	}
+	ctr := 0.5
+	if _, err := a.AddVariant(ctx, "pri", lift.Variant{ID: "x", PriorCTR: &ctr, Features: map[string]float64{"new": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Decide(ctx, "pri", DecideRequest{EventID: "e1", Exclude: []string{"v0", "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reward(ctx, "pri", "e1", 1); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.get(ctx, "pri")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.catchUp(ctx, lb); err != nil { // before any refresh
+		t.Fatal(err)
+	}
+	la, err := a.get(ctx, "pri")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa, sb := la.policy.(*bandit.Thompson).Stats()["x"], lb.policy.(*bandit.Thompson).Stats()["x"]; sa != sb {
+		t.Errorf("variant x: replica a %+v, replica b %+v", sa, sb)
+	}
+	if got := len(lb.experiment().Variants); got != 3 {
+		t.Errorf("replica b knows %d variants after learning x's reward, want 3", got)
+	}
+}
