@@ -40,12 +40,12 @@ func runExperiments(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	if isSet(fs, "experiment") && *only == "" {
+		return usagef("--experiment needs an experiment id (leave it out to prune every experiment's log)")
+	}
 	db, err := m.openExistingDB(ctx, *dsn)
 	if err != nil {
 		return err
-	}
-	if isSet(fs, "experiment") && *only == "" {
-		return usagef("--experiment needs an experiment id (leave it out to prune every experiment's log)")
 	}
 	var ids []string
 	if *only != "" {
