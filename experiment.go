@@ -23,11 +23,6 @@ type Experiment struct {
 	// RewardRange bounds accepted rewards (default [0,1]).
 	RewardRange [2]float64 `json:"reward_range"`
 	CreatedAt   time.Time  `json:"created_at"`
-	// LogPrunedUpTo is the largest reward seq whose decision a prune of
-	// the log deleted (0 if none): a replica that has not learnt up to it
-	// reloads the policy from the snapshot, which covers it. Stored
-	// beside the definition, not in it.
-	LogPrunedUpTo int64 `json:"-"`
 }
 
 // Variant is one arm. Features describe it for contextual policies; a

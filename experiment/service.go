@@ -470,7 +470,7 @@ func (s *Service) restoreSnapshot(ctx context.Context, e *lift.Experiment) (*liv
 		if l.totals, err = s.Store.Totals(ctx, e.ID, 0, l.seq); err != nil {
 			return nil, err
 		}
-		if e.LogPrunedUpTo > 0 {
+		if mark, err := s.Store.LogPrunedUpTo(ctx, e.ID); err == nil && mark > 0 {
 			s.logger().Warn("the policy snapshot has no totals and the log was pruned: stats count only the rewards still in the log",
 				"experiment", e.ID)
 		}
@@ -567,16 +567,9 @@ func (s *Service) refresh(ctx context.Context, l *live) error {
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	behind := l.seq < e.LogPrunedUpTo || l.stale.Load()
-	l.mu.Unlock()
-	if behind {
-		// Rewards this replica has not learnt were pruned from the log;
-		// the snapshot, which covers them, has what they taught.
-		l.stale.Store(true)
-		return s.reload(ctx, l)
-	}
 	l.follow(e, defs)
+	// A state behind a prune of the log finds the mark as it reads the
+	// log, and is reloaded from the snapshot.
 	return s.learnOrReload(ctx, l, math.MaxInt64)
 }
 
@@ -644,7 +637,7 @@ func (s *Service) reload(ctx context.Context, l *live) error {
 		return err
 	}
 	s.logger().Info("reloaded the policy from its snapshot: rewards it had not learnt were pruned from the log",
-		"experiment", id, "pruned_upto", e.LogPrunedUpTo)
+		"experiment", id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live[id] == l {

@@ -67,7 +67,7 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var def []byte
 		e := &lift.Experiment{}
-		err := tx.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&def, &e.LogPrunedUpTo)
+		err := tx.QueryRow(ctx, `SELECT definition FROM experiments WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&def)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
 		}
@@ -97,15 +97,14 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
 	var def []byte
-	var pruned int64
-	err = db.pool.QueryRow(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = $1`, id).Scan(&def, &pruned)
+	err = db.pool.QueryRow(ctx, `SELECT definition FROM experiments WHERE id = $1`, id).Scan(&def)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
 	}
 	if err != nil {
 		return nil, classify(err)
 	}
-	e := lift.Experiment{LogPrunedUpTo: pruned}
+	var e lift.Experiment
 	return &e, json.Unmarshal(def, &e)
 }
 

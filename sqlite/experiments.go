@@ -41,7 +41,7 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 	err = db.tx(ctx, func(tx *wtx) error {
 		var def string
 		e := &lift.Experiment{}
-		err := tx.QueryRowContext(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = ?`, id).Scan(&def, &e.LogPrunedUpTo)
+		err := tx.QueryRowContext(ctx, `SELECT definition FROM experiments WHERE id = ?`, id).Scan(&def)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
 		}
@@ -71,15 +71,14 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 func (db *DB) GetExperiment(ctx context.Context, id string) (_ *lift.Experiment, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.GetExperiment(%q)", id)
 	var def string
-	var pruned int64
-	err = db.read.QueryRowContext(ctx, `SELECT definition, log_pruned_upto FROM experiments WHERE id = ?`, id).Scan(&def, &pruned)
+	err = db.read.QueryRowContext(ctx, `SELECT definition FROM experiments WHERE id = ?`, id).Scan(&def)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, lift.Errorf(lift.NotFound, "experiment %q not found", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	e := lift.Experiment{LogPrunedUpTo: pruned}
+	var e lift.Experiment
 	return &e, json.Unmarshal([]byte(def), &e)
 }
 

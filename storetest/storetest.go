@@ -1484,13 +1484,14 @@ func testPruneExperimentLog(t *testing.T, s Store) {
 	prune("with a snapshot with totals", int64(n-100))
 	prune("again", 0)
 
-	e, err := s.GetExperiment(ctx, "old")
-	if err != nil || e.LogPrunedUpTo != covered {
-		t.Fatalf("GetExperiment after the prune: log_pruned_upto %d, %v; want %d", e.LogPrunedUpTo, err, covered)
+	if mark, err := s.LogPrunedUpTo(ctx, "old"); err != nil || mark != covered {
+		t.Fatalf("LogPrunedUpTo after the prune = %d, %v; want %d", mark, err, covered)
 	}
-	if e, err := s.GetExperiment(ctx, "other"); err != nil || e.LogPrunedUpTo != 0 {
-		t.Errorf("the other experiment's log_pruned_upto = %d, %v; want 0", e.LogPrunedUpTo, err)
+	if mark, err := s.LogPrunedUpTo(ctx, "other"); err != nil || mark != 0 {
+		t.Errorf("the other experiment's LogPrunedUpTo = %d, %v; want 0", mark, err)
 	}
+	_, err := s.LogPrunedUpTo(ctx, "no-such")
+	wantKind(t, "LogPrunedUpTo(unknown)", err, lift.NotFound)
 	kept := map[string]bool{"pending": true, late.EventID: true, recent.EventID: true}
 	for _, r := range old {
 		_, err := s.GetDecision(ctx, "old", r.EventID)
