@@ -246,6 +246,20 @@ type Play struct {
 	Reward  *float64
 }
 
+// ChangedDefinition is what the stores' ModifyExperiment stores: the
+// definition def (as stored, JSON) with change applied, and its JSON.
+func ChangedDefinition(def []byte, change func(*Experiment) error) (*Experiment, []byte, error) {
+	e := &Experiment{}
+	if err := json.Unmarshal(def, e); err != nil {
+		return nil, nil, err
+	}
+	if err := change(e); err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(e)
+	return e, b, err
+}
+
 // TotalsJSON is how the stores keep a snapshot's totals: nil for none.
 func TotalsJSON(t map[string]VariantTotals) ([]byte, error) {
 	if t == nil {

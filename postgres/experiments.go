@@ -66,7 +66,6 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 	var out *lift.Experiment
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var def []byte
-		e := &lift.Experiment{}
 		err := tx.QueryRow(ctx, `SELECT definition FROM experiments WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&def)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
@@ -74,13 +73,7 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(def, e); err != nil {
-			return err
-		}
-		if err := change(e); err != nil {
-			return err
-		}
-		b, err := json.Marshal(e)
+		e, b, err := lift.ChangedDefinition(def, change)
 		if err != nil {
 			return err
 		}

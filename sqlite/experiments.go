@@ -39,8 +39,7 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 	defer lift.Wrap(&err, "ExperimentStore.ModifyExperiment(%q)", id)
 	var out *lift.Experiment
 	err = db.tx(ctx, func(tx *wtx) error {
-		var def string
-		e := &lift.Experiment{}
+		var def []byte
 		err := tx.QueryRowContext(ctx, `SELECT definition FROM experiments WHERE id = ?`, id).Scan(&def)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lift.Errorf(lift.NotFound, "experiment %q not found", id)
@@ -48,13 +47,7 @@ func (db *DB) ModifyExperiment(ctx context.Context, id string, change func(*lift
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(def), e); err != nil {
-			return err
-		}
-		if err := change(e); err != nil {
-			return err
-		}
-		b, err := json.Marshal(e)
+		e, b, err := lift.ChangedDefinition(def, change)
 		if err != nil {
 			return err
 		}
