@@ -446,3 +446,51 @@ func TestInsertPredictionAlone(t *testing.T) {
 		t.Errorf("InsertPrediction without a clip = %v, id %d", err, r.ID)
 	}
 }
+
+// TestPredictionCountsReplicas: two replicas record at once, on
+// connections of their own (counting on shards of prediction_counts by
+// the connection), and a third reads the sum.
+func TestPredictionCountsReplicas(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.MustPostgresDSN(t)
+	a, b := MustOpenDSN(t, dsn), MustOpenDSN(t, dsn)
+	storetest.MustPutClip(t, a, storetest.NewClip("c", 5))
+	var wg sync.WaitGroup
+	for _, db := range []*postgres.DB{a, b, a, b} {
+		wg.Go(func() {
+			for range 100 {
+				clip := "c"
+				if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+					t.Errorf("RecordPrediction: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	reader := MustOpenDSN(t, dsn)
+	counts, err := reader.PredictionCounts(ctx)
+	if err != nil || len(counts) != 1 || counts[lift.Medium][0] != 400 {
+		t.Errorf("PredictionCounts = %v, %v; want 400 medium heuristic predictions", counts, err)
+	}
+	// An operator's DELETE counts too, and a TRUNCATE counts again.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var deleted int64
+	if err := conn.QueryRow(ctx, `WITH d AS (DELETE FROM prediction_batches WHERE first_id = (SELECT max(first_id) FROM prediction_batches)
+		RETURNING cardinality(clip_ids) AS k) SELECT k FROM d`).Scan(&deleted); err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := reader.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 400-deleted {
+		t.Errorf("after a DELETE of %d: PredictionCounts = %v, %v; want %d", deleted, counts, err, 400-deleted)
+	}
+	if _, err := conn.Exec(ctx, `TRUNCATE prediction_batches`); err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := reader.PredictionCounts(ctx); err != nil || len(counts) != 0 {
+		t.Errorf("after a TRUNCATE: PredictionCounts = %v, %v; want none", counts, err)
+	}
+}

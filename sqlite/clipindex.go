@@ -53,6 +53,10 @@ type mergePlan struct {
 	below      string
 	pairs      []clipPrediction
 	next       int
+	// counts are the predictions of (from, upto] by model version and
+	// band, when the plan was made from db.tail; nil when they are to be
+	// counted from the table as the merge ends.
+	counts map[bandCount]int64
 }
 
 type clipPrediction struct {
@@ -61,6 +65,15 @@ type clipPrediction struct {
 	// noClip marks a prediction made from inline features (in db.tail
 	// only: it has no place in the index).
 	noClip bool
+	// count is what prediction_counts counts it under (in db.tail only).
+	count bandCount
+}
+
+// bandCount is a row of prediction_counts: a model version (0 for the
+// heuristic) and a band.
+type bandCount struct {
+	version int64
+	band    string
 }
 
 // mergeDue reports whether a merge is under way or should start: the tail
@@ -170,6 +183,9 @@ func (db *DB) mergeStep(tx *wtx, idle bool) (done bool, err error) {
 		return false, err
 	}
 	if end == len(p.pairs) {
+		if err := p.addCounts(tx); err != nil {
+			return false, err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state SET indexed_upto = ?, merged_below = NULL`, p.upto); err != nil {
 			return false, err
 		}
@@ -195,14 +211,40 @@ func (db *DB) planFromTail(from, upto int64) *mergePlan {
 	if int64(j-i) != upto-from {
 		return nil
 	}
-	p := &mergePlan{from: from, upto: upto}
+	p := &mergePlan{from: from, upto: upto, counts: map[bandCount]int64{}}
 	for _, c := range db.tail[i:j] {
+		p.counts[c.count]++
 		if !c.noClip {
 			p.pairs = append(p.pairs, c)
 		}
 	}
 	sortByClip(p.pairs)
 	return p
+}
+
+// addCounts adds the merge's predictions to prediction_counts, which then
+// counts every prediction up to p.upto: from p.counts, or, for a plan
+// read from the table, from the table (a scan of the merge's ids).
+func (p *mergePlan) addCounts(tx *wtx) error {
+	ctx := context.Background()
+	if p.counts == nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO prediction_counts(model_version, band, n)
+			SELECT COALESCE(model_version, 0), band, COUNT(*) FROM predictions WHERE id > ? AND id <= ? GROUP BY 1, 2
+			ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, p.from, p.upto)
+		return err
+	}
+	return addPredictionCounts(tx, p.counts, 1)
+}
+
+// addPredictionCounts adds sign times counts to prediction_counts.
+func addPredictionCounts(tx *wtx, counts map[bandCount]int64, sign int64) error {
+	for k, n := range counts {
+		if _, err := tx.ExecContext(context.Background(), `INSERT INTO prediction_counts(model_version, band, n) VALUES (?, ?, ?)
+			ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, k.version, k.band, sign*n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // trimTail drops db.tail's predictions up to id upto.

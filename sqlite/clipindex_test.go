@@ -245,3 +245,112 @@ func TestClipReadsMidMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMergeCountsFromTable: a merge planned from the table (after a
+// restart, or when another process inserted) has no counts from the
+// writer's memory; it counts its predictions from the table as it ends.
+func TestMergeCountsFromTable(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenAt(t, filepath.Join(t.TempDir(), "counts.db"))
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	bands := []lift.Band{lift.Viral, lift.High, lift.Medium, lift.Low}
+	want := map[lift.Band]map[int64]int64{}
+	for i := range 3 * mergeStepRows {
+		clip := "a"
+		p := storetest.NewPrediction(&clip)
+		if i%7 == 0 {
+			p.ClipID = nil
+		}
+		p.Band = bands[i%len(bands)]
+		if err := db.RecordPrediction(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if want[p.Band] == nil {
+			want[p.Band] = map[int64]int64{}
+		}
+		want[p.Band][0]++
+	}
+	err := db.tx(ctx, func(tx *wtx) error {
+		// Undo whatever the idle tick merged, forget the tail (so that
+		// the plan is read from the table), and merge everything again.
+		for _, q := range []string{`UPDATE prediction_index_state SET indexed_upto = 0, merged_below = NULL`,
+			`DELETE FROM prediction_clip_index`, `DELETE FROM prediction_counts`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		db.indexedUpto, db.merge, db.tail = 0, nil, nil
+		for {
+			done, err := db.mergeStep(tx, true)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PredictionCounts = %v, %v; want %v", got, err, want)
+	}
+	var tail int
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions WHERE id > (SELECT indexed_upto FROM prediction_index_state)`).Scan(&tail); err != nil || tail != 0 {
+		t.Errorf("%d predictions (%v) left to the tail: the counts were not all from the table", tail, err)
+	}
+}
+
+// TestMigrationCountsPredictions: migration 0012 counts the predictions
+// a database already holds (those merged; reads add the tail).
+func TestMigrationCountsPredictions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "before0012.db")
+	db := MustOpenAt(t, path)
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[lift.Band]map[int64]int64{lift.Medium: {0: 0}, lift.Viral: {0: 0}}
+	record := func(n int, band lift.Band) {
+		for range n {
+			clip := "a"
+			p := storetest.NewPrediction(&clip)
+			p.Band = band
+			if err := db.RecordPrediction(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			want[band][0]++
+		}
+	}
+	record(50, lift.Medium)
+	// Merge them (the idle tick may have), record more for the tail, and
+	// go back to the schema before 0012.
+	err := db.tx(ctx, func(tx *wtx) error {
+		for {
+			if done, err := db.mergeStep(tx, true); err != nil || done {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(7, lift.Viral)
+	err = db.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `DROP TABLE prediction_counts; DELETE FROM schema_migrations WHERE name = '0012_prediction_counts.sql'`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = MustOpenAt(t, path)
+	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PredictionCounts after the migration = %v, %v; want %v", got, err, want)
+	}
+}

@@ -294,7 +294,7 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 		}
 		for i, p := range ps[:n] {
 			p.ID = last - int64(n-1-i)
-			c := clipPrediction{id: p.ID, noClip: p.ClipID == nil}
+			c := clipPrediction{id: p.ID, noClip: p.ClipID == nil, count: countOf(p)}
 			if p.ClipID != nil {
 				c.clip = *p.ClipID
 			}
@@ -304,6 +304,15 @@ func insertPredictions(tx *wtx, ps []*lift.Prediction) error {
 		ps = ps[n:]
 	}
 	return nil
+}
+
+// countOf is the row of prediction_counts that counts p.
+func countOf(p *lift.Prediction) bandCount {
+	c := bandCount{band: string(p.Band)}
+	if p.ModelVersion != nil {
+		c.version = *p.ModelVersion
+	}
+	return c
 }
 
 // maxPredictionRows bounds a multi-row INSERT; insertPredictionsSQL holds

@@ -11,10 +11,15 @@ import (
 // The read queries behind the dashboard (httpapi's DashboardStore).
 
 // PredictionCounts counts recorded predictions by band and by the model
-// version that answered (0 for the heuristic).
+// version that answered (0 for the heuristic): prediction_counts up to
+// indexed_upto (migration 0012), and the unmerged tail after it up to the
+// last synced prediction, in one statement (one snapshot of the file).
 func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
 	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
-	rows, err := db.read.QueryContext(ctx, `SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions WHERE id <= ? GROUP BY band, model_version`, db.durablePred.Load())
+	rows, err := db.read.QueryContext(ctx, `SELECT band, model_version, n FROM prediction_counts WHERE n <> 0
+		UNION ALL
+		SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions
+		WHERE id > `+indexedUptoSQL+` AND id <= ? GROUP BY band, model_version`, db.durablePred.Load())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -56,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Predictions", testPredictions},
 		{"PredictionsConcurrent", testPredictionsConcurrent},
 		{"PrunePredictions", testPrunePredictions},
+		{"PredictionCounts", testPredictionCounts},
 		{"RewardsConcurrent", testRewardsConcurrent},
 		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
@@ -543,6 +545,113 @@ func testPredictions(t *testing.T, s Store) {
 	if n, err := s.CountPredictionsWithActual(ctx, "p1"); err != nil || n != 2 {
 		t.Errorf("predictions of p1 with actual = %d, %v; want 2 (the rejected ones must not be stored)", n, err)
 	}
+}
+
+// testPredictionCounts: the counts by band and model version (the
+// dashboard's summary, kept as predictions come and go) follow every
+// prediction recorded, by several callers at once, with and without a
+// clip, and every one pruned. SQLite counts some in its table and some in
+// the tail it has not merged yet: the checks run before and after its
+// merge (a second without writes).
+func testPredictionCounts(t *testing.T, s Store) {
+	ctx := context.Background()
+	d, ok := s.(interface {
+		PredictionCounts(ctx context.Context) (map[lift.Band]map[int64]int64, error)
+	})
+	if !ok {
+		t.Fatalf("%T does not count predictions", s)
+	}
+	MustPutClip(t, s, NewClip("pc", 10))
+	clip := "pc"
+	v := MustCreateModel(t, s, `{"learner":1}`, false).Version
+	bands := []lift.Band{lift.Viral, lift.High, lift.Medium, lift.Low}
+	want := map[lift.Band]map[int64]int64{}
+	var mu sync.Mutex
+	record := func(p *lift.Prediction, i int) error {
+		p.Band = bands[i%len(bands)]
+		var version int64
+		if i%3 != 0 {
+			p.ModelVersion, p.Source, version = &v, "model", v
+		}
+		if err := s.RecordPrediction(ctx, p); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if want[p.Band] == nil {
+			want[p.Band] = map[int64]int64{}
+		}
+		want[p.Band][version]++
+		return nil
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := d.PredictionCounts(ctx)
+		if err != nil {
+			t.Fatalf("%s: PredictionCounts: %v", when, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: PredictionCounts = %v, want %v", when, got, want)
+		}
+	}
+	check("before any prediction")
+	// Predictions made long ago, one at a time (so that each is a batch
+	// of its own, which PostgreSQL prunes whole), pruned below; SQLite
+	// keeps its newest prediction, which the others after them are.
+	cut := time.Now().Add(-24 * time.Hour)
+	for i := range 7 {
+		p := NewPrediction(&clip)
+		p.CreatedAt = cut.Add(-time.Hour)
+		if err := record(p, i); err != nil {
+			t.Fatalf("RecordPrediction: %v", err)
+		}
+	}
+	check("after the old ones")
+	old := map[lift.Band]map[int64]int64{}
+	for band, byVersion := range want {
+		old[band] = maps.Clone(byVersion)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 60 {
+				p := NewPrediction(&clip)
+				if (w+i)%4 == 0 {
+					p.ClipID = nil // from inline features
+				}
+				if err := record(p, w+i); err != nil {
+					t.Errorf("RecordPrediction: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	check("after recording")
+	time.Sleep(2500 * time.Millisecond)
+	check("after a pause")
+
+	var pruned int64
+	for deadline := time.Now().Add(15 * time.Second); pruned < 7; time.Sleep(2500 * time.Millisecond) {
+		n, err := s.PrunePredictions(ctx, cut)
+		if err != nil {
+			t.Fatalf("PrunePredictions: %v", err)
+		}
+		if pruned += n; pruned < 7 && time.Now().After(deadline) {
+			t.Fatalf("pruned %d predictions in 15 s, want the 7 old ones", pruned)
+		}
+	}
+	for band, byVersion := range old {
+		for version, n := range byVersion {
+			if want[band][version] -= n; want[band][version] == 0 {
+				delete(want[band], version)
+			}
+		}
+		if len(want[band]) == 0 {
+			delete(want, band)
+		}
+	}
+	check("after the prune")
 }
 
 // testPrunePredictions: predictions made before the cut go, with what
