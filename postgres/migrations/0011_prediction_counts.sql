@@ -22,12 +22,14 @@ CREATE TABLE prediction_counts (
 -- statement's transition table, "changed" (the inserted rows, or the
 -- deleted ones with a negative sign), to prediction_counts: the two
 -- tables hold predictions differently (a batch to a row, or a row each).
+-- Rows are upserted in key order: two writers on one shard then lock
+-- them in the same order, and wait for each other instead of deadlocking.
 CREATE FUNCTION lift_count_batches() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO prediction_counts AS c (shard, model_version, band, n)
     SELECT pg_backend_pid() % 64, COALESCE(u.v, 0), u.b, CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END
     FROM changed r CROSS JOIN LATERAL unnest(r.model_versions, r.bands) AS u(v, b)
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (shard, model_version, band) DO UPDATE SET n = c.n + excluded.n;
     RETURN NULL;
 END $$;
@@ -37,7 +39,7 @@ BEGIN
     INSERT INTO prediction_counts AS c (shard, model_version, band, n)
     SELECT pg_backend_pid() % 64, COALESCE(r.model_version, 0), r.band, CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END
     FROM changed r
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (shard, model_version, band) DO UPDATE SET n = c.n + excluded.n;
     RETURN NULL;
 END $$;
