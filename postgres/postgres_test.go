@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -452,9 +453,8 @@ func TestInsertPredictionAlone(t *testing.T) {
 // the connection), and a third reads the sum.
 func TestPredictionCountsReplicas(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.MustPostgresDSN(t)
-	a, b := MustOpenDSN(t, dsn), MustOpenDSN(t, dsn)
-	storetest.MustPutClip(t, a, storetest.NewClip("c", 5))
+	dsn, a := countsStore(t)
+	b := MustOpenDSN(t, dsn)
 	var wg sync.WaitGroup
 	for _, db := range []*postgres.DB{a, b, a, b} {
 		wg.Go(func() {
@@ -474,11 +474,7 @@ func TestPredictionCountsReplicas(t *testing.T) {
 		t.Errorf("PredictionCounts = %v, %v; want 400 medium heuristic predictions", counts, err)
 	}
 	// An operator's DELETE counts too, and a TRUNCATE counts again.
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := mustConnect(t, dsn)
 	var deleted int64
 	if err := conn.QueryRow(ctx, `WITH d AS (DELETE FROM prediction_batches WHERE first_id = (SELECT max(first_id) FROM prediction_batches)
 		RETURNING cardinality(clip_ids) AS k) SELECT k FROM d`).Scan(&deleted); err != nil {
@@ -493,4 +489,118 @@ func TestPredictionCountsReplicas(t *testing.T) {
 	if counts, err := reader.PredictionCounts(ctx); err != nil || len(counts) != 0 {
 		t.Errorf("after a TRUNCATE: PredictionCounts = %v, %v; want none", counts, err)
 	}
+}
+
+// TestPredictionCountsOtherSession: the triggers count in the schema of
+// the table a statement changes, not in its session's: an operator's
+// DELETE from a session on the database's default search_path, where
+// Lift's tables are not, is counted in Lift's schema.
+func TestPredictionCountsOtherSession(t *testing.T) {
+	ctx := context.Background()
+	dsn, db := countsStore(t)
+	for range 3 {
+		clip := "c"
+		if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var schema string
+	if err := mustConnect(t, dsn).QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	conn := mustConnect(t, os.Getenv(storetest.PostgresEnv)) // no search_path
+	tag, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "prediction_batches"}.Sanitize()+
+		` WHERE first_id = (SELECT min(first_id) FROM `+pgx.Identifier{schema, "prediction_batches"}.Sanitize()+`)`)
+	if err != nil {
+		t.Fatalf("DELETE from another session: %v", err)
+	}
+	if tag.RowsAffected() != 1 {
+		t.Fatalf("deleted %d batches, want 1", tag.RowsAffected())
+	}
+	if counts, err := db.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 2 {
+		t.Errorf("PredictionCounts after another session's DELETE = %v, %v; want 2 medium", counts, err)
+	}
+}
+
+// TestPredictionCountsTruncateWaits: a TRUNCATE counts again from
+// scratch, and a writer whose count was in flight meanwhile (its
+// transaction open), or that wrote while the recount waited for it, is
+// counted once.
+func TestPredictionCountsTruncateWaits(t *testing.T) {
+	ctx := context.Background()
+	dsn, db := countsStore(t)
+	insert := func(c *pgx.Conn, band string) error {
+		_, err := c.Exec(ctx, `INSERT INTO prediction_batches(first_id, clip_ids, model_versions, sources, bands,
+			predicted_ctrs, confidences, ctr_los, ctr_his, created_ats)
+			VALUES (nextval('predictions_id_seq'), '{c}', '{NULL}', '{heuristic}', ARRAY[$1], '{0.1}', '{0.5}', '{0}', '{1}', ARRAY[now()])`, band)
+		return err
+	}
+	w1, w2, truncater := mustConnect(t, dsn), mustConnect(t, dsn), mustConnect(t, dsn)
+	if err := insert(w1, "medium"); err != nil { // w1's shard has its row
+		t.Fatal(err)
+	}
+	if _, err := w1.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(w1, "medium"); err != nil { // and holds it
+		t.Fatal(err)
+	}
+	truncated := make(chan error, 1)
+	go func() { _, err := truncater.Exec(ctx, `TRUNCATE predictions`); truncated <- err }()
+	waitForLock(t, w2, "TRUNCATE%")
+	inserted := make(chan error, 1)
+	go func() { inserted <- insert(w2, "viral") }() // a row of its own, during the recount's wait
+	time.Sleep(200 * time.Millisecond)
+	if _, err := w1.Exec(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-truncated; err != nil {
+		t.Fatalf("TRUNCATE: %v", err)
+	}
+	if err := <-inserted; err != nil {
+		t.Fatalf("insert during the TRUNCATE: %v", err)
+	}
+	if counts, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != "map[medium:map[0:2] viral:map[0:1]]" {
+		t.Errorf("PredictionCounts = %v, %v; the table holds 2 medium, 1 viral", counts, err)
+	}
+}
+
+// waitForLock waits until a statement matching pattern waits for a lock.
+func waitForLock(t *testing.T, conn *pgx.Conn, pattern string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var waiting bool
+		if err := conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE $1)`, pattern).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement like %q waits for a lock", pattern)
+		}
+	}
+}
+
+// countsStore opens a store on a fresh schema holding the clip "c", and
+// returns the schema's DSN with it.
+func countsStore(t *testing.T) (string, *postgres.DB) {
+	t.Helper()
+	dsn := storetest.MustPostgresDSN(t)
+	db := MustOpenDSN(t, dsn)
+	storetest.MustPutClip(t, db, storetest.NewClip("c", 5))
+	return dsn, db
+}
+
+// mustConnect opens a connection of its own to dsn, closed when the test
+// ends.
+func mustConnect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }

@@ -186,7 +186,8 @@ func (db *DB) mergeStep(tx *wtx, idle bool) (done bool, err error) {
 		if err := p.addCounts(tx); err != nil {
 			return false, err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state SET indexed_upto = ?, merged_below = NULL`, p.upto); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state
+			SET indexed_upto = ?1, merged_below = NULL, counted_upto = MAX(counted_upto, ?1)`, p.upto); err != nil {
 			return false, err
 		}
 		db.indexedUpto = p.upto
@@ -222,29 +223,33 @@ func (db *DB) planFromTail(from, upto int64) *mergePlan {
 	return p
 }
 
-// addCounts adds the merge's predictions to prediction_counts, which then
-// counts every prediction up to p.upto: from p.counts, or, for a plan
-// read from the table, from the table (a scan of the merge's ids).
+// addCounts adds the predictions up to p.upto that prediction_counts
+// does not count yet (migration 0012): those of the merge, from p.counts,
+// or from the table for a plan read from it, or when a process of an
+// earlier version merged before without counting (counted_upto is then
+// behind p.from).
 func (p *mergePlan) addCounts(tx *wtx) error {
 	ctx := context.Background()
-	if p.counts == nil {
-		_, err := tx.ExecContext(ctx, `INSERT INTO prediction_counts(model_version, band, n)
-			SELECT COALESCE(model_version, 0), band, COUNT(*) FROM predictions WHERE id > ? AND id <= ? GROUP BY 1, 2
-			ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, p.from, p.upto)
+	var counted int64
+	if err := tx.QueryRowContext(ctx, `SELECT counted_upto FROM prediction_index_state`).Scan(&counted); err != nil {
 		return err
 	}
-	return addPredictionCounts(tx, p.counts, 1)
-}
-
-// addPredictionCounts adds sign times counts to prediction_counts.
-func addPredictionCounts(tx *wtx, counts map[bandCount]int64, sign int64) error {
-	for k, n := range counts {
-		if _, err := tx.ExecContext(context.Background(), `INSERT INTO prediction_counts(model_version, band, n) VALUES (?, ?, ?)
-			ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, k.version, k.band, sign*n); err != nil {
-			return err
+	switch {
+	case counted >= p.upto:
+		return nil
+	case counted == p.from && p.counts != nil:
+		for k, n := range p.counts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO prediction_counts(model_version, band, n) VALUES (?, ?, ?)
+				ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, k.version, k.band, n); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, `INSERT INTO prediction_counts(model_version, band, n)
+		SELECT COALESCE(model_version, 0), band, COUNT(*) FROM predictions WHERE id > ? AND id <= ? GROUP BY 1, 2
+		ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, counted, p.upto)
+	return err
 }
 
 // trimTail drops db.tail's predictions up to id upto.

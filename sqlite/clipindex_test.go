@@ -248,7 +248,10 @@ func TestClipReadsMidMerge(t *testing.T) {
 
 // TestMergeCountsFromTable: a merge planned from the table (after a
 // restart, or when another process inserted) has no counts from the
-// writer's memory; it counts its predictions from the table as it ends.
+// writer's memory, and one after a merge by an earlier version (which
+// moved indexed_upto without counting) has more to count than its plan:
+// both count from the table as they end; reads are right meanwhile, and
+// a DELETE is counted whether or not its prediction was.
 func TestMergeCountsFromTable(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenAt(t, filepath.Join(t.TempDir(), "counts.db"))
@@ -257,50 +260,150 @@ func TestMergeCountsFromTable(t *testing.T) {
 	}
 	bands := []lift.Band{lift.Viral, lift.High, lift.Medium, lift.Low}
 	want := map[lift.Band]map[int64]int64{}
-	for i := range 3 * mergeStepRows {
-		clip := "a"
-		p := storetest.NewPrediction(&clip)
-		if i%7 == 0 {
-			p.ClipID = nil
+	record := func(n int) {
+		for i := range n {
+			clip := "a"
+			p := storetest.NewPrediction(&clip)
+			if i%7 == 0 {
+				p.ClipID = nil
+			}
+			p.Band = bands[i%len(bands)]
+			if err := db.RecordPrediction(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if want[p.Band] == nil {
+				want[p.Band] = map[int64]int64{}
+			}
+			want[p.Band][0]++
 		}
-		p.Band = bands[i%len(bands)]
-		if err := db.RecordPrediction(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if want[p.Band] == nil {
-			want[p.Band] = map[int64]int64{}
-		}
-		want[p.Band][0]++
 	}
+	check := func(when string) {
+		t.Helper()
+		if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: PredictionCounts = %v, %v; want %v", when, got, err, want)
+		}
+	}
+	mergeAll := func(tx *wtx) error {
+		for {
+			if done, err := db.mergeStep(tx, true); err != nil || done {
+				return err
+			}
+		}
+	}
+	record(3 * mergeStepRows)
 	err := db.tx(ctx, func(tx *wtx) error {
-		// Undo whatever the idle tick merged, forget the tail (so that
-		// the plan is read from the table), and merge everything again.
-		for _, q := range []string{`UPDATE prediction_index_state SET indexed_upto = 0, merged_below = NULL`,
+		// Undo whatever the idle tick merged and counted, forget the tail
+		// (so that the plan is read from the table), and merge again.
+		for _, q := range []string{`UPDATE prediction_index_state SET indexed_upto = 0, merged_below = NULL, counted_upto = 0`,
 			`DELETE FROM prediction_clip_index`, `DELETE FROM prediction_counts`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
 		}
 		db.indexedUpto, db.merge, db.tail = 0, nil, nil
-		for {
-			done, err := db.mergeStep(tx, true)
-			if err != nil {
-				return err
-			}
-			if done {
-				return nil
-			}
-		}
+		return mergeAll(tx)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("PredictionCounts = %v, %v; want %v", got, err, want)
+	check("after a merge planned from the table")
+	indexed := func() (indexed, counted int64) {
+		t.Helper()
+		if err := db.read.QueryRowContext(ctx, `SELECT indexed_upto, counted_upto FROM prediction_index_state`).Scan(&indexed, &counted); err != nil {
+			t.Fatal(err)
+		}
+		return indexed, counted
 	}
-	var tail int
-	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM predictions WHERE id > (SELECT indexed_upto FROM prediction_index_state)`).Scan(&tail); err != nil || tail != 0 {
-		t.Errorf("%d predictions (%v) left to the tail: the counts were not all from the table", tail, err)
+	if i, c := indexed(); i != int64(3*mergeStepRows) || c != i {
+		t.Errorf("after the merge: indexed_upto %d, counted_upto %d; want both %d", i, c, 3*mergeStepRows)
+	}
+
+	// An earlier version merges the next ones: indexed_upto moves, the
+	// counts do not. (Merged here, then the counting undone.)
+	record(50)
+	err = db.tx(ctx, func(tx *wtx) error {
+		if err := mergeAll(tx); err != nil {
+			return err
+		}
+		for _, q := range []string{`INSERT INTO prediction_counts(model_version, band, n)
+				SELECT 0, band, -COUNT(*) FROM predictions WHERE id > ?1 GROUP BY band
+				ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`,
+			`UPDATE prediction_index_state SET counted_upto = ?1`} {
+			if _, err := tx.ExecContext(ctx, q, 3*mergeStepRows); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after an earlier version's merge")
+	// A DELETE of a counted prediction and of one not counted yet.
+	var gone []lift.Band
+	err = db.tx(ctx, func(tx *wtx) error {
+		for _, id := range []int{1, 3*mergeStepRows + 1} {
+			var band string
+			if err := tx.QueryRowContext(ctx, `DELETE FROM predictions WHERE id = ? RETURNING band`, id).Scan(&band); err != nil {
+				return err
+			}
+			gone = append(gone, lift.Band(band))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range gone {
+		want[b][0]--
+	}
+	check("after two DELETEs")
+	record(10)
+	if err := db.tx(ctx, mergeAll); err != nil {
+		t.Fatal(err)
+	}
+	check("after the next merge")
+	if i, c := indexed(); c != i || i != int64(3*mergeStepRows+60) {
+		t.Errorf("after the next merge: indexed_upto %d, counted_upto %d; want both %d", i, c, 3*mergeStepRows+60)
+	}
+}
+
+// TestCountsHideUnsynced: a merge may take in predictions whose commit is
+// not synced yet (the writer merges what it committed); the counts leave
+// them out until the sync, as every other read does.
+func TestCountsHideUnsynced(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenIndexEvery(t, filepath.Join(t.TempDir(), "unsynced.db"), 1)
+	clip := "c"
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: clip, Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	forward := holdSyncer(db)
+	done := make(chan error, 1)
+	go func() { done <- db.RecordPrediction(ctx, storetest.NewPrediction(&clip)) }()
+	var counted int64
+	for deadline := time.Now().Add(10 * time.Second); counted == 0 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if err := db.read.QueryRowContext(ctx, `SELECT counted_upto FROM prediction_index_state`).Scan(&counted); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if counted == 0 {
+		t.Fatal("the prediction was not merged while its sync waited")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("RecordPrediction returned (%v) before its sync", err)
+	default:
+	}
+	if counts, err := db.PredictionCounts(ctx); err != nil || len(counts) != 0 {
+		t.Errorf("PredictionCounts before the sync = %v, %v; want none", counts, err)
+	}
+	forward()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := db.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 1 {
+		t.Errorf("PredictionCounts after the sync = %v, %v; want 1 medium", counts, err)
 	}
 }
 
@@ -340,7 +443,9 @@ func TestMigrationCountsPredictions(t *testing.T) {
 	}
 	record(7, lift.Viral)
 	err = db.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `DROP TABLE prediction_counts; DELETE FROM schema_migrations WHERE name = '0012_prediction_counts.sql'`)
+		_, err := tx.ExecContext(ctx, `DROP TRIGGER predictions_counted_delete; DROP TABLE prediction_counts;
+			ALTER TABLE prediction_index_state DROP COLUMN counted_upto;
+			DELETE FROM schema_migrations WHERE name = '0012_prediction_counts.sql'`)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"slices"
 
 	"lift"
@@ -11,15 +12,21 @@ import (
 // The read queries behind the dashboard (httpapi's DashboardStore).
 
 // PredictionCounts counts recorded predictions by band and by the model
-// version that answered (0 for the heuristic): prediction_counts up to
-// indexed_upto (migration 0012), and the unmerged tail after it up to the
-// last synced prediction, in one statement (one snapshot of the file).
+// version that answered (0 for the heuristic): prediction_counts, which
+// counts them up to counted_upto (migration 0012), plus those after it up
+// to the last synced prediction, less those it counts that are not synced
+// yet (a merge may take them in before their sync); one statement, one
+// snapshot of the file.
 func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
 	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
-	rows, err := db.read.QueryContext(ctx, `SELECT band, model_version, n FROM prediction_counts WHERE n <> 0
+	const counted = `(SELECT counted_upto FROM prediction_index_state)`
+	rows, err := db.read.QueryContext(ctx, `SELECT band, model_version, n FROM prediction_counts
 		UNION ALL
 		SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions
-		WHERE id > `+indexedUptoSQL+` AND id <= ? GROUP BY band, model_version`, db.durablePred.Load())
+		WHERE id > `+counted+` AND id <= ?1 GROUP BY band, model_version
+		UNION ALL
+		SELECT band, COALESCE(model_version, 0), -COUNT(*) FROM predictions
+		WHERE id > ?1 AND id <= `+counted+` GROUP BY band, model_version`, db.durablePred.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +42,12 @@ func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]i
 			out[lift.Band(band)] = map[int64]int64{}
 		}
 		out[lift.Band(band)][version] += n
+	}
+	for band, byVersion := range out {
+		maps.DeleteFunc(byVersion, func(_ int64, n int64) bool { return n == 0 })
+		if len(byVersion) == 0 {
+			delete(out, band)
+		}
 	}
 	return out, rows.Err()
 }

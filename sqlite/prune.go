@@ -34,7 +34,7 @@ func (db *DB) PrunePredictions(ctx context.Context, before time.Time) (n int64, 
 		if after >= upto {
 			return 0, after, nil
 		}
-		rows, err := tx.conn.QueryContext(ctx, `SELECT id, clip_id, COALESCE(model_version, 0), band FROM predictions
+		rows, err := tx.conn.QueryContext(ctx, `SELECT id, clip_id FROM predictions
 			WHERE id > ? AND id <= ? AND created_at < ? AND id <= `+indexedUptoSQL+`
 				AND id < (SELECT MAX(id) FROM predictions)
 			ORDER BY id LIMIT ?`, after, upto, cut, lift.PruneChunk)
@@ -42,22 +42,12 @@ func (db *DB) PrunePredictions(ctx context.Context, before time.Time) (n int64, 
 			return 0, 0, err
 		}
 		type victim struct {
-			id    int64
-			clip  *string
-			count bandCount
+			id   int64
+			clip *string
 		}
-		vs, err := scanAll(rows, func(v *victim) []any { return []any{&v.id, &v.clip, &v.count.version, &v.count.band} })
+		vs, err := scanAll(rows, func(v *victim) []any { return []any{&v.id, &v.clip} })
 		if err != nil || len(vs) == 0 {
 			return 0, after, err
-		}
-		// prediction_counts counts every prediction up to indexed_upto,
-		// so these among them.
-		counts := map[bandCount]int64{}
-		for _, v := range vs {
-			counts[v.count]++
-		}
-		if err := addPredictionCounts(tx, counts, -1); err != nil {
-			return 0, 0, err
 		}
 		for _, v := range vs {
 			if v.clip != nil {

@@ -18,13 +18,18 @@ CREATE TABLE prediction_counts (
     PRIMARY KEY (shard, model_version, band)
 );
 
+-- The functions find their tables in the schema this migration runs in
+-- (search_path FROM CURRENT), whatever the search_path of the session
+-- whose statement fires them: an operator's DELETE from psql counts in
+-- the right schema.
+--
 -- lift_count_batches and lift_count_rows add the predictions of the
 -- statement's transition table, "changed" (the inserted rows, or the
 -- deleted ones with a negative sign), to prediction_counts: the two
 -- tables hold predictions differently (a batch to a row, or a row each).
 -- Rows are upserted in key order: two writers on one shard then lock
 -- them in the same order, and wait for each other instead of deadlocking.
-CREATE FUNCTION lift_count_batches() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION lift_count_batches() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO prediction_counts AS c (shard, model_version, band, n)
     SELECT pg_backend_pid() % 64, COALESCE(u.v, 0), u.b, CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END
@@ -34,7 +39,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION lift_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION lift_count_rows() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO prediction_counts AS c (shard, model_version, band, n)
     SELECT pg_backend_pid() % 64, COALESCE(r.model_version, 0), r.band, CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END
@@ -46,8 +51,11 @@ END $$;
 
 -- lift_recount_predictions counts every prediction from scratch: when
 -- this migration runs, and after a TRUNCATE (which fires no row's
--- trigger).
-CREATE FUNCTION lift_recount_predictions() RETURNS void LANGUAGE sql AS $$
+-- trigger). It waits for the writers adding to the counts to commit, and
+-- holds off new ones (readers go on): a count made while a writer's
+-- upsert waits would count that writer's predictions twice.
+CREATE FUNCTION lift_recount_predictions() RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
+    LOCK TABLE prediction_counts IN EXCLUSIVE MODE;
     DELETE FROM prediction_counts;
     INSERT INTO prediction_counts (shard, model_version, band, n)
     SELECT 0, v, b, count(*) FROM (
@@ -58,7 +66,7 @@ CREATE FUNCTION lift_recount_predictions() RETURNS void LANGUAGE sql AS $$
     ) p GROUP BY v, b;
 $$;
 
-CREATE FUNCTION lift_recount_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION lift_recount_after_truncate() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM lift_recount_predictions();
     RETURN NULL;
