@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"slices"
+	"time"
 
 	"lift"
 )
@@ -12,12 +13,16 @@ import (
 
 // PredictionCounts counts recorded predictions by band and by the model
 // version that answered (0 for the heuristic), from the counts that
-// triggers keep as predictions are recorded and pruned (migration 0011):
-// a read of a few rows, however many predictions are kept.
+// triggers keep as predictions are recorded and deleted (migration 0011):
+// the folded counts and the deltas not folded yet, a few seconds' worth,
+// read in one statement (one snapshot: a fold moves them at once).
 func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]int64, err error) {
 	defer lift.Wrap(&err, "PredictionStore.PredictionCounts")
-	rows, err := db.pool.Query(ctx, `SELECT band, model_version, sum(n)::bigint FROM prediction_counts
-		GROUP BY 1, 2 HAVING sum(n) <> 0`)
+	rows, err := db.pool.Query(ctx, `SELECT band, model_version, sum(n)::bigint FROM (
+			SELECT band, model_version, n FROM prediction_counts
+			UNION ALL
+			SELECT band, model_version, n FROM prediction_count_deltas
+		) c GROUP BY 1, 2 HAVING sum(n) <> 0`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -35,6 +40,44 @@ func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]i
 		out[lift.Band(band)][version] += n
 	}
 	return out, classify(rows.Err())
+}
+
+// foldCountsEvery is how often a server folds the deltas of the
+// prediction counts: each recorded batch appends one or a few, so a
+// reader sums a few thousand rows at most.
+const foldCountsEvery = 5 * time.Second
+
+// foldCounts folds the counts' deltas every foldCountsEvery until ctx
+// ends. Replicas fold concurrently without harm: a delta one has deleted
+// is gone for the others.
+func (db *DB) foldCounts(ctx context.Context) {
+	t := time.NewTicker(foldCountsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := db.FoldPredictionCounts(ctx); err != nil && ctx.Err() == nil {
+			if l := db.logger.Load(); l != nil {
+				l.Warn("folding the prediction counts", "err", err)
+			}
+		}
+	}
+}
+
+// FoldPredictionCounts moves the deltas that triggers append to
+// prediction_count_deltas into prediction_counts (migration 0011): one
+// statement deletes them and adds their sums, so readers see them in one
+// table or the other. Deltas not committed yet stay for the next fold.
+func (db *DB) FoldPredictionCounts(ctx context.Context) (err error) {
+	defer lift.Wrap(&err, "PredictionStore.FoldPredictionCounts")
+	_, err = db.pool.Exec(ctx, `WITH d AS (DELETE FROM prediction_count_deltas RETURNING model_version, band, n)
+		INSERT INTO prediction_counts AS c (model_version, band, n)
+		SELECT model_version, band, sum(n)::bigint FROM d GROUP BY 1, 2 ORDER BY 1, 2
+		ON CONFLICT (model_version, band) DO UPDATE SET n = c.n + excluded.n`)
+	return classify(err)
 }
 
 // ClipOutcomes returns the clip's latest limit outcomes, oldest first

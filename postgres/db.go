@@ -130,6 +130,7 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { db.listenClips(bg, ready) })
 	wg.Go(func() { db.recordPredictions(bg) })
+	wg.Go(func() { db.foldCounts(bg) })
 	go func() { wg.Wait(); close(db.stopped) }()
 	// Serve from the cache from the start if the listener comes up soon;
 	// without it every read goes to the database, which is correct too.

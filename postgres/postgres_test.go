@@ -448,40 +448,71 @@ func TestInsertPredictionAlone(t *testing.T) {
 	}
 }
 
-// TestPredictionCountsReplicas: two replicas record at once, on
-// connections of their own (counting on shards of prediction_counts by
-// the connection), and a third reads the sum.
+// TestPredictionCountsReplicas: two replicas record at once while both
+// fold the counts' deltas over and over, and a third reads the sum: each
+// delta is folded once, and a read between folds sees it once.
 func TestPredictionCountsReplicas(t *testing.T) {
 	ctx := context.Background()
 	dsn, a := countsStore(t)
 	b := MustOpenDSN(t, dsn)
-	var wg sync.WaitGroup
-	for _, db := range []*postgres.DB{a, b, a, b} {
-		wg.Go(func() {
-			for range 100 {
+	reader := MustOpenDSN(t, dsn)
+	bands := []lift.Band{lift.Viral, lift.High, lift.Medium, lift.Low}
+	var recording, folding sync.WaitGroup
+	for i, db := range []*postgres.DB{a, b, a, b} {
+		recording.Go(func() {
+			for j := range 100 {
 				clip := "c"
-				if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+				p := storetest.NewPrediction(&clip)
+				p.Band = bands[(i+j)%len(bands)]
+				if err := db.RecordPrediction(ctx, p); err != nil {
 					t.Errorf("RecordPrediction: %v", err)
 					return
 				}
 			}
 		})
 	}
-	wg.Wait()
-	reader := MustOpenDSN(t, dsn)
-	counts, err := reader.PredictionCounts(ctx)
-	if err != nil || len(counts) != 1 || counts[lift.Medium][0] != 400 {
-		t.Errorf("PredictionCounts = %v, %v; want 400 medium heuristic predictions", counts, err)
+	done := make(chan struct{})
+	for _, db := range []*postgres.DB{a, b} {
+		folding.Go(func() {
+			for {
+				if err := db.FoldPredictionCounts(ctx); err != nil {
+					t.Errorf("FoldPredictionCounts: %v", err)
+					return
+				}
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		})
+	}
+	want := "map[high:map[0:100] low:map[0:100] medium:map[0:100] viral:map[0:100]]"
+	recording.Wait()
+	if counts, err := reader.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != want {
+		t.Errorf("PredictionCounts while folding = %v, %v; want %s", counts, err, want)
+	}
+	close(done)
+	folding.Wait()
+	if err := reader.FoldPredictionCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn := mustConnect(t, dsn)
+	var deltas int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM prediction_count_deltas`).Scan(&deltas); err != nil || deltas != 0 {
+		t.Errorf("%d deltas (%v) left after a fold", deltas, err)
+	}
+	if counts, err := reader.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != want {
+		t.Errorf("PredictionCounts after the fold = %v, %v; want %s", counts, err, want)
 	}
 	// An operator's DELETE counts too, and a TRUNCATE counts again.
-	conn := mustConnect(t, dsn)
 	var deleted int64
 	if err := conn.QueryRow(ctx, `WITH d AS (DELETE FROM prediction_batches WHERE first_id = (SELECT max(first_id) FROM prediction_batches)
 		RETURNING cardinality(clip_ids) AS k) SELECT k FROM d`).Scan(&deleted); err != nil {
 		t.Fatal(err)
 	}
-	if counts, err := reader.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 400-deleted {
-		t.Errorf("after a DELETE of %d: PredictionCounts = %v, %v; want %d", deleted, counts, err, 400-deleted)
+	if counts, err := reader.PredictionCounts(ctx); err != nil || sum(counts) != 400-deleted {
+		t.Errorf("after a DELETE of %d: PredictionCounts = %v, %v; want %d in all", deleted, counts, err, 400-deleted)
 	}
 	if _, err := conn.Exec(ctx, `TRUNCATE prediction_batches`); err != nil {
 		t.Fatal(err)
@@ -603,4 +634,14 @@ func mustConnect(t *testing.T, dsn string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// sum is how many predictions counts counts.
+func sum(counts map[lift.Band]map[int64]int64) (n int64) {
+	for _, byVersion := range counts {
+		for _, k := range byVersion {
+			n += k
+		}
+	}
+	return n
 }
