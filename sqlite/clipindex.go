@@ -183,7 +183,7 @@ func (db *DB) mergeStep(tx *wtx, idle bool) (done bool, err error) {
 		return false, err
 	}
 	if end == len(p.pairs) {
-		if err := p.addCounts(tx); err != nil {
+		if err := db.addCounts(tx, p); err != nil {
 			return false, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE prediction_index_state
@@ -224,11 +224,12 @@ func (db *DB) planFromTail(from, upto int64) *mergePlan {
 }
 
 // addCounts adds the predictions up to p.upto that prediction_counts
-// does not count yet (migration 0012): those of the merge, from p.counts,
-// or from the table for a plan read from it, or when a process of an
-// earlier version merged before without counting (counted_upto is then
-// behind p.from).
-func (p *mergePlan) addCounts(tx *wtx) error {
+// does not count yet (migration 0012): those of the merge, from p.counts;
+// or from the table for a plan read from it, when a process of an earlier
+// version merged before without counting (counted_upto is then behind
+// p.from), or when another connection has written since the tail was
+// taken (it may have deleted or changed a prediction the tail holds).
+func (db *DB) addCounts(tx *wtx, p *mergePlan) error {
 	ctx := context.Background()
 	var counted int64
 	if err := tx.QueryRowContext(ctx, `SELECT counted_upto FROM prediction_index_state`).Scan(&counted); err != nil {
@@ -237,7 +238,7 @@ func (p *mergePlan) addCounts(tx *wtx) error {
 	switch {
 	case counted >= p.upto:
 		return nil
-	case counted == p.from && p.counts != nil:
+	case counted == p.from && p.counts != nil && !db.writtenElsewhere(tx):
 		for k, n := range p.counts {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO prediction_counts(model_version, band, n) VALUES (?, ?, ?)
 				ON CONFLICT(model_version, band) DO UPDATE SET n = n + excluded.n`, k.version, k.band, n); err != nil {

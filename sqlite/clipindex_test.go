@@ -443,7 +443,7 @@ func TestMigrationCountsPredictions(t *testing.T) {
 	}
 	record(7, lift.Viral)
 	err = db.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `DROP TRIGGER predictions_counted_delete; DROP TABLE prediction_counts;
+		_, err := tx.ExecContext(ctx, `DROP TRIGGER predictions_counted_delete; DROP TRIGGER predictions_counted_update; DROP TABLE prediction_counts;
 			ALTER TABLE prediction_index_state DROP COLUMN counted_upto;
 			DELETE FROM schema_migrations WHERE name = '0012_prediction_counts.sql'`)
 		return err
@@ -458,4 +458,77 @@ func TestMigrationCountsPredictions(t *testing.T) {
 	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("PredictionCounts after the migration = %v, %v; want %v", got, err, want)
 	}
+}
+
+// TestCountsFollowOtherConnections: an operator's DELETE or UPDATE from
+// another connection, of predictions counted or still in the writer's
+// unmerged tail, leaves the counts equal to the table's.
+func TestCountsFollowOtherConnections(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "op.db")
+	db := MustOpenAt(t, path)
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		clip := "a"
+		if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := op.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		rows, err := op.Query(`SELECT band, COALESCE(model_version, 0), COUNT(*) FROM predictions GROUP BY 1, 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[lift.Band]map[int64]int64{}
+		for rows.Next() {
+			var band string
+			var v, n int64
+			if err := rows.Scan(&band, &v, &n); err != nil {
+				t.Fatal(err)
+			}
+			want[lift.Band(band)] = map[int64]int64{v: n}
+		}
+		rows.Close()
+		if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: PredictionCounts = %v, %v; the table holds %v", when, got, err, want)
+		}
+	}
+	var counted int64
+	if err := op.QueryRow(`SELECT counted_upto FROM prediction_index_state`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if counted != 0 {
+		t.Log("the idle tick merged before the operator's writes: the tail case was not exercised this run")
+	}
+	exec(`DELETE FROM predictions WHERE id = 5`)
+	exec(`UPDATE predictions SET band = 'viral' WHERE id = 6`)
+	check("after writes to the tail")
+	err = db.tx(ctx, func(tx *wtx) error {
+		for {
+			if done, err := db.mergeStep(tx, true); err != nil || done {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after the merge")
+	exec(`UPDATE predictions SET band = 'high' WHERE id <= 3`)
+	exec(`DELETE FROM predictions WHERE id = 7`)
+	check("after writes to counted predictions")
 }

@@ -485,8 +485,31 @@ func (db *DB) checkExternalWrites() {
 	if v != db.dataVersion {
 		db.dataVersion = v
 		db.features.Clear()
+		db.forgetTail()
 		db.showExternalPredictions()
 	}
+}
+
+// forgetTail drops what the writer remembers of the predictions it has
+// not merged, after another connection has written: it may have deleted
+// or changed some. The next merge plans from the table, and counts from
+// it (a merge under way does too).
+func (db *DB) forgetTail() {
+	db.tail = nil
+	if db.merge != nil {
+		db.merge.counts = nil
+	}
+}
+
+// writtenElsewhere reports whether another connection has committed since
+// the writer last looked (checkExternalWrites takes note of it within a
+// second); when it cannot tell, it says so.
+func (db *DB) writtenElsewhere(tx *wtx) bool {
+	var v int64
+	if err := tx.QueryRowContext(context.Background(), `PRAGMA data_version`).Scan(&v); err != nil {
+		return true
+	}
+	return v != db.dataVersion
 }
 
 // showExternalPredictions raises durablePred over predictions another

@@ -7,8 +7,10 @@
 --   moves counted_upto with indexed_upto; a merge by a process of an
 --   earlier version moves indexed_upto alone, and the next merge here
 --   counts what it left from the table;
--- - a trigger subtracts every prediction deleted up to counted_upto,
---   whoever deletes it (a prune, of any version; an operator);
+-- - triggers subtract every prediction deleted up to counted_upto, and
+--   move one whose band or model version is changed, whoever does it (a
+--   prune, of any version; an operator); the writer counts a merge from
+--   the table instead of its memory once another connection has written;
 -- - reads add the predictions after counted_upto, and leave out those
 --   counted but not yet synced.
 -- model_version 0 is the heuristic.
@@ -29,4 +31,12 @@ CREATE TRIGGER predictions_counted_delete AFTER DELETE ON predictions
 BEGIN
     INSERT INTO prediction_counts(model_version, band, n) VALUES (COALESCE(old.model_version, 0), old.band, -1)
         ON CONFLICT(model_version, band) DO UPDATE SET n = n - 1;
+END;
+CREATE TRIGGER predictions_counted_update AFTER UPDATE OF band, model_version ON predictions
+    WHEN old.id <= (SELECT counted_upto FROM prediction_index_state)
+BEGIN
+    INSERT INTO prediction_counts(model_version, band, n) VALUES (COALESCE(old.model_version, 0), old.band, -1)
+        ON CONFLICT(model_version, band) DO UPDATE SET n = n - 1;
+    INSERT INTO prediction_counts(model_version, band, n) VALUES (COALESCE(new.model_version, 0), new.band, 1)
+        ON CONFLICT(model_version, band) DO UPDATE SET n = n + 1;
 END;
