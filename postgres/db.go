@@ -214,7 +214,34 @@ func (db *DB) migrate(ctx context.Context, through string) (err error) {
 			return err
 		}
 	}
+	if err := pinCountFunctions(ctx, conn); err != nil {
+		return err
+	}
 	_, err = conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext(current_schema() || '.lift.migrate'))`)
+	return err
+}
+
+// pinCountFunctions sets the search_path of the prediction counts'
+// trigger functions (migration 0011) to the schema that holds
+// prediction_batches, where it is not that already: they then find their
+// tables whatever the search_path of the session whose statement fires
+// them, and again after the schema is renamed (once a server has started
+// on it).
+func pinCountFunctions(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `DO $$
+		DECLARE
+			schema regnamespace := (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('prediction_batches'));
+			f regprocedure;
+		BEGIN
+			IF schema IS NULL OR to_regclass('prediction_count_deltas') IS NULL THEN
+				RETURN;
+			END IF;
+			FOR f IN SELECT p.oid FROM pg_proc p
+				WHERE p.pronamespace = schema AND p.proname LIKE 'lift\_%count%'
+					AND p.proconfig IS DISTINCT FROM ARRAY['search_path=' || schema::text] LOOP
+				EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, schema);
+			END LOOP;
+		END $$`)
 	return err
 }
 

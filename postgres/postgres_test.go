@@ -551,13 +551,65 @@ func TestPredictionCountsOtherSession(t *testing.T) {
 	if counts, err := db.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 2 {
 		t.Errorf("PredictionCounts after another session's DELETE = %v, %v; want 2 medium", counts, err)
 	}
+	// An UPDATE moves what it changes.
+	if _, err := conn.Exec(ctx, `UPDATE `+pgx.Identifier{schema, "prediction_batches"}.Sanitize()+
+		` SET bands = array_fill('viral'::text, ARRAY[cardinality(bands)]) WHERE first_id = (SELECT max(first_id) FROM `+
+		pgx.Identifier{schema, "prediction_batches"}.Sanitize()+`)`); err != nil {
+		t.Fatalf("UPDATE from another session: %v", err)
+	}
+	if counts, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != "map[medium:map[0:1] viral:map[0:1]]" {
+		t.Errorf("PredictionCounts after another session's UPDATE = %v, %v; want 1 medium, 1 viral", counts, err)
+	}
 }
 
-// TestPredictionCountsTruncateWaits: a TRUNCATE counts again from
-// scratch, and a writer whose count was in flight meanwhile (its
-// transaction open), or that wrote while the recount waited for it, is
-// counted once.
-func TestPredictionCountsTruncateWaits(t *testing.T) {
+// TestPredictionCountsSchemaRenamed: a server started on a schema renamed
+// since its migration records and counts (the trigger functions follow
+// the tables' schema).
+func TestPredictionCountsSchemaRenamed(t *testing.T) {
+	ctx := context.Background()
+	dsn, db := countsStore(t)
+	var schema string
+	if err := mustConnect(t, dsn).QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	record := func(db *postgres.DB, n int) {
+		t.Helper()
+		for range n {
+			clip := "c"
+			if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+				t.Fatalf("RecordPrediction: %v", err)
+			}
+		}
+	}
+	record(db, 2)
+	db.Close()
+	base := os.Getenv(storetest.PostgresEnv)
+	admin := mustConnect(t, base)
+	renamed := schema + "_renamed"
+	rename := func(from, to string) error {
+		_, err := admin.Exec(context.Background(), `ALTER SCHEMA `+pgx.Identifier{from}.Sanitize()+` RENAME TO `+pgx.Identifier{to}.Sanitize())
+		return err
+	}
+	if err := rename(schema, renamed); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // before the test schema is dropped by its name
+		if err := rename(renamed, schema); err != nil {
+			t.Error(err)
+		}
+	})
+	moved := MustOpenDSN(t, storetest.WithSearchPath(t, base, renamed))
+	record(moved, 3)
+	if counts, err := moved.PredictionCounts(ctx); err != nil || counts[lift.Medium][0] != 5 {
+		t.Errorf("PredictionCounts in the renamed schema = %v, %v; want 5 medium", counts, err)
+	}
+}
+
+// TestPredictionCountsTruncate: a TRUNCATE counts again from scratch
+// without waiting for the writers in flight, and a batch whose
+// transaction was open meanwhile, or that was recorded during the
+// recount, is counted once.
+func TestPredictionCountsTruncate(t *testing.T) {
 	ctx := context.Background()
 	dsn, db := countsStore(t)
 	insert := func(c *pgx.Conn, band string) error {
@@ -567,50 +619,40 @@ func TestPredictionCountsTruncateWaits(t *testing.T) {
 		return err
 	}
 	w1, w2, truncater := mustConnect(t, dsn), mustConnect(t, dsn), mustConnect(t, dsn)
-	if err := insert(w1, "medium"); err != nil { // w1's shard has its row
+	if err := insert(w1, "medium"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w1.Exec(ctx, `BEGIN`); err != nil {
 		t.Fatal(err)
 	}
-	if err := insert(w1, "medium"); err != nil { // and holds it
+	if err := insert(w1, "medium"); err != nil { // in flight through the TRUNCATE
 		t.Fatal(err)
 	}
 	truncated := make(chan error, 1)
 	go func() { _, err := truncater.Exec(ctx, `TRUNCATE predictions`); truncated <- err }()
-	waitForLock(t, w2, "TRUNCATE%")
-	inserted := make(chan error, 1)
-	go func() { inserted <- insert(w2, "viral") }() // a row of its own, during the recount's wait
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-truncated:
+		if err != nil {
+			t.Fatalf("TRUNCATE: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the TRUNCATE's recount waited for a writer")
+	}
+	if err := insert(w2, "viral"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w1.Exec(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-truncated; err != nil {
-		t.Fatalf("TRUNCATE: %v", err)
+	const want = "map[medium:map[0:2] viral:map[0:1]]"
+	if counts, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != want {
+		t.Errorf("PredictionCounts = %v, %v; want %s", counts, err, want)
 	}
-	if err := <-inserted; err != nil {
-		t.Fatalf("insert during the TRUNCATE: %v", err)
+	if err := db.FoldPredictionCounts(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if counts, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != "map[medium:map[0:2] viral:map[0:1]]" {
-		t.Errorf("PredictionCounts = %v, %v; the table holds 2 medium, 1 viral", counts, err)
-	}
-}
-
-// waitForLock waits until a statement matching pattern waits for a lock.
-func waitForLock(t *testing.T, conn *pgx.Conn, pattern string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		var waiting bool
-		if err := conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE $1)`, pattern).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no statement like %q waits for a lock", pattern)
-		}
+	if counts, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(counts) != want {
+		t.Errorf("PredictionCounts after a fold = %v, %v; want %s", counts, err, want)
 	}
 }
 

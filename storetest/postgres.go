@@ -60,12 +60,12 @@ func MustPostgresDSN(tb testing.TB) string {
 			tb.Errorf("drop test schema %s: %v", schema, err)
 		}
 	})
-	return withSearchPath(tb, base, schema)
+	return WithSearchPath(tb, base, schema)
 }
 
-// withSearchPath adds search_path to a URL or key=value DSN; pgx sends it
+// WithSearchPath adds search_path to a URL or key=value DSN; pgx sends it
 // as a run-time parameter, so every pooled connection uses the schema.
-func withSearchPath(tb testing.TB, dsn, schema string) string {
+func WithSearchPath(tb testing.TB, dsn, schema string) string {
 	tb.Helper()
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		return dsn + " search_path=" + schema
