@@ -226,7 +226,8 @@ func (db *DB) migrate(ctx context.Context, through string) (err error) {
 // prediction_batches, where it is not that already: they then find their
 // tables whatever the search_path of the session whose statement fires
 // them, and again after the schema is renamed (once a server has started
-// on it).
+// on it). A role that does not own them leaves them as they are (with a
+// warning in PostgreSQL's log) instead of failing the start.
 func pinCountFunctions(ctx context.Context, conn *pgx.Conn) error {
 	_, err := conn.Exec(ctx, `DO $$
 		DECLARE
@@ -239,7 +240,13 @@ func pinCountFunctions(ctx context.Context, conn *pgx.Conn) error {
 			FOR f IN SELECT p.oid FROM pg_proc p
 				WHERE p.pronamespace = schema AND p.proname LIKE 'lift\_%count%'
 					AND p.proconfig IS DISTINCT FROM ARRAY['search_path=' || schema::text] LOOP
-				EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, schema);
+				BEGIN
+					EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f, schema);
+				EXCEPTION WHEN insufficient_privilege THEN
+					-- A role that does not own them (the migrations ran as
+					-- another): the owner's next start pins them.
+					RAISE WARNING 'lift: cannot set the search_path of %: %', f, SQLERRM;
+				END;
 			END LOOP;
 		END $$`)
 	return err
