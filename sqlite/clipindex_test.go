@@ -532,3 +532,41 @@ func TestCountsFollowOtherConnections(t *testing.T) {
 	exec(`DELETE FROM predictions WHERE id = 7`)
 	check("after writes to counted predictions")
 }
+
+// TestMergeCountsFromMemory: a merge planned from the writer's tail
+// counts from it, without reading the table (the writer's own connection
+// is the only one that writes, and never changes a prediction). A change
+// made to the table behind its back, on that connection, shows which one
+// the merge read.
+func TestMergeCountsFromMemory(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenIndexEvery(t, filepath.Join(t.TempDir(), "mem.db"), 1<<20)
+	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		clip := "a"
+		if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := db.tx(ctx, func(tx *wtx) error {
+		if db.indexedUpto != 0 {
+			return fmt.Errorf("the idle tick merged first (indexed up to %d)", db.indexedUpto)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE predictions SET band = 'viral' WHERE id = 3`); err != nil {
+			return err
+		}
+		for {
+			if done, err := db.mergeStep(tx, true); err != nil || done {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != "map[medium:map[0:10]]" {
+		t.Errorf("PredictionCounts = %v, %v; want the tail's 10 medium (the merge read the table)", got, err)
+	}
+}

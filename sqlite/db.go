@@ -442,6 +442,11 @@ func (db *DB) startPipeline(ctx context.Context) error {
 		// until the next prediction.
 		db.lastPred, tx.lastPred = last, last
 		db.walPath = file + "-wal"
+		// What other connections have written from here on is what
+		// checkExternalWrites and writtenElsewhere look for.
+		if err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&db.dataVersion); err != nil {
+			return err
+		}
 		if f, err := os.Open(db.walPath); err == nil && strings.EqualFold(mode, "wal") {
 			f.Close()
 			db.pipelined = true

@@ -3,9 +3,10 @@
 -- (unpacking every batch) that grew with it, on every load of the
 -- dashboard. They are kept instead, by triggers, so that every writer
 -- counts whatever its version (an older replica during a rolling upgrade,
--- a prune, an operator's DELETE):
--- - every insert or delete appends its counts, by model version (0: the
---   heuristic) and band, negative for a delete, to prediction_count_deltas:
+-- a prune, an operator's DELETE or UPDATE):
+-- - every insert, delete or update appends its counts, by model version
+--   (0: the heuristic) and band, negative for what goes, to
+--   prediction_count_deltas:
 --   a heap insert without an index or a conflict to check, the cheapest
 --   write there is, on the path of every recorded batch;
 -- - each server folds the deltas into prediction_counts every few seconds
