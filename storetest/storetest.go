@@ -632,12 +632,15 @@ func testPredictionCounts(t *testing.T, s Store) {
 	check("after a pause")
 
 	var pruned int64
-	for deadline := time.Now().Add(15 * time.Second); pruned < 7; time.Sleep(2500 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(2500 * time.Millisecond) {
 		n, err := s.PrunePredictions(ctx, cut)
 		if err != nil {
 			t.Fatalf("PrunePredictions: %v", err)
 		}
-		if pruned += n; pruned < 7 && time.Now().After(deadline) {
+		if pruned += n; pruned >= 7 {
+			break
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("pruned %d predictions in 15 s, want the 7 old ones", pruned)
 		}
 	}
