@@ -68,17 +68,33 @@ func (db *DB) foldCounts(ctx context.Context) {
 }
 
 // FoldPredictionCounts moves the deltas that triggers append to
-// prediction_count_deltas into prediction_counts (migration 0011): one
-// statement deletes them and adds their sums, so readers see them in one
-// table or the other. Deltas not committed yet stay for the next fold.
+// prediction_count_deltas into prediction_counts (migration 0011): each
+// statement deletes up to foldChunk of them and adds their sums, so
+// readers see them in one table or the other. Deltas not committed yet
+// stay for the next fold.
 func (db *DB) FoldPredictionCounts(ctx context.Context) (err error) {
 	defer lift.Wrap(&err, "PredictionStore.FoldPredictionCounts")
-	_, err = db.pool.Exec(ctx, `WITH d AS (DELETE FROM prediction_count_deltas RETURNING model_version, band, n)
-		INSERT INTO prediction_counts AS c (model_version, band, n)
-		SELECT model_version, band, sum(n)::bigint FROM d GROUP BY 1, 2 ORDER BY 1, 2
-		ON CONFLICT (model_version, band) DO UPDATE SET n = c.n + excluded.n`)
-	return classify(err)
+	for {
+		var folded int
+		err := db.pool.QueryRow(ctx, `WITH d AS (
+				DELETE FROM prediction_count_deltas
+				WHERE ctid = ANY (ARRAY(SELECT ctid FROM prediction_count_deltas LIMIT $1))
+				RETURNING model_version, band, n),
+			c AS (
+				INSERT INTO prediction_counts AS c (model_version, band, n)
+				SELECT model_version, band, sum(n)::bigint FROM d GROUP BY 1, 2 ORDER BY 1, 2
+				ON CONFLICT (model_version, band) DO UPDATE SET n = c.n + excluded.n)
+			SELECT count(*) FROM d`, foldChunk).Scan(&folded)
+		if err != nil || folded < foldChunk {
+			return classify(err)
+		}
+	}
 }
+
+// foldChunk bounds the deltas one fold statement moves: a backlog (left
+// while only servers of an earlier version ran, which do not fold) is
+// folded in statements of bounded size.
+const foldChunk = 100_000
 
 // ClipOutcomes returns the clip's latest limit outcomes, oldest first
 // (none for an unknown clip).

@@ -687,3 +687,30 @@ func sum(counts map[lift.Band]map[int64]int64) (n int64) {
 	}
 	return n
 }
+
+// TestPredictionCountsFoldBacklog: a backlog of deltas larger than one
+// fold statement takes (left while only older servers ran) is folded
+// whole, and the counts are the same before and after.
+func TestPredictionCountsFoldBacklog(t *testing.T) {
+	ctx := context.Background()
+	dsn, db := countsStore(t)
+	conn := mustConnect(t, dsn)
+	if _, err := conn.Exec(ctx, `INSERT INTO prediction_count_deltas (model_version, band, n)
+		SELECT i % 3, (ARRAY['viral', 'high', 'medium', 'low'])[i % 4 + 1], 1 FROM generate_series(1, 250000) i`); err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.PredictionCounts(ctx)
+	if err != nil || sum(before) != 250000 {
+		t.Fatalf("PredictionCounts before the fold = %v, %v; want 250000 in all", before, err)
+	}
+	if err := db.FoldPredictionCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM prediction_count_deltas`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d deltas (%v) left after the fold", left, err)
+	}
+	if after, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("PredictionCounts after the fold = %v, %v; before it %v", after, err, before)
+	}
+}
