@@ -283,13 +283,6 @@ func TestMergeCountsFromTable(t *testing.T) {
 			t.Errorf("%s: PredictionCounts = %v, %v; want %v", when, got, err, want)
 		}
 	}
-	mergeAll := func(tx *wtx) error {
-		for {
-			if done, err := db.mergeStep(tx, true); err != nil || done {
-				return err
-			}
-		}
-	}
 	record(3 * mergeStepRows)
 	err := db.tx(ctx, func(tx *wtx) error {
 		// Undo whatever the idle tick merged and counted, forget the tail
@@ -301,7 +294,7 @@ func TestMergeCountsFromTable(t *testing.T) {
 			}
 		}
 		db.indexedUpto, db.merge, db.tail = 0, nil, nil
-		return mergeAll(tx)
+		return db.mergeAll(tx)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +315,7 @@ func TestMergeCountsFromTable(t *testing.T) {
 	// counts do not. (Merged here, then the counting undone.)
 	record(50)
 	err = db.tx(ctx, func(tx *wtx) error {
-		if err := mergeAll(tx); err != nil {
+		if err := db.mergeAll(tx); err != nil {
 			return err
 		}
 		for _, q := range []string{`INSERT INTO prediction_counts(model_version, band, n)
@@ -359,7 +352,7 @@ func TestMergeCountsFromTable(t *testing.T) {
 	}
 	check("after two DELETEs")
 	record(10)
-	if err := db.tx(ctx, mergeAll); err != nil {
+	if err := db.tx(ctx, db.mergeAll); err != nil {
 		t.Fatal(err)
 	}
 	check("after the next merge")
@@ -431,18 +424,11 @@ func TestMigrationCountsPredictions(t *testing.T) {
 	record(50, lift.Medium)
 	// Merge them (the idle tick may have), record more for the tail, and
 	// go back to the schema before 0012.
-	err := db.tx(ctx, func(tx *wtx) error {
-		for {
-			if done, err := db.mergeStep(tx, true); err != nil || done {
-				return err
-			}
-		}
-	})
-	if err != nil {
+	if err := db.tx(ctx, db.mergeAll); err != nil {
 		t.Fatal(err)
 	}
 	record(7, lift.Viral)
-	err = db.tx(ctx, func(tx *wtx) error {
+	err := db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `DROP TRIGGER predictions_counted_delete; DROP TRIGGER predictions_counted_update; DROP TABLE prediction_counts;
 			ALTER TABLE prediction_index_state DROP COLUMN counted_upto;
 			DELETE FROM schema_migrations WHERE name = '0012_prediction_counts.sql'`)
@@ -470,11 +456,9 @@ func TestCountsFollowOtherConnections(t *testing.T) {
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
 		t.Fatal(err)
 	}
+	clip := "a"
 	for range 10 {
-		clip := "a"
-		if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustRecordPrediction(t, db, &clip)
 	}
 	op, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -517,14 +501,7 @@ func TestCountsFollowOtherConnections(t *testing.T) {
 	exec(`DELETE FROM predictions WHERE id = 5`)
 	exec(`UPDATE predictions SET band = 'viral' WHERE id = 6`)
 	check("after writes to the tail")
-	err = db.tx(ctx, func(tx *wtx) error {
-		for {
-			if done, err := db.mergeStep(tx, true); err != nil || done {
-				return err
-			}
-		}
-	})
-	if err != nil {
+	if err := db.tx(ctx, db.mergeAll); err != nil {
 		t.Fatal(err)
 	}
 	check("after the merge")
@@ -544,11 +521,9 @@ func TestMergeCountsFromMemory(t *testing.T) {
 	if _, err := db.PutClip(ctx, &lift.Clip{ID: "a", Duration: 5}); err != nil {
 		t.Fatal(err)
 	}
+	clip := "a"
 	for range 10 {
-		clip := "a"
-		if err := db.RecordPrediction(ctx, storetest.NewPrediction(&clip)); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustRecordPrediction(t, db, &clip)
 	}
 	err := db.tx(ctx, func(tx *wtx) error {
 		if db.indexedUpto != 0 {
@@ -557,16 +532,21 @@ func TestMergeCountsFromMemory(t *testing.T) {
 		if _, err := tx.ExecContext(ctx, `UPDATE predictions SET band = 'viral' WHERE id = 3`); err != nil {
 			return err
 		}
-		for {
-			if done, err := db.mergeStep(tx, true); err != nil || done {
-				return err
-			}
-		}
+		return db.mergeAll(tx)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.PredictionCounts(ctx); err != nil || fmt.Sprint(got) != "map[medium:map[0:10]]" {
 		t.Errorf("PredictionCounts = %v, %v; want the tail's 10 medium (the merge read the table)", got, err)
+	}
+}
+
+// mergeAll runs merge steps in tx until no merge is left under way.
+func (db *DB) mergeAll(tx *wtx) error {
+	for {
+		if done, err := db.mergeStep(tx, true); err != nil || done {
+			return err
+		}
 	}
 }
