@@ -1,7 +1,7 @@
 // Package trainer is the CTR model's lifecycle: load one row per clip,
 // split a deterministic holdout by clip id, train with gbdt, evaluate,
-// register the version, promote it only if it is not worse than the
-// active one, and swap what is served without a lock on the predict path.
+// register the version, promote it only if it beats the active one, and
+// swap what is served without a lock on the predict path.
 package trainer
 
 import (

@@ -44,7 +44,9 @@ type Job struct {
 	// poll, which may run at once (see export).
 	exportMu sync.Mutex
 	// Tolerance lets a challenger's holdout log loss exceed the
-	// champion's by this fraction and still be promoted (default 0).
+	// champion's by up to this fraction and still be promoted. With the
+	// default 0 a challenger must be strictly better: a retrain that
+	// reproduces the active model (no new outcomes) is not promoted.
 	Tolerance float64
 	Logger    *slog.Logger
 	// Progress gets training progress lines (stderr in the CLI).
@@ -532,12 +534,13 @@ func innerSplit(clips []*lift.Clip, percent int) (fit, valid []*lift.Clip) {
 }
 
 // shouldPromote compares the challenger with the champion on the same
-// holdout, and returns the champion's version (0 if none). With no
-// champion, it must beat the heuristic.
+// holdout, and returns the champion's version (0 if none): promoted if
+// its log loss is lower, or within Tolerance. With no champion, it must
+// beat the heuristic.
 func (j *Job) shouldPromote(ctx context.Context, h *holdoutSet, m *lift.ModelMetrics, mean float64) (bool, string, int64, error) {
 	champ, err := j.Store.ActiveModel(ctx)
 	if lift.KindOf(err) == lift.NotFound {
-		if m.LogLoss <= m.HeuristicLogLoss {
+		if m.LogLoss < m.HeuristicLogLoss {
 			return true, fmt.Sprintf("first model: holdout logloss %.5f beats the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), 0, nil
 		}
 		return false, fmt.Sprintf("holdout logloss %.5f does not beat the heuristic's %.5f", m.LogLoss, m.HeuristicLogLoss), 0, nil
@@ -551,9 +554,11 @@ func (j *Job) shouldPromote(ctx context.Context, h *holdoutSet, m *lift.ModelMet
 		return true, fmt.Sprintf("the active model v%d does not load (%v)", champ.Version, err), champ.Version, nil
 	}
 	champLoss := logLoss(predictAll(cb, h), h.ctr, h.impr)
-	limit := champLoss * (1 + j.Tolerance)
-	if m.LogLoss <= limit {
-		return true, fmt.Sprintf("holdout logloss %.5f is not worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
+	switch {
+	case m.LogLoss < champLoss:
+		return true, fmt.Sprintf("holdout logloss %.5f beats active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
+	case j.Tolerance > 0 && m.LogLoss <= champLoss*(1+j.Tolerance):
+		return true, fmt.Sprintf("holdout logloss %.5f is within the tolerance (%g) of active v%d's %.5f", m.LogLoss, j.Tolerance, champ.Version, champLoss), champ.Version, nil
 	}
-	return false, fmt.Sprintf("holdout logloss %.5f is worse than active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
+	return false, fmt.Sprintf("holdout logloss %.5f does not beat active v%d's %.5f", m.LogLoss, champ.Version, champLoss), champ.Version, nil
 }

@@ -188,6 +188,46 @@ func TestWorseModelIsNotPromotedAndRollback(t *testing.T) {
 	}
 }
 
+// TestEqualModelIsNotPromoted: retraining on unchanged data reproduces
+// the active model, whose holdout log loss it only equals: promotion
+// asks for a better one, so the nightly job on a quiet day leaves the
+// registry's active version alone; a tolerance admits it.
+func TestEqualModelIsNotPromoted(t *testing.T) {
+	ctx := context.Background()
+	db := MustDemoDB(t, 1500, 5)
+	serving := &Serving{Bands: lift.DefaultBands}
+	job := &Job{Store: db, Serving: serving}
+	first, err := job.Run(ctx, DefaultOptions())
+	if err != nil || !first.Promoted {
+		t.Fatalf("first model: %v %+v", err, first)
+	}
+	again, err := job.Run(ctx, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Metrics["holdout_logloss"] != first.Metrics["holdout_logloss"] {
+		t.Fatalf("the same data trained to holdout logloss %v, then %v: training is not deterministic",
+			first.Metrics["holdout_logloss"], again.Metrics["holdout_logloss"])
+	}
+	if again.Promoted || !again.Success || !strings.Contains(again.Reason, "does not beat") {
+		t.Fatalf("an equal model: %+v, want registered, not promoted", again)
+	}
+	if serving.Version() != *first.ModelVersion {
+		t.Errorf("serving v%d, want v%d", serving.Version(), *first.ModelVersion)
+	}
+	job.Tolerance = 0.001
+	third, err := job.Run(ctx, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !third.Promoted || !strings.Contains(third.Reason, "within the tolerance") {
+		t.Fatalf("with a tolerance: %+v, want promoted", third)
+	}
+	if serving.Version() != *third.ModelVersion {
+		t.Errorf("serving v%d, want v%d", serving.Version(), *third.ModelVersion)
+	}
+}
+
 func TestNotEnoughDataAndLock(t *testing.T) {
 	ctx := context.Background()
 	db := MustDemoDB(t, 9, 4)

@@ -27,7 +27,7 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	depth := fs.Int("max-depth", 0, "tree depth (0: the preset's)")
 	eta := fs.Float64("eta", 0, "learning rate (0: the preset's)")
 	early := fs.Int("early-stopping", 0, "stop after this many rounds without improvement on the inner validation set (0: off; not given: the preset's)")
-	tolerance := fs.Float64("tolerance", 0, "promote a model whose holdout logloss is within this fraction of the active one's (0.01: 1% worse)")
+	tolerance := fs.Float64("tolerance", 0, "also promote a model whose holdout logloss is up to this fraction worse than the active one's (0.01: 1% worse; 0: only a better one)")
 	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
