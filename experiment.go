@@ -296,7 +296,8 @@ type ExperimentStore interface {
 	ModifyExperiment(ctx context.Context, id string, change func(*Experiment) error) (*Experiment, error)
 	GetExperiment(ctx context.Context, id string) (*Experiment, error)
 	ListExperiments(ctx context.Context) ([]*Experiment, error)
-	// SaveDecision stores d; Conflict if its event id exists in the experiment.
+	// SaveDecision stores d and sets d.Seq; Conflict if its event id
+	// exists in the experiment, NotFound if the experiment does not.
 	SaveDecision(ctx context.Context, d *Decision) error
 	// GetDecision returns a decision with its reward, NotFound if absent.
 	GetDecision(ctx context.Context, experimentID, eventID string) (*Joined, error)

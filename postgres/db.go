@@ -54,6 +54,10 @@ type DB struct {
 	// (the predictions table's).
 	preds         chan *predictionReq
 	predictionSeq string
+	// decisions and rewards batch SaveDecision and SaveReward calls into
+	// one statement each.
+	decisions chan *decisionReq
+	rewards   chan *rewardReq
 
 	// horizons are what RewardedSince knows of each experiment's log.
 	horizonMu sync.Mutex
@@ -113,7 +117,8 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 		return nil, classify(err)
 	}
 	db := &DB{Now: lift.StoredNow, pool: pool, features: lift.NewFeatureCache(featureCacheSize),
-		stopped: make(chan struct{}), preds: make(chan *predictionReq),
+		stopped: make(chan struct{}), preds: make(chan *predictionReq), decisions: make(chan *decisionReq),
+		rewards:  make(chan *rewardReq),
 		horizons: map[string]*rewardHorizon{}}
 	db.features.SetEnabled(false)
 	if err := db.Migrate(ctx); err != nil {
@@ -130,6 +135,8 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { db.listenClips(bg, ready) })
 	wg.Go(func() { db.recordPredictions(bg) })
+	wg.Go(func() { db.saveDecisions(bg) })
+	wg.Go(func() { db.saveRewards(bg) })
 	wg.Go(func() { db.foldCounts(bg) })
 	go func() { wg.Wait(); close(db.stopped) }()
 	// Serve from the cache from the start if the listener comes up soon;

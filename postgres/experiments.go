@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"lift"
+	"lift/internal/groupcommit"
 )
 
 var _ lift.ExperimentStore = (*DB)(nil)
@@ -124,29 +125,137 @@ func (db *DB) ListExperiments(ctx context.Context) (_ []*lift.Experiment, err er
 	return out, classify(rows.Err())
 }
 
-// SaveDecision implements lift.ExperimentStore.
+// SaveDecision implements lift.ExperimentStore. Decisions are inserted in
+// batches, as predictions are (commitBatches): every decision waiting at
+// once goes into one statement and one commit, so a replica under load
+// pays one round trip and one WAL flush for many decisions instead of one
+// each, and PostgreSQL runs one backend where it ran one per decision.
 func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveDecision(%q)", d.EventID)
+	p, err := newPendingDecision(d)
+	if err != nil {
+		return err
+	}
+	return groupcommit.Submit(ctx, db.decisions, db.stopped, errClosed, p)
+}
+
+// pendingDecision is a decision waiting for its batch, its JSON columns
+// encoded by the caller.
+type pendingDecision struct {
+	d                      *lift.Decision
+	context, variants, pmf []byte
+}
+
+func newPendingDecision(d *lift.Decision) (*pendingDecision, error) {
 	c, err := json.Marshal(d.Context)
 	if err != nil {
-		return lift.Errorf(lift.Invalid, "decision context: %v", err)
+		return nil, lift.Errorf(lift.Invalid, "decision context: %v", err)
 	}
 	v, _ := json.Marshal(d.Variants)
 	p, err := json.Marshal(d.PMF)
 	if err != nil {
-		return lift.Errorf(lift.Invalid, "decision pmf: %v", err)
+		return nil, lift.Errorf(lift.Invalid, "decision pmf: %v", err)
 	}
-	// One statement, committed on its own: no BEGIN and COMMIT round trips.
-	err = db.pool.QueryRow(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+	return &pendingDecision{d: d, context: c, variants: v, pmf: p}, nil
+}
+
+type decisionReq = groupcommit.Request[*pendingDecision]
+
+// maxDecisionBatch bounds the decisions one statement inserts.
+const maxDecisionBatch = 256
+
+// saveDecisions inserts the decisions SaveDecision queues (commitBatches).
+func (db *DB) saveDecisions(ctx context.Context) {
+	commitBatches(ctx, db.decisions, maxDecisionBatch, db.insertDecisions, db.insertDecision)
+}
+
+// insertDecisions inserts a batch of decisions in one statement and sets
+// their seqs. An event already decided (before, or earlier in the batch)
+// is not inserted, and its caller gets the conflict insertDecision would
+// give. Any other error fails the statement, and commitBatches inserts
+// each decision on its own.
+func (db *DB) insertDecisions(ctx context.Context, rs []*decisionReq) ([]error, error) {
+	if len(rs) == 1 {
+		return []error{db.insertDecision(ctx, rs[0].Item)}, nil
+	}
+	type key struct{ experiment, event string }
+	n := len(rs)
+	var (
+		errs                    = make([]error, n)
+		first                   = make(map[key]int, n)
+		exp, event              = make([]string, 0, n), make([]string, 0, n)
+		contexts, variants, pmf = make([][]byte, 0, n), make([][]byte, 0, n), make([][]byte, 0, n)
+		chosen                  = make([]int32, 0, n)
+		prob                    = make([]float64, 0, n)
+		policy                  = make([]int64, 0, n)
+		created, deadline       = make([]time.Time, 0, n), make([]time.Time, 0, n)
+	)
+	for i, r := range rs {
+		d := r.Item.d
+		k := key{d.ExperimentID, d.EventID}
+		if _, dup := first[k]; dup {
+			// The first of them is decided by this statement, or was
+			// before it: either way this one is a second decision.
+			errs[i] = decisionConflict(d)
+			continue
+		}
+		first[k] = i
+		exp, event = append(exp, d.ExperimentID), append(event, d.EventID)
+		contexts, variants, pmf = append(contexts, r.Item.context), append(variants, r.Item.variants), append(pmf, r.Item.pmf)
+		chosen, prob, policy = append(chosen, int32(d.Chosen)), append(prob, d.Probability), append(policy, d.PolicyVersion)
+		created, deadline = append(created, d.CreatedAt), append(deadline, d.Deadline)
+	}
+	rows, err := db.pool.Query(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+			policy_version, created_at, deadline)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::int4[], $7::float8[],
+			$8::int8[], $9::timestamptz[], $10::timestamptz[])
+		ON CONFLICT (experiment_id, event_id) DO NOTHING
+		RETURNING experiment_id, event_id, seq`,
+		exp, event, contexts, variants, pmf, chosen, prob, policy, created, deadline)
+	if err != nil {
+		return nil, classify(err)
+	}
+	inserted := make([]bool, n)
+	var (
+		k   key
+		seq int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&k.experiment, &k.event, &seq}, func() error {
+		i, ok := first[k]
+		if !ok {
+			return lift.Errorf(lift.Internal, "the batch insert returned event %q of experiment %q, which it was not given", k.event, k.experiment)
+		}
+		rs[i].Item.d.Seq, inserted[i] = seq, true
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	for _, i := range first {
+		if !inserted[i] {
+			errs[i] = decisionConflict(rs[i].Item.d)
+		}
+	}
+	return errs, nil
+}
+
+// insertDecision inserts one decision in a statement of its own.
+func (db *DB) insertDecision(ctx context.Context, p *pendingDecision) error {
+	d := p.d
+	err := db.pool.QueryRow(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
 		policy_version, created_at, deadline) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq`,
-		d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, d.CreatedAt, d.Deadline).Scan(&d.Seq)
+		d.ExperimentID, d.EventID, p.context, p.variants, p.pmf, d.Chosen, d.Probability, d.PolicyVersion, d.CreatedAt, d.Deadline).Scan(&d.Seq)
 	switch pgCode(err) {
 	case uniqueViolation:
-		return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
+		return decisionConflict(d)
 	case foreignKeyViolation:
 		return lift.Errorf(lift.NotFound, "experiment %q not found", d.ExperimentID)
 	}
 	return classify(err)
+}
+
+func decisionConflict(d *lift.Decision) error {
+	return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
 }
 
 const joinedColumns = `d.seq, d.experiment_id, d.event_id, d.context, d.variants, d.pmf, d.chosen, d.probability, d.policy_version,
@@ -209,42 +318,139 @@ func (db *DB) GetDecision(ctx context.Context, experimentID, eventID string) (_ 
 	return j, classify(err)
 }
 
-// SaveReward implements lift.ExperimentStore. The decision row is locked
-// first (SELECT ... FOR UPDATE), so two replicas rewarding the same event
-// at once serialise: the second sees the first one's reward and returns it.
-// The statement also holds the experiment's reward lock in shared mode
-// from before its seq is drawn until it commits; RewardedSince relies on
-// that (see rewardHorizonSQL).
+// SaveReward implements lift.ExperimentStore. Rewards are stored in
+// batches, as decisions are: every reward waiting at once goes into one
+// statement (saveRewardsSQL) and one commit.
 func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Reward, err error) {
 	defer lift.Wrap(&err, "ExperimentStore.SaveReward(%q)", r.EventID)
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = db.Now()
 	}
-	// One statement, committed on its own (no BEGIN and COMMIT round
-	// trips). Locking the decision row serialises replicas rewarding one
-	// event; a second reward for it inserts nothing and reads the first.
+	p := &pendingReward{r: r}
+	if err := groupcommit.Submit(ctx, db.rewards, db.stopped, errClosed, p); err != nil {
+		return nil, err
+	}
+	return p.existing, nil
+}
+
+// pendingReward is a reward waiting for its batch; existing is set to the
+// reward stored before it, if there is one.
+type pendingReward struct {
+	r, existing *lift.Reward
+}
+
+type rewardReq = groupcommit.Request[*pendingReward]
+
+// maxRewardBatch bounds the rewards one statement stores.
+const maxRewardBatch = 256
+
+// saveRewards stores the rewards SaveReward queues (commitBatches).
+func (db *DB) saveRewards(ctx context.Context) {
+	commitBatches(ctx, db.rewards, maxRewardBatch, db.insertRewards, db.insertReward)
+}
+
+// insertRewards stores a batch of rewards in one statement and sets their
+// seqs; a reward for an event that is not decided gets NotFound. A reward
+// for an event that has one already (stored before, or earlier in this
+// batch) goes to insertReward after the statement, which finds the stored
+// one and reads it back. Any other error fails the statement, and
+// commitBatches stores each reward on its own.
+func (db *DB) insertRewards(ctx context.Context, rs []*rewardReq) ([]error, error) {
+	if len(rs) == 1 {
+		return []error{db.insertReward(ctx, rs[0].Item)}, nil
+	}
+	type key struct{ experiment, event string }
+	n := len(rs)
+	var (
+		errs       = make([]error, n)
+		seen       = make(map[key]bool, n)
+		alone      []int // stored on their own after the statement
+		exp, event = make([]string, 0, n), make([]string, 0, n)
+		value      = make([]float64, 0, n)
+		isDefault  = make([]bool, 0, n)
+		created    = make([]time.Time, 0, n)
+		ord        = make([]int32, 0, n)
+	)
+	for i, q := range rs {
+		r := q.Item.r
+		k := key{r.ExperimentID, r.EventID}
+		if seen[k] {
+			alone = append(alone, i)
+			continue
+		}
+		seen[k] = true
+		exp, event, value = append(exp, r.ExperimentID), append(event, r.EventID), append(value, r.Value)
+		isDefault, created, ord = append(isDefault, r.Default), append(created, r.CreatedAt), append(ord, int32(i))
+	}
+	rows, err := db.pool.Query(ctx, saveRewardsSQL, exp, event, value, isDefault, created, ord)
+	if err != nil {
+		return nil, classify(err)
+	}
+	var (
+		i     int32
+		found bool
+		seq   *int64
+		got   int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&i, &found, &seq}, func() error {
+		if i < 0 || int(i) >= n {
+			return lift.Errorf(lift.Internal, "the batch of rewards answered for caller %d of %d", i, n)
+		}
+		got++
+		switch r := rs[i].Item.r; {
+		case !found:
+			errs[i] = rewardNotFound(r)
+		case seq != nil:
+			r.Seq = *seq
+		default:
+			alone = append(alone, int(i))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	if got != len(ord) {
+		return nil, lift.Errorf(lift.Internal, "the batch of %d rewards answered for %d", len(ord), got)
+	}
+	for _, i := range alone {
+		errs[i] = db.insertReward(ctx, rs[i].Item)
+	}
+	return errs, nil
+}
+
+// insertReward stores one reward in a statement of its own (saveRewardSQL)
+// and, when its event has a reward already, reads that one back into
+// p.existing.
+func (db *DB) insertReward(ctx context.Context, p *pendingReward) error {
+	r := p.r
 	var (
 		found int
 		seq   *int64
 	)
-	err = db.pool.QueryRow(ctx, saveRewardSQL,
+	err := db.pool.QueryRow(ctx, saveRewardSQL,
 		r.ExperimentID, r.EventID, r.Value, r.Default, r.CreatedAt).Scan(&found, &seq)
 	switch {
 	case err != nil:
-		return nil, classify(err)
+		return classify(err)
 	case found == 0:
-		return nil, lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
+		return rewardNotFound(r)
 	case seq != nil:
 		r.Seq = *seq
-		return nil, nil
+		return nil
 	}
 	j, err := scanJoined(db.pool.QueryRow(ctx, `SELECT `+joinedColumns+` FROM decisions d
 		JOIN rewards r ON r.experiment_id = d.experiment_id AND r.event_id = d.event_id
 		WHERE d.experiment_id = $1 AND d.event_id = $2`, r.ExperimentID, r.EventID))
 	if err != nil {
-		return nil, classify(err)
+		return classify(err)
 	}
-	return j.Reward, nil
+	p.existing = j.Reward
+	return nil
+}
+
+func rewardNotFound(r *lift.Reward) error {
+	return lift.Errorf(lift.NotFound, "event %q not found in experiment %q", r.EventID, r.ExperimentID)
 }
 
 // Rewards commit out of seq order on PostgreSQL: replicas draw seqs from
@@ -254,9 +460,10 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 // read past a seq that could still be filled in. Each experiment has a
 // reward lock (a transaction-scoped advisory lock) that tells:
 //
-//   - saveRewardSQL takes it in shared mode before the row's seq is drawn
-//     (the decision CTE the insert reads from joins the lock's CTE) and
-//     holds it until it commits or rolls back;
+//   - saveRewardSQL (and saveRewardsSQL, for each experiment of its
+//     batch) takes it in shared mode before the row's seq is drawn (the
+//     decision CTE the insert reads from joins the lock's CTE) and holds
+//     it until it commits or rolls back;
 //   - rewardHorizonSQL reads the highest visible seq of the experiment,
 //     then which transactions hold the lock. A reward with a lower seq
 //     drew it before the highest visible one was drawn (the sequence
@@ -270,7 +477,8 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 // never taken exclusively), and clocks play no part, so replicas' clock
 // skew cannot make one skip a reward.
 const (
-	rewardLockArgs = `1818846836, hashtext(current_schema() || '.lift.rewards.' || $1)`
+	rewardLockPrefix = `1818846836, hashtext(current_schema() || '.lift.rewards.' || `
+	rewardLockArgs   = rewardLockPrefix + `$1)`
 
 	saveRewardSQL = `WITH lk AS (
 			SELECT pg_advisory_xact_lock_shared(` + rewardLockArgs + `)
@@ -287,6 +495,38 @@ const (
 			WHERE experiment_id = $1 AND event_id = $2 AND EXISTS (SELECT 1 FROM ins)
 		)
 		SELECT (SELECT COUNT(*) FROM d), (SELECT seq FROM ins)`
+
+	// saveRewardsSQL is saveRewardSQL for a batch of rewards with distinct
+	// events, given as arrays (experiment, event, value, default, time,
+	// the caller's index): it takes the reward lock of every experiment
+	// in the batch before drawing any seq (d reads lk), locks the
+	// decisions in key order (as any other batch does: two cannot wait on
+	// each other), and answers one row per reward: its index, whether its
+	// decision was found, and its new seq (NULL when the event had a
+	// reward already).
+	saveRewardsSQL = `WITH input AS MATERIALIZED (
+			SELECT e COLLATE "C" AS experiment_id, v COLLATE "C" AS event_id, value, is_default, created_at, ord
+			FROM unnest($1::text[], $2::text[], $3::float8[], $4::bool[], $5::timestamptz[], $6::int4[])
+				AS i(e, v, value, is_default, created_at, ord)
+		), lk AS MATERIALIZED (
+			SELECT COUNT(pg_advisory_xact_lock_shared(` + rewardLockPrefix + `e))) AS n
+			FROM (SELECT DISTINCT experiment_id AS e FROM input ORDER BY 1) x
+		), d AS (
+			SELECT dc.experiment_id, dc.event_id FROM decisions dc, lk
+			WHERE lk.n > 0 AND (dc.experiment_id, dc.event_id) IN (SELECT experiment_id, event_id FROM input)
+			ORDER BY dc.experiment_id, dc.event_id FOR UPDATE OF dc
+		), ins AS (
+			INSERT INTO rewards(experiment_id, event_id, value, is_default, created_at)
+			SELECT i.experiment_id, i.event_id, i.value, i.is_default, i.created_at
+			FROM input i JOIN d USING (experiment_id, event_id) ORDER BY i.ord
+			ON CONFLICT (experiment_id, event_id) DO NOTHING
+			RETURNING experiment_id, event_id, seq
+		), upd AS (
+			UPDATE decisions dc SET rewarded = true FROM ins
+			WHERE dc.experiment_id = ins.experiment_id AND dc.event_id = ins.event_id
+		)
+		SELECT i.ord, d.event_id IS NOT NULL, ins.seq FROM input i
+			LEFT JOIN d USING (experiment_id, event_id) LEFT JOIN ins USING (experiment_id, event_id)`
 
 	// The statement's snapshot (the MAX) is taken before pg_locks is read.
 	rewardHorizonSQL = `SELECT (SELECT COALESCE(MAX(seq), 0) FROM rewards WHERE experiment_id = $1),

@@ -8,14 +8,46 @@ import (
 	"lift"
 )
 
-// SaveRewardSQL lets tests run a replica's reward statement inside a
-// transaction they hold open.
-const SaveRewardSQL = saveRewardSQL
+// SaveRewardSQL and SaveRewardsSQL let tests run a replica's reward
+// statements inside a transaction they hold open.
+const (
+	SaveRewardSQL  = saveRewardSQL
+	SaveRewardsSQL = saveRewardsSQL
+)
+
+// InsertRewards runs the batch insert of rewards on rs as one batch, and
+// returns each one's error and the reward found stored before it.
+func (db *DB) InsertRewards(ctx context.Context, rs []*lift.Reward) (errs []error, existing []*lift.Reward, err error) {
+	qs := make([]*rewardReq, len(rs))
+	for i, r := range rs {
+		qs[i] = &rewardReq{Item: &pendingReward{r: r}}
+	}
+	if errs, err = db.insertRewards(ctx, qs); err != nil {
+		return nil, nil, err
+	}
+	for _, q := range qs {
+		existing = append(existing, q.Item.existing)
+	}
+	return errs, existing, nil
+}
 
 // InsertPrediction is the one-prediction insert a failed batch falls
 // back to.
 func (db *DB) InsertPrediction(ctx context.Context, p *lift.Prediction) error {
 	return db.insertPrediction(ctx, p)
+}
+
+// InsertDecisions runs the batch insert of decisions on ds as one batch.
+func (db *DB) InsertDecisions(ctx context.Context, ds []*lift.Decision) ([]error, error) {
+	rs := make([]*decisionReq, len(ds))
+	for i, d := range ds {
+		p, err := newPendingDecision(d)
+		if err != nil {
+			return nil, err
+		}
+		rs[i] = &decisionReq{Item: p}
+	}
+	return db.insertDecisions(ctx, rs)
 }
 
 // MigrateThrough migrates the database named by dsn up to and including

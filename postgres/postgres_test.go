@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -308,22 +309,66 @@ func TestClipFeaturesAcrossReplicas(t *testing.T) {
 // statement commits, both come back in seq order; a rolled-back
 // statement's gap holds nothing back; with nothing in flight a reward is
 // readable at once.
+//
+// A replica stores a reward alone (saveRewardSQL) or in a batch
+// (saveRewardsSQL): both are tried, the batch with a reward of another
+// experiment whose lock comes first.
 func TestRewardsCommittedOutOfOrder(t *testing.T) {
+	t.Run("alone", func(t *testing.T) {
+		rewardsCommittedOutOfOrder(t, func(ctx context.Context, tx pgx.Tx, ev string, at time.Time) (*int64, error) {
+			var (
+				found int
+				seq   *int64
+			)
+			err := tx.QueryRow(ctx, postgres.SaveRewardSQL, "exp", ev, 1.0, false, at).Scan(&found, &seq)
+			return seq, err
+		})
+	})
+	t.Run("batch", func(t *testing.T) {
+		rewardsCommittedOutOfOrder(t, func(ctx context.Context, tx pgx.Tx, ev string, at time.Time) (*int64, error) {
+			rows, err := tx.Query(ctx, postgres.SaveRewardsSQL, []string{"aaa", "exp"}, []string{ev, ev}, []float64{1, 1},
+				[]bool{false, false}, []time.Time{at, at}, []int32{0, 1})
+			if err != nil {
+				return nil, err
+			}
+			var (
+				ord   int32
+				found bool
+				seq   *int64
+				mine  *int64
+			)
+			_, err = pgx.ForEachRow(rows, []any{&ord, &found, &seq}, func() error {
+				if !found || seq == nil {
+					return fmt.Errorf("reward %d of the batch: found %v, seq %v", ord, found, seq)
+				}
+				if ord == 1 {
+					mine = seq
+				}
+				return nil
+			})
+			return mine, err
+		})
+	})
+}
+
+func rewardsCommittedOutOfOrder(t *testing.T, store func(ctx context.Context, tx pgx.Tx, ev string, at time.Time) (*int64, error)) {
 	dsn := storetest.MustPostgresDSN(t)
 	db := MustOpenDSN(t, dsn)
 	ctx := context.Background()
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	exp := &lift.Experiment{ID: "exp", Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
-		Policy: lift.PolicySpec{Name: "thompson"}, RewardWait: lift.Duration{Duration: time.Hour},
-		RewardRange: [2]float64{0, 1}, CreatedAt: t0}
-	if err := db.CreateExperiment(ctx, exp); err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range []string{"ev1", "ev2", "ev3", "ev4", "ev5"} {
-		d := &lift.Decision{ExperimentID: "exp", EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
-			PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
-		if err := db.SaveDecision(ctx, d); err != nil {
+	for _, id := range []string{"exp", "aaa"} {
+		exp := &lift.Experiment{ID: id, Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
+			Policy: lift.PolicySpec{Name: "thompson"}, RewardWait: lift.Duration{Duration: time.Hour},
+			RewardRange: [2]float64{0, 1}, CreatedAt: t0}
+		if err := db.CreateExperiment(ctx, exp); err != nil {
 			t.Fatal(err)
+		}
+		for _, ev := range []string{"ev1", "ev2", "ev3", "ev4", "ev5"} {
+			d := &lift.Decision{ExperimentID: id, EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
+				PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
+			if err := db.SaveDecision(ctx, d); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	conn, err := pgx.Connect(ctx, dsn)
@@ -339,12 +384,9 @@ func TestRewardsCommittedOutOfOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var (
-			found int
-			seq   *int64
-		)
-		if err := tx.QueryRow(ctx, postgres.SaveRewardSQL, "exp", ev, 1.0, false, t0).Scan(&found, &seq); err != nil || seq == nil {
-			t.Fatalf("reward %s in an open transaction: found %d, seq %v, %v", ev, found, seq, err)
+		seq, err := store(ctx, tx, ev, t0)
+		if err != nil || seq == nil {
+			t.Fatalf("reward %s in an open transaction: seq %v, %v", ev, seq, err)
 		}
 		return tx, *seq
 	}
@@ -445,6 +487,135 @@ func TestInsertPredictionAlone(t *testing.T) {
 	r := &lift.Prediction{Source: "heuristic", PredictedCTR: 0.01, Band: lift.Low, Confidence: 0.25, Interval: [2]float64{0, 1}, CreatedAt: at}
 	if err := db.InsertPrediction(ctx, r); err != nil || r.ID <= p.ID {
 		t.Errorf("InsertPrediction without a clip = %v, id %d", err, r.ID)
+	}
+}
+
+// TestInsertDecisionsBatch: one statement inserts a batch of decisions;
+// an event decided before, or twice in the batch, is a conflict for its
+// caller only, and the first of the batch is the one stored. A batch
+// naming a missing experiment fails whole (its callers are then retried
+// one by one) and writes nothing.
+func TestInsertDecisionsBatch(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := db.CreateExperiment(ctx, &lift.Experiment{ID: "x", Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
+		Policy: lift.PolicySpec{Name: "thompson"}, RewardRange: [2]float64{0, 1}, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	decision := func(exp, event string, caller int) *lift.Decision {
+		return &lift.Decision{ExperimentID: exp, EventID: event, Context: map[string]float64{"caller": float64(caller)},
+			Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Chosen: caller % 2, Probability: 0.5,
+			CreatedAt: t0, Deadline: t0.Add(time.Hour)}
+	}
+	if err := db.SaveDecision(ctx, decision("x", "before", 0)); err != nil {
+		t.Fatal(err)
+	}
+	batch := []*lift.Decision{decision("x", "e1", 1), decision("x", "before", 2), decision("x", "e2", 3),
+		decision("x", "e1", 4), decision("x", "e3", 5)}
+	errs, err := db.InsertDecisions(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := map[int64]bool{}
+	for i, d := range batch {
+		conflict := i == 1 || i == 3
+		if conflict {
+			if lift.KindOf(errs[i]) != lift.Conflict {
+				t.Errorf("decision %d (%s): %v, want a conflict", i, d.EventID, errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil || d.Seq <= 0 || seqs[d.Seq] {
+			t.Fatalf("decision %d (%s): %v, seq %d", i, d.EventID, errs[i], d.Seq)
+		}
+		seqs[d.Seq] = true
+		j, err := db.GetDecision(ctx, "x", d.EventID)
+		if err != nil || j.Seq != d.Seq || j.Context["caller"] != float64(i+1) || j.Chosen != d.Chosen {
+			t.Errorf("stored %s: %+v, %v; want the batch's decision %d, seq %d", d.EventID, j, err, i, d.Seq)
+		}
+	}
+	if j, err := db.GetDecision(ctx, "x", "before"); err != nil || j.Context["caller"] != 0 {
+		t.Errorf("the decision made before the batch: %+v, %v", j, err)
+	}
+	if _, err := db.InsertDecisions(ctx, []*lift.Decision{decision("x", "e4", 6), decision("missing", "e5", 7)}); err == nil {
+		t.Fatal("a batch naming a missing experiment succeeded")
+	}
+	if _, err := db.GetDecision(ctx, "x", "e4"); lift.KindOf(err) != lift.NotFound {
+		t.Errorf("a failed batch stored its other decision: %v", err)
+	}
+}
+
+// TestInsertRewardsBatch: one statement stores a batch of rewards; a
+// reward for an event rewarded before, or earlier in the batch, gets the
+// stored one back, and one for a missing event or experiment is not
+// found, without failing the others. A stored reward marks its decision
+// rewarded.
+func TestInsertRewardsBatch(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"x", "y"} {
+		if err := db.CreateExperiment(ctx, &lift.Experiment{ID: id, Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
+			Policy: lift.PolicySpec{Name: "thompson"}, RewardRange: [2]float64{0, 1}, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range []string{"e1", "e2", "e3"} {
+			if err := db.SaveDecision(ctx, &lift.Decision{ExperimentID: id, EventID: ev, Context: map[string]float64{},
+				Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := &lift.Reward{ExperimentID: "x", EventID: "e2", Value: 0.5, CreatedAt: t0}
+	if _, err := db.SaveReward(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	reward := func(exp, ev string, v float64) *lift.Reward {
+		return &lift.Reward{ExperimentID: exp, EventID: ev, Value: v, CreatedAt: t0.Add(time.Minute)}
+	}
+	batch := []*lift.Reward{reward("x", "e1", 1), reward("x", "e2", 0.25), reward("x", "nope", 1), reward("y", "e1", 0),
+		reward("x", "e1", 0.75), reward("gone", "e1", 1), reward("y", "e3", 1)}
+	errs, existing, err := db.InsertRewards(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := map[int64]bool{}
+	for i, r := range batch {
+		switch i {
+		case 1: // rewarded before the batch
+			if errs[i] != nil || existing[i] == nil || existing[i].Seq != before.Seq || existing[i].Value != 0.5 {
+				t.Errorf("x/e2 again: %v, existing %+v; want the reward stored before (seq %d)", errs[i], existing[i], before.Seq)
+			}
+		case 4: // rewarded earlier in the batch
+			if errs[i] != nil || existing[i] == nil || existing[i].Seq != batch[0].Seq || existing[i].Value != 1 {
+				t.Errorf("x/e1 twice in the batch: %v, existing %+v; want the first (seq %d)", errs[i], existing[i], batch[0].Seq)
+			}
+		case 2, 5:
+			if lift.KindOf(errs[i]) != lift.NotFound {
+				t.Errorf("reward %s/%s: %v, want not found", r.ExperimentID, r.EventID, errs[i])
+			}
+		default:
+			if errs[i] != nil || existing[i] != nil || r.Seq <= before.Seq || seqs[r.Seq] {
+				t.Fatalf("reward %s/%s: %v, existing %+v, seq %d", r.ExperimentID, r.EventID, errs[i], existing[i], r.Seq)
+			}
+			seqs[r.Seq] = true
+			j, err := db.GetDecision(ctx, r.ExperimentID, r.EventID)
+			if err != nil || j.Reward == nil || j.Reward.Seq != r.Seq || j.Reward.Value != r.Value {
+				t.Errorf("stored %s/%s: %+v, %v; want seq %d value %v", r.ExperimentID, r.EventID, j, err, r.Seq, r.Value)
+			}
+		}
+	}
+	// Only x/e3 and y/e2 are left unrewarded: every stored reward marked
+	// its decision.
+	ds, err := db.ExpiredDecisions(ctx, t0.Add(2*time.Hour), 10)
+	var left []string
+	for _, d := range ds {
+		left = append(left, d.ExperimentID+"/"+d.EventID)
+	}
+	slices.Sort(left)
+	if err != nil || fmt.Sprint(left) != "[x/e3 y/e2]" {
+		t.Errorf("ExpiredDecisions = %v, %v; want [x/e3 y/e2]", left, err)
 	}
 }
 

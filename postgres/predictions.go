@@ -26,39 +26,51 @@ const maxPredictionBatch = 256
 // trips and a flush each. It returns when ctx ends, after the batch in
 // hand is written and answered.
 func (db *DB) recordPredictions(ctx context.Context) {
+	commitBatches(ctx, db.preds, maxPredictionBatch, db.insertPredictions, db.insertPrediction)
+}
+
+// commitBatches takes what callers queue on ch, all of those waiting at
+// once (up to max), and writes them with all, one statement, then answers
+// every caller: with the error all gives for its item (if it gives any:
+// an item the statement skipped), else nil. When the statement fails,
+// each item is written on its own with one, so that one caller's error is
+// never another's. It returns when ctx ends, after the batch in hand is
+// written and answered.
+func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], max int,
+	all func(context.Context, []*groupcommit.Request[T]) ([]error, error), one func(context.Context, T) error) {
 	for {
-		var batch []*predictionReq
+		var batch []*groupcommit.Request[T]
 		select {
-		case r := <-db.preds:
+		case r := <-ch:
 			batch = append(batch, r)
 		case <-ctx.Done():
 			return
 		}
-		db.insertBatch(groupcommit.Gather(db.preds, batch, maxPredictionBatch))
-	}
-}
-
-// insertBatch writes batch and answers every caller. When the statement
-// fails, each prediction is inserted on its own, so that one caller's
-// error is never another's.
-func (db *DB) insertBatch(batch []*predictionReq) {
-	live := groupcommit.Live(batch)
-	if len(live) == 0 {
-		return
-	}
-	// Not the callers' contexts: the batch is shared, and one caller
-	// giving up must not fail the others.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := db.insertPredictions(ctx, live)
-	if err == nil || len(live) == 1 {
-		for _, r := range live {
-			r.Answer(err)
+		live := groupcommit.Live(groupcommit.Gather(ch, batch, max))
+		if len(live) == 0 {
+			continue
 		}
-		return
-	}
-	for _, r := range live {
-		r.Answer(db.insertPrediction(ctx, r.Item))
+		// Not the callers' contexts: the batch is shared, and one caller
+		// giving up must not fail the others.
+		bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs, err := all(bctx, live)
+		switch {
+		case err == nil:
+			for i, r := range live {
+				if i < len(errs) {
+					r.Answer(errs[i])
+				} else {
+					r.Answer(nil)
+				}
+			}
+		case len(live) == 1:
+			live[0].Answer(err)
+		default:
+			for _, r := range live {
+				r.Answer(one(bctx, r.Item))
+			}
+		}
+		cancel()
 	}
 }
 
@@ -68,7 +80,7 @@ func (db *DB) insertBatch(batch []*predictionReq) {
 // looking it up per statement cost catalog reads). The clips were checked
 // by RecordPrediction: a check per prediction here (an EXISTS sub-plan)
 // cost ~10% of PostgreSQL's CPU per prediction (docs/BENCHMARKS-http.md).
-func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error {
+func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) ([]error, error) {
 	n := len(rs)
 	var (
 		clip   = make([]*string, n)
@@ -92,12 +104,12 @@ func (db *DB) insertPredictions(ctx context.Context, rs []*predictionReq) error 
 		VALUES (nextval($10::regclass), $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING first_id`,
 		clip, model, source, band, ctr, conf, lo, hi, at, db.predictionSeq).Scan(&first)
 	if err != nil {
-		return classify(err)
+		return nil, classify(err)
 	}
 	for i, r := range rs {
 		r.Item.ID = first + int64(i)
 	}
-	return nil
+	return nil, nil
 }
 
 // insertPrediction inserts one prediction, if its clip exists: the

@@ -105,12 +105,18 @@ func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 	v, _ := json.Marshal(d.Variants)
 	p, _ := json.Marshal(d.PMF)
 	return db.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
+		res, err := tx.ExecContext(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
 			policy_version, created_at, deadline) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			d.ExperimentID, d.EventID, c, v, p, d.Chosen, d.Probability, d.PolicyVersion, formatTime(d.CreatedAt), formatTime(d.Deadline))
-		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+		switch {
+		case err != nil && strings.Contains(err.Error(), "UNIQUE"):
 			return lift.Errorf(lift.Conflict, "event_id %q was already decided in experiment %q", d.EventID, d.ExperimentID)
+		case err != nil && strings.Contains(err.Error(), "FOREIGN KEY"):
+			return lift.Errorf(lift.NotFound, "experiment %q not found", d.ExperimentID)
+		case err != nil:
+			return err
 		}
+		d.Seq, err = res.LastInsertId()
 		return err
 	})
 }

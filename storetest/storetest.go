@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PrunePredictions", testPrunePredictions},
 		{"PredictionCounts", testPredictionCounts},
 		{"RewardsConcurrent", testRewardsConcurrent},
+		{"DecisionsConcurrent", testDecisionsConcurrent},
 		{"ClipFeaturesFollowWrites", testClipFeaturesFollowWrites},
 		{"ModelRegistry", testModelRegistry},
 		{"ActivateExactlyOne", testActivateExactlyOne},
@@ -857,6 +858,89 @@ func testRewardsConcurrent(t *testing.T, s Store) {
 	}
 	if ds, err := s.ExpiredDecisions(ctx, t0.Add(2*time.Hour), 10); err != nil || len(ds) != 0 {
 		t.Errorf("ExpiredDecisions after the reward = %d, %v; want none (the decision is rewarded)", len(ds), err)
+	}
+}
+
+// testDecisionsConcurrent decides many events at once, some of them
+// twice and some in an experiment that does not exist (a store may write
+// them in one batch): each event is stored once, with the decision whose
+// call succeeded; every second decision of an event is a conflict, and
+// every decision of the missing experiment is not found.
+func testDecisionsConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"dc-a", "dc-b"} {
+		if err := s.CreateExperiment(ctx, newExperiment(id, t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 96
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		ds    = make([]*lift.Decision, n)
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		exp := []string{"dc-a", "dc-b"}[i%2]
+		if i%16 == 5 {
+			exp = "dc-missing"
+		}
+		ds[i] = newDecision(exp, fmt.Sprintf("ev%d", i%40), i%2, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(time.Hour))
+		ds[i].Context = map[string]float64{"caller": float64(i)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = s.SaveDecision(ctx, ds[i])
+		}()
+	}
+	close(start)
+	wg.Wait()
+	winners := map[string]int{}
+	seqs := map[int64]bool{}
+	for i, err := range errs {
+		d := ds[i]
+		key := d.ExperimentID + "/" + d.EventID
+		switch {
+		case d.ExperimentID == "dc-missing":
+			wantKind(t, "SaveDecision in a missing experiment", err, lift.NotFound)
+		case err == nil:
+			if w, ok := winners[key]; ok {
+				t.Fatalf("%s decided twice: by calls %d and %d", key, w, i)
+			}
+			winners[key] = i
+			if d.Seq <= 0 || seqs[d.Seq] {
+				t.Fatalf("call %d got seq %d (seen before: %v)", i, d.Seq, seqs[d.Seq])
+			}
+			seqs[d.Seq] = true
+		default:
+			wantKind(t, "SaveDecision "+key, err, lift.Conflict)
+		}
+	}
+	for i, d := range ds {
+		if d.ExperimentID == "dc-missing" {
+			continue
+		}
+		key := d.ExperimentID + "/" + d.EventID
+		w, ok := winners[key]
+		if !ok {
+			t.Fatalf("no call deciding %s succeeded", key)
+		}
+		if w != i {
+			continue
+		}
+		j, err := s.GetDecision(ctx, d.ExperimentID, d.EventID)
+		if err != nil {
+			t.Fatalf("GetDecision(%s): %v", key, err)
+		}
+		if j.Seq != d.Seq || j.Context["caller"] != float64(i) || j.Chosen != d.Chosen || !j.CreatedAt.Equal(d.CreatedAt) {
+			t.Errorf("%s stored seq %d, context %v, chosen %d, at %v; the call that succeeded had seq %d, caller %d, chosen %d, at %v",
+				key, j.Seq, j.Context, j.Chosen, j.CreatedAt, d.Seq, i, d.Chosen, d.CreatedAt)
+		}
+	}
+	if len(winners) != 2*20 {
+		t.Errorf("%d events decided, want 40", len(winners))
 	}
 }
 
