@@ -88,23 +88,7 @@ if [ "$DB" = postgres ]; then
 	PGDIR=$TMP/pg
 	chmod 755 "$TMP" # the server runs as the postgres user when we are root
 	echo "starting a PostgreSQL cluster" >&2
-	DSN=$(PG_DURABLE=1 PGPORT=55480 "$ROOT/scripts/pg-test-cluster.sh" start "$PGDIR")
-	# A new cluster creates (and zero-fills) a 16 MB WAL segment every few
-	# seconds under this load, where a server that has run a while
-	# renames an old one: ~5% of PostgreSQL's CPU in a profile, and stalls
-	# in the tail. Make 1 GB of segments (PostgreSQL's default
-	# max_wal_size) and keep them for reuse, as a long-running server has.
-	echo "preparing 1 GB of WAL segments for reuse" >&2
-	PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1)
-	[ -n "$PSQL" ] || { echo "psql not found (install postgresql-client)" >&2; exit 1; }
-	"$PSQL" -X "$DSN" -qAt -v ON_ERROR_STOP=1 > /dev/null <<-'SQL'
-		ALTER SYSTEM SET min_wal_size = '1GB';
-		SELECT pg_reload_conf();
-		CREATE TABLE bench_wal_fill (i int);
-		DO $$ BEGIN FOR i IN 1..64 LOOP INSERT INTO bench_wal_fill VALUES (i); PERFORM pg_switch_wal(); END LOOP; END $$;
-		DROP TABLE bench_wal_fill;
-		CHECKPOINT;
-	SQL
+	DSN=$("$ROOT/bench/pg-cluster.sh" "$PGDIR" 55480)
 fi
 if curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; then
 	echo "something already answers on $ADDR: stop it first (the run would measure it)" >&2
