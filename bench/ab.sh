@@ -27,15 +27,8 @@ SECS=${RUN_SECONDS:-8}
 case $PAIRS$WORKERS in *[!0-9]*) echo "PAIRS and WORKERS must be whole numbers" >&2; exit 2 ;; esac
 ADDR=127.0.0.1:18088
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-PGDIR=
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$PGDIR" ] && "$ROOT/scripts/pg-test-cluster.sh" stop "$PGDIR"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+. "$ROOT/bench/lib.sh"
+bench_setup "$DB" 55479
 
 # build NAME REV-OR-BINARY: $TMP/NAME is that build of lift.
 build() {
@@ -51,17 +44,6 @@ build() {
 build a "$A"
 build b "$B"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$TMP/loadgen" ./bench/loadgen)
-
-DSN="sqlite:$TMP/lift.db"
-if [ "$DB" = postgres ]; then
-	PGDIR=$TMP/pg
-	chmod 755 "$TMP" # the server runs as the postgres user when we are root
-	DSN=$("$ROOT/bench/pg-cluster.sh" "$PGDIR" 55479)
-fi
-if curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; then
-	echo "something already answers on $ADDR: stop it first" >&2
-	exit 1
-fi
 
 # ticks PID...: CPU clock ticks of the processes.
 ticks() {
@@ -79,18 +61,7 @@ pgpids() {
 
 # turn NAME: serve build NAME, warm up, measure, stop.
 turn() {
-	env -u LIFT_API_TOKEN "$TMP/$1" serve --demo --addr "$ADDR" --db "$DSN" --export "" 2>> "$TMP/serve.log" &
-	PID=$!
-	i=0
-	until curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$PID" 2>/dev/null; then
-			echo "lift serve ($1) did not come up:" >&2
-			cat "$TMP/serve.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	bench_serve "$TMP/$1"
 	curl -fsS -X POST "http://$ADDR/train/ctr-model" > /dev/null
 	"$TMP/loadgen" -url "http://$ADDR" -scenario "$SCENARIO" -c "$WORKERS" -d 3s > /dev/null
 	l0=$(ticks $PID)

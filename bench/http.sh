@@ -70,43 +70,13 @@ done
 [ "$seen" != " " ] || { echo "LEVELS: no worker count given" >&2; exit 2; }
 ADDR=127.0.0.1:18089
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-PID=
-PGDIR=
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$PGDIR" ] && "$ROOT/scripts/pg-test-cluster.sh" stop "$PGDIR"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
+. "$ROOT/bench/lib.sh"
+bench_setup "$DB" 55480
 echo "building bin/lift and loadgen" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -o bin/lift ./cmd/lift && CGO_ENABLED=0 go build -o "$TMP/loadgen" ./bench/loadgen)
 
-DSN="sqlite:$TMP/lift.db"
-if [ "$DB" = postgres ]; then
-	PGDIR=$TMP/pg
-	chmod 755 "$TMP" # the server runs as the postgres user when we are root
-	echo "starting a PostgreSQL cluster" >&2
-	DSN=$("$ROOT/bench/pg-cluster.sh" "$PGDIR" 55480)
-fi
-if curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; then
-	echo "something already answers on $ADDR: stop it first (the run would measure it)" >&2
-	exit 1
-fi
 echo "starting lift serve --demo on $ADDR ($DB)" >&2
-env -u LIFT_API_TOKEN "$ROOT/bin/lift" serve --demo --addr "$ADDR" --db "$DSN" --export "" 2> "$TMP/serve.log" &
-PID=$!
-i=0
-until curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 "$PID" 2>/dev/null; then
-		echo "lift serve did not come up:" >&2
-		cat "$TMP/serve.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+bench_serve "$ROOT/bin/lift"
 
 echo "training a model" >&2
 curl -fsS -X POST "http://$ADDR/train/ctr-model" > "$TMP/train.json"
