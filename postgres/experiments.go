@@ -173,7 +173,10 @@ func (db *DB) saveDecisions(ctx context.Context) {
 // their seqs. An event already decided (before, or earlier in the batch)
 // is not inserted, and its caller gets the conflict insertDecision would
 // give. Any other error fails the statement, and commitBatches inserts
-// each decision on its own.
+// each decision on its own. Rows go in in key order: an insert waits for
+// another transaction's uncommitted row of the same key, and two
+// replicas' batches sharing events in opposite orders would wait on each
+// other (TestDecisionBatchesDeadlock).
 func (db *DB) insertDecisions(ctx context.Context, rs []*decisionReq) ([]error, error) {
 	if len(rs) == 1 {
 		return []error{db.insertDecision(ctx, rs[0].Item)}, nil
@@ -208,7 +211,8 @@ func (db *DB) insertDecisions(ctx context.Context, rs []*decisionReq) ([]error, 
 	rows, err := db.pool.Query(ctx, `INSERT INTO decisions(experiment_id, event_id, context, variants, pmf, chosen, probability,
 			policy_version, created_at, deadline)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::int4[], $7::float8[],
-			$8::int8[], $9::timestamptz[], $10::timestamptz[])
+			$8::int8[], $9::timestamptz[], $10::timestamptz[]) AS u(e, v)
+		ORDER BY e COLLATE "C", v COLLATE "C"
 		ON CONFLICT (experiment_id, event_id) DO NOTHING
 		RETURNING experiment_id, event_id, seq`,
 		exp, event, contexts, variants, pmf, chosen, prob, policy, created, deadline)
@@ -414,7 +418,10 @@ func (db *DB) insertRewards(ctx context.Context, rs []*rewardReq) ([]error, erro
 		return nil, lift.Errorf(lift.Internal, "the batch of %d rewards answered for %d", len(ord), got)
 	}
 	for _, i := range alone {
-		errs[i] = db.insertReward(ctx, rs[i].Item)
+		// The statement is committed: each gets a time of its own.
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		errs[i] = db.insertReward(octx, rs[i].Item)
+		cancel()
 	}
 	return errs, nil
 }
@@ -747,7 +754,9 @@ func (db *DB) PruneExperimentLog(ctx context.Context, experimentID string, befor
 		return 0, classify(err)
 	}
 	// Each chunk is one statement: the decisions go (their rewards with
-	// them, ON DELETE CASCADE) and log_pruned_upto rises together.
+	// them, ON DELETE CASCADE) and log_pruned_upto rises together. They
+	// are locked in key order first, the order a batch of rewards locks
+	// them in (TestRewardBatchPruneDeadlock).
 	var after int64
 	for {
 		var deleted, last int64
@@ -756,8 +765,11 @@ func (db *DB) PruneExperimentLog(ctx context.Context, experimentID string, befor
 				JOIN decisions d ON d.experiment_id = r.experiment_id AND d.event_id = r.event_id
 				WHERE r.experiment_id = $1 AND r.seq > $2 AND r.seq <= $3 AND r.created_at < $4 AND d.created_at < $4
 				ORDER BY r.seq LIMIT $5),
+			locked AS (
+				SELECT d.event_id, v.seq FROM decisions d JOIN victims v ON d.event_id = v.event_id
+				WHERE d.experiment_id = $1 ORDER BY d.event_id FOR UPDATE OF d),
 			gone AS (
-				DELETE FROM decisions d USING victims v
+				DELETE FROM decisions d USING locked v
 				WHERE d.experiment_id = $1 AND d.event_id = v.event_id
 				RETURNING v.seq),
 			mark AS (

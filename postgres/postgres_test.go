@@ -499,10 +499,7 @@ func TestInsertDecisionsBatch(t *testing.T) {
 	db := MustOpen(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := db.CreateExperiment(ctx, &lift.Experiment{ID: "x", Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
-		Policy: lift.PolicySpec{Name: "thompson"}, RewardRange: [2]float64{0, 1}, CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
+	mustCreateExperiment(t, db, "x", t0)
 	decision := func(exp, event string, caller int) *lift.Decision {
 		return &lift.Decision{ExperimentID: exp, EventID: event, Context: map[string]float64{"caller": float64(caller)},
 			Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Chosen: caller % 2, Probability: 0.5,
@@ -556,10 +553,7 @@ func TestInsertRewardsBatch(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, id := range []string{"x", "y"} {
-		if err := db.CreateExperiment(ctx, &lift.Experiment{ID: id, Variants: []lift.Variant{{ID: "a"}, {ID: "b"}},
-			Policy: lift.PolicySpec{Name: "thompson"}, RewardRange: [2]float64{0, 1}, CreatedAt: t0}); err != nil {
-			t.Fatal(err)
-		}
+		mustCreateExperiment(t, db, id, t0)
 		for _, ev := range []string{"e1", "e2", "e3"} {
 			if err := db.SaveDecision(ctx, &lift.Decision{ExperimentID: id, EventID: ev, Context: map[string]float64{},
 				Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}); err != nil {

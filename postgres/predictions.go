@@ -52,8 +52,9 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 		}
 		// Not the callers' contexts: the batch is shared, and one caller
 		// giving up must not fail the others.
-		bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		bctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		errs, err := all(bctx, live)
+		cancel()
 		switch {
 		case err == nil:
 			for i, r := range live {
@@ -66,13 +67,20 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 		case len(live) == 1:
 			live[0].Answer(err)
 		default:
+			// Each with a time of its own: the batch may have spent its
+			// own waiting for a lock.
 			for _, r := range live {
-				r.Answer(one(bctx, r.Item))
+				octx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+				r.Answer(one(octx, r.Item))
+				cancel()
 			}
 		}
-		cancel()
 	}
 }
+
+// batchTimeout bounds a batch's statement, and each statement of its
+// fallback.
+const batchTimeout = 30 * time.Second
 
 // insertPredictions inserts the batch as one row of prediction_batches
 // (migration 0008): its predictions get the ids first_id, first_id+1, ...
