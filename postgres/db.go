@@ -106,10 +106,13 @@ func Open(ctx context.Context, dsn string) (_ *DB, err error) {
 		return nil, lift.Errorf(lift.Invalid, "cannot parse the PostgreSQL connection string")
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
-		// pgxpool's default, max(4, CPUs), lets only four statements
-		// wait on one WAL flush at a time: decisions and rewards commit
-		// one statement each, and PostgreSQL's group commit needs more
-		// of them in flight to share a flush.
+		// pgxpool's default, max(4, CPUs), was too few when decisions
+		// and rewards committed a statement each (PostgreSQL's group
+		// commit needs many in flight to share a flush). They are
+		// batched now, but the three batchers (predictions, decisions,
+		// rewards) each hold a connection through their commit, and the
+		// reads (clip features, stats, the reward log, the dashboard)
+		// must not queue behind them.
 		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
