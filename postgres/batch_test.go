@@ -110,6 +110,32 @@ func TestRewardBatchPruneDeadlock(t *testing.T) {
 	}
 }
 
+// TestLargeDecisionAlone: a decision too large to batch is stored alone,
+// whole, and answered like any other.
+func TestLargeDecisionAlone(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mustCreateExperiment(t, db, "x", t0)
+	big := map[string]float64{}
+	for i := range 10000 {
+		big[fmt.Sprintf("feature_%05d", i)] = float64(i)
+	}
+	d := &lift.Decision{ExperimentID: "x", EventID: "big", Context: big, Variants: []string{"a", "b"},
+		PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
+	if err := db.SaveDecision(ctx, d); err != nil || d.Seq <= 0 {
+		t.Fatalf("SaveDecision of %d features: %v, seq %d", len(big), err, d.Seq)
+	}
+	j, err := db.GetDecision(ctx, "x", "big")
+	if err != nil || len(j.Context) != len(big) || j.Context["feature_09999"] != 9999 || j.Seq != d.Seq {
+		t.Fatalf("stored %d features, %v", len(j.Context), err)
+	}
+	again := *d
+	if err := db.SaveDecision(ctx, &again); lift.KindOf(err) != lift.Conflict {
+		t.Errorf("the same large decision again: %v, want a conflict", err)
+	}
+}
+
 // TestBatchOneBadDecision: a decision whose probability
 // breaks the CHECK fails only its caller; the others are stored, each
 // with its own seq, and nothing of the bad one.

@@ -136,8 +136,18 @@ func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 	if err != nil {
 		return err
 	}
+	if len(p.context)+len(p.variants)+len(p.pmf) > maxBatchedDecisionBytes {
+		// A decision this large (a context of thousands of features) is
+		// inserted alone: a batch of them would be a statement of
+		// hundreds of megabytes, held twice in memory.
+		return db.insertDecision(ctx, p)
+	}
 	return groupcommit.Submit(ctx, db.decisions, db.stopped, errClosed, p)
 }
+
+// maxBatchedDecisionBytes is the largest decision (its JSON columns) that
+// goes into a batch: 256 of them make a statement of at most 16 MB.
+const maxBatchedDecisionBytes = 64 << 10
 
 // pendingDecision is a decision waiting for its batch, its JSON columns
 // encoded by the caller.
