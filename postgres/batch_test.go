@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -23,10 +24,7 @@ func TestDecisionBatchesDeadlock(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	mustCreateExperiment(t, a, "x", t0)
-	dec := func(ev string) *lift.Decision {
-		return &lift.Decision{ExperimentID: "x", EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
-			PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
-	}
+	dec := func(ev string) *lift.Decision { return evenDecision("x", ev, t0) }
 	conn := mustConnect(t, dsn)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -67,8 +65,7 @@ func TestRewardBatchPruneDeadlock(t *testing.T) {
 	mustCreateExperiment(t, db, "x", t0)
 	var last int64
 	for _, ev := range []string{"b", "a"} {
-		if err := db.SaveDecision(ctx, &lift.Decision{ExperimentID: "x", EventID: ev, Context: map[string]float64{},
-			Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}); err != nil {
+		if err := db.SaveDecision(ctx, evenDecision("x", ev, t0)); err != nil {
 			t.Fatal(err)
 		}
 		r := &lift.Reward{ExperimentID: "x", EventID: ev, Value: 1, CreatedAt: t0}
@@ -133,6 +130,70 @@ func TestLargeDecisionAlone(t *testing.T) {
 	again := *d
 	if err := db.SaveDecision(ctx, &again); lift.KindOf(err) != lift.Conflict {
 		t.Errorf("the same large decision again: %v, want a conflict", err)
+	}
+}
+
+// TestBatchHonoursCallersDeadlines: while the tables are locked, batched
+// decides and rewards end at their callers' deadlines, as a statement of
+// their own would (the HTTP layer then answers 503 after
+// --request-timeout), not at the batch's 30 s; the statements are
+// cancelled, so nothing of them is stored.
+func TestBatchHonoursCallersDeadlines(t *testing.T) {
+	dsn := storetest.MustPostgresDSN(t)
+	db := MustOpenDSN(t, dsn)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mustCreateExperiment(t, db, "x", t0)
+	decision := func(ev string) *lift.Decision { return evenDecision("x", ev, t0) }
+	if err := db.SaveDecision(ctx, decision("decided")); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := mustConnect(t, dsn).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE decisions, rewards IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, time.Duration(300+100*i)*time.Millisecond)
+			defer cancel()
+			if i%2 == 0 {
+				errs[i] = db.SaveDecision(cctx, decision(fmt.Sprintf("late%d", i)))
+			} else {
+				_, errs[i] = db.SaveReward(cctx, &lift.Reward{ExperimentID: "x", EventID: "decided", Value: 1})
+			}
+		})
+	}
+	wg.Wait()
+	// The batch's own limit is 30 s: well before it, every caller has
+	// its answer.
+	if waited := time.Since(start); waited > 15*time.Second {
+		t.Fatalf("callers with deadlines under a second waited %v", waited)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call %d against locked tables: %v, want its context's deadline", i, err)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 2 {
+		if _, err := db.GetDecision(ctx, "x", fmt.Sprintf("late%d", i)); lift.KindOf(err) != lift.NotFound {
+			t.Errorf("decision late%d, whose caller timed out, is stored (%v)", i, err)
+		}
+	}
+	if j, err := db.GetDecision(ctx, "x", "decided"); err != nil || j.Reward != nil {
+		t.Errorf("the reward whose callers timed out: %+v, %v; want none stored", j, err)
+	}
+	if err := db.SaveDecision(ctx, decision("after")); err != nil {
+		t.Errorf("a decision after the lock: %v", err)
 	}
 }
 
@@ -254,4 +315,11 @@ func mustCreateExperiment(t *testing.T, db *postgres.DB, id string, at time.Time
 		Policy: lift.PolicySpec{Name: "thompson"}, RewardRange: [2]float64{0, 1}, CreatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// evenDecision is a decision of event ev in experiment exp between a and
+// b at even odds, made at t0, its reward due within the hour.
+func evenDecision(exp, ev string, t0 time.Time) *lift.Decision {
+	return &lift.Decision{ExperimentID: exp, EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
+		PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
 }

@@ -428,9 +428,9 @@ func (db *DB) insertRewards(ctx context.Context, rs []*rewardReq) ([]error, erro
 		return nil, lift.Errorf(lift.Internal, "the batch of %d rewards answered for %d", len(ord), got)
 	}
 	for _, i := range alone {
-		// The statement is committed: each gets a time of its own.
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-		errs[i] = db.insertReward(octx, rs[i].Item)
+		// The statement is committed: each runs in its caller's time.
+		octx, cancel := context.WithTimeout(rs[i].Ctx, batchTimeout)
+		errs[i] = callerErr(rs[i], db.insertReward(octx, rs[i].Item))
 		cancel()
 	}
 	return errs, nil

@@ -20,7 +20,7 @@ const (
 func (db *DB) InsertRewards(ctx context.Context, rs []*lift.Reward) (errs []error, existing []*lift.Reward, err error) {
 	qs := make([]*rewardReq, len(rs))
 	for i, r := range rs {
-		qs[i] = &rewardReq{Item: &pendingReward{r: r}}
+		qs[i] = &rewardReq{Ctx: ctx, Item: &pendingReward{r: r}}
 	}
 	if errs, err = db.insertRewards(ctx, qs); err != nil {
 		return nil, nil, err
@@ -45,7 +45,7 @@ func (db *DB) InsertDecisions(ctx context.Context, ds []*lift.Decision) ([]error
 		if err != nil {
 			return nil, err
 		}
-		rs[i] = &decisionReq{Item: p}
+		rs[i] = &decisionReq{Ctx: ctx, Item: p}
 	}
 	return db.insertDecisions(ctx, rs)
 }

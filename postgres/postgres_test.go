@@ -364,9 +364,7 @@ func rewardsCommittedOutOfOrder(t *testing.T, store func(ctx context.Context, tx
 			t.Fatal(err)
 		}
 		for _, ev := range []string{"ev1", "ev2", "ev3", "ev4", "ev5"} {
-			d := &lift.Decision{ExperimentID: id, EventID: ev, Context: map[string]float64{}, Variants: []string{"a", "b"},
-				PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}
-			if err := db.SaveDecision(ctx, d); err != nil {
+			if err := db.SaveDecision(ctx, evenDecision(id, ev, t0)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -555,8 +553,7 @@ func TestInsertRewardsBatch(t *testing.T) {
 	for _, id := range []string{"x", "y"} {
 		mustCreateExperiment(t, db, id, t0)
 		for _, ev := range []string{"e1", "e2", "e3"} {
-			if err := db.SaveDecision(ctx, &lift.Decision{ExperimentID: id, EventID: ev, Context: map[string]float64{},
-				Variants: []string{"a", "b"}, PMF: []float64{0.5, 0.5}, Probability: 0.5, CreatedAt: t0, Deadline: t0.Add(time.Hour)}); err != nil {
+			if err := db.SaveDecision(ctx, evenDecision(id, ev, t0)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -33,9 +33,14 @@ func (db *DB) recordPredictions(ctx context.Context) {
 // once (up to max), and writes them with all, one statement, then answers
 // every caller: with the error all gives for its item (if it gives any:
 // an item the statement skipped), else nil. When the statement fails,
-// each item is written on its own with one, so that one caller's error is
-// never another's. It returns when ctx ends, after the batch in hand is
-// written and answered.
+// each item whose caller still waits is written on its own with one, so
+// that one caller's error is never another's. It returns when ctx ends,
+// after the batch in hand is written and answered.
+//
+// A caller's context bounds its wait as a statement of its own would: the
+// batch's statement must end by the earliest deadline among its callers
+// (and batchTimeout), and each retry by its own caller's; a caller whose
+// context has ended by then gets its context's error.
 func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], max int,
 	all func(context.Context, []*groupcommit.Request[T]) ([]error, error), one func(context.Context, T) error) {
 	for {
@@ -52,11 +57,16 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 		}
 		// Not the callers' contexts: the batch is shared, and one caller
 		// giving up must not fail the others.
-		bctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		deadline := time.Now().Add(batchTimeout)
+		for _, r := range live {
+			if d, ok := r.Ctx.Deadline(); ok && d.Before(deadline) {
+				deadline = d
+			}
+		}
+		bctx, cancel := context.WithDeadline(context.Background(), deadline)
 		errs, err := all(bctx, live)
 		cancel()
-		switch {
-		case err == nil:
+		if err == nil {
 			for i, r := range live {
 				if i < len(errs) {
 					r.Answer(errs[i])
@@ -64,14 +74,17 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 					r.Answer(nil)
 				}
 			}
-		case len(live) == 1:
-			live[0].Answer(err)
-		default:
-			// Each with a time of its own: the batch may have spent its
-			// own waiting for a lock.
-			for _, r := range live {
-				octx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-				r.Answer(one(octx, r.Item))
+			continue
+		}
+		for _, r := range live {
+			switch {
+			case r.Ctx.Err() != nil:
+				r.Answer(r.Ctx.Err())
+			case len(live) == 1:
+				r.Answer(callerErr(r, err))
+			default:
+				octx, cancel := context.WithTimeout(r.Ctx, batchTimeout)
+				r.Answer(callerErr(r, one(octx, r.Item)))
 				cancel()
 			}
 		}
@@ -79,8 +92,25 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 }
 
 // batchTimeout bounds a batch's statement, and each statement of its
-// fallback.
+// fallback, whatever their callers' deadlines.
 const batchTimeout = 30 * time.Second
+
+// callerErr is what r's caller gets for a statement that failed with err.
+// A statement ended by a deadline was ended by the caller's own (then it
+// gets its context's error, as a statement under its context would
+// give), or by batchTimeout: the database not answering.
+func callerErr[T any](r *groupcommit.Request[T], err error) error {
+	if lift.KindOf(err) != lift.Internal || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if d, ok := r.Ctx.Deadline(); ok && !time.Now().Before(d) {
+		// The context's own timer fires at d too: wait the moment it may
+		// lag, so that the caller (the HTTP layer) finds it ended.
+		<-r.Ctx.Done()
+		return r.Ctx.Err()
+	}
+	return lift.Errorf(lift.Unavailable, "the database did not finish the statement within %s", batchTimeout)
+}
 
 // insertPredictions inserts the batch as one row of prediction_batches
 // (migration 0008): its predictions get the ids first_id, first_id+1, ...
