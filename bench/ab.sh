@@ -6,7 +6,9 @@
 #
 #   bench/ab.sh A B [PAIRS]        A and B: git revisions (built from a clean
 #                                  export of each) or lift binaries; PAIRS
-#                                  turns of each, A first (default 3)
+#                                  pairs of turns (default 3), A first in odd
+#                                  pairs and B first in even ones, so neither
+#                                  always meets the smaller database
 #   DB=postgres bench/ab.sh ...    on a throwaway PostgreSQL cluster (fsync on)
 #   SCENARIO=predict|healthz|experiment (default experiment)
 #   WORKERS=N (default 32)   RUN_SECONDS=S (default 8; 3 more of warm-up per turn)
@@ -16,7 +18,7 @@
 # of PostgreSQL's processes (from /proc); then the median ops/s of each
 # build.
 set -eu
-[ $# -ge 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" >&2; exit 2; }
 A=$1
 B=$2
 PAIRS=${3:-3}
@@ -24,10 +26,23 @@ DB=${DB:-sqlite}
 SCENARIO=${SCENARIO:-experiment}
 WORKERS=${WORKERS:-32}
 SECS=${RUN_SECONDS:-8}
-case $PAIRS$WORKERS in *[!0-9]*) echo "PAIRS and WORKERS must be whole numbers" >&2; exit 2 ;; esac
 ADDR=127.0.0.1:18088
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
+store "$DB"
+positive PAIRS "$PAIRS"
+positive WORKERS "$WORKERS"
+seconds RUN_SECONDS "$SECS"
+case $SCENARIO in
+predict | healthz | experiment) ;;
+*) echo "SCENARIO: \"$SCENARIO\" is not predict, healthz or experiment" >&2; exit 2 ;;
+esac
+for rev in "$A" "$B"; do
+	if ! { [ -f "$rev" ] && [ -x "$rev" ]; } && ! git -C "$ROOT" rev-parse --verify -q "$rev^{commit}" > /dev/null; then
+		echo "$rev is neither a lift binary nor a git revision" >&2
+		exit 2
+	fi
+done
 bench_setup "$DB" 55479
 
 # build NAME REV-OR-BINARY: $TMP/NAME is that build of lift.
@@ -49,7 +64,8 @@ build b "$B"
 ticks() {
 	t=0
 	for p in "$@"; do
-		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+		# With the children it has reaped: PostgreSQL's backends that end.
+		t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
 	done
 	echo $t
 }
@@ -59,14 +75,23 @@ pgpids() {
 	echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
 }
 
+# load SECONDS OUT: the scenario for SECONDS, its result in OUT. In the
+# background, waited for: a signal's trap runs at once, not after it.
+load() {
+	"$TMP/loadgen" -url "http://$ADDR" -scenario "$SCENARIO" -c "$WORKERS" -d "${1}s" > "$2" &
+	LG=$!
+	wait $LG
+	LG=
+}
+
 # turn NAME: serve build NAME, warm up, measure, stop.
 turn() {
 	bench_serve "$TMP/$1"
 	curl -fsS -X POST "http://$ADDR/train/ctr-model" > /dev/null
-	"$TMP/loadgen" -url "http://$ADDR" -scenario "$SCENARIO" -c "$WORKERS" -d 3s > /dev/null
+	load 3 /dev/null
 	l0=$(ticks $PID)
 	p0=$(ticks $(pgpids))
-	"$TMP/loadgen" -url "http://$ADDR" -scenario "$SCENARIO" -c "$WORKERS" -d "${SECS}s" > "$TMP/run.json"
+	load "$SECS" "$TMP/run.json"
 	l1=$(ticks $PID)
 	p1=$(ticks $(pgpids))
 	kill "$PID"
@@ -83,9 +108,14 @@ turn() {
 }
 
 echo "$SCENARIO, $WORKERS workers, ${SECS}s per turn, $DB; a = $A, b = $B" >&2
-for _ in $(seq "$PAIRS"); do
-	turn a
-	turn b
+for i in $(seq "$PAIRS"); do
+	if [ $((i % 2)) = 1 ]; then
+		turn a
+		turn b
+	else
+		turn b
+		turn a
+	fi
 done
 python3 - "$TMP/turns" <<'PYEOF'
 import statistics, sys

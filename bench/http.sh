@@ -45,17 +45,10 @@ DB=${DB:-sqlite}
 WORKERS=${2:-32}
 ROUNDS=${ROUNDS:-3}
 LEVELS=${LEVELS:-32 64 96}
-# positive NAME VALUE: VALUE must be a positive whole number written
-# plainly (no leading zero: loadgen would read 032 as octal).
-positive() {
-	case $2 in
-	'' | *[!0-9]* | 0*) echo "$1: \"$2\" is not a positive whole number" >&2; exit 2 ;;
-	esac
-}
-# SECONDS may be fractional (loadgen takes any Go duration in seconds).
-case $SECS in
-'' | *[!0-9.]* | *.*.* | . | 0 | 0.* | .*) echo "SECONDS (the first argument): \"$SECS\" is not a number of seconds of at least 1" >&2; exit 2 ;;
-esac
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
+store "$DB"
+seconds "SECONDS (the first argument)" "$SECS"
 positive WORKERS "$WORKERS"
 positive ROUNDS "$ROUNDS"
 [ "${WARMUP:-10}" = 0 ] || positive WARMUP "${WARMUP:-10}"
@@ -69,8 +62,6 @@ for w in $LEVELS; do
 done
 [ "$seen" != " " ] || { echo "LEVELS: no worker count given" >&2; exit 2; }
 ADDR=127.0.0.1:18089
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/bench/lib.sh"
 bench_setup "$DB" 55480
 echo "building bin/lift and loadgen" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -o bin/lift ./cmd/lift && CGO_ENABLED=0 go build -o "$TMP/loadgen" ./bench/loadgen)
@@ -111,6 +102,7 @@ run() {
 		sleep 0.2
 	done
 	wait $LG
+	LG=
 	c1=$(cpu_ticks)
 	s1=$(head -1 /proc/stat)
 	python3 - "$TMP/$2.json" $((c1 - c0)) "$lg" "$(getconf CLK_TCK)" "$s0" "$s1" <<'PYEOF'

@@ -1,5 +1,29 @@
 # Shared by bench/http.sh and bench/ab.sh (sourced, not run). The caller
 # sets ROOT (the checkout) and ADDR (where lift serves) first.
+
+# positive NAME VALUE: VALUE must be a positive whole number written
+# plainly (no leading zero: loadgen would read 032 as octal).
+positive() {
+	case $2 in
+	'' | *[!0-9]* | 0*) echo "$1: \"$2\" is not a positive whole number" >&2; exit 2 ;;
+	esac
+}
+
+# seconds NAME VALUE: VALUE must be a number of seconds of at least 1
+# (loadgen takes any Go duration in seconds).
+seconds() {
+	case $2 in
+	'' | *[!0-9.]* | *.*.* | . | 0 | 0.* | .*) echo "$1: \"$2\" is not a number of seconds of at least 1" >&2; exit 2 ;;
+	esac
+}
+
+# store DB: DB must name a store the scripts can start.
+store() {
+	case $1 in
+	sqlite | postgres) ;;
+	*) echo "DB: \"$1\" is not sqlite or postgres" >&2; exit 2 ;;
+	esac
+}
 #
 # bench_setup DB PGPORT: a scratch directory $TMP, removed at exit with
 # whatever server is still running; DSN names a SQLite file in it, or,
@@ -8,8 +32,11 @@
 bench_setup() {
 	TMP=$(mktemp -d)
 	PID=
+	LG=
 	PGDIR=
-	trap bench_cleanup EXIT INT TERM
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 	DSN="sqlite:$TMP/lift.db"
 	if [ "$1" = postgres ]; then
 		PGDIR=$TMP/pg
@@ -23,9 +50,16 @@ bench_setup() {
 	fi
 }
 
+# bench_cleanup (at exit, however the script ends): the load generator
+# ($LG) and the server ($PID) stopped, the cluster stopped, $TMP removed;
+# each step whatever the one before it did.
 bench_cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$PGDIR" ] && "$ROOT/scripts/pg-test-cluster.sh" stop "$PGDIR"
+	set +e
+	for p in $LG $PID; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	[ -z "$PGDIR" ] || "$ROOT/scripts/pg-test-cluster.sh" stop "$PGDIR"
 	rm -rf "$TMP"
 }
 
