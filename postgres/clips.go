@@ -234,7 +234,7 @@ func (db *DB) RecordPrediction(ctx context.Context, p *lift.Prediction) (err err
 			}
 		}
 	}
-	return groupcommit.Submit(ctx, db.preds, db.stopped, errClosed, p)
+	return groupcommit.SubmitUntil(ctx, db.preds, db.stopped, errClosed, p)
 }
 
 var (

@@ -142,7 +142,7 @@ func (db *DB) SaveDecision(ctx context.Context, d *lift.Decision) (err error) {
 		// hundreds of megabytes, held twice in memory.
 		return db.insertDecision(ctx, p)
 	}
-	return groupcommit.Submit(ctx, db.decisions, db.stopped, errClosed, p)
+	return groupcommit.SubmitUntil(ctx, db.decisions, db.stopped, errClosed, p)
 }
 
 // maxBatchedDecisionBytes is the largest decision (its JSON columns) that
@@ -341,7 +341,7 @@ func (db *DB) SaveReward(ctx context.Context, r *lift.Reward) (existing *lift.Re
 		r.CreatedAt = db.Now()
 	}
 	p := &pendingReward{r: r}
-	if err := groupcommit.Submit(ctx, db.rewards, db.stopped, errClosed, p); err != nil {
+	if err := groupcommit.SubmitUntil(ctx, db.rewards, db.stopped, errClosed, p); err != nil {
 		return nil, err
 	}
 	return p.existing, nil

@@ -37,10 +37,13 @@ func (db *DB) recordPredictions(ctx context.Context) {
 // that one caller's error is never another's. It returns when ctx ends,
 // after the batch in hand is written and answered.
 //
-// A caller's context bounds its wait as a statement of its own would: the
-// batch's statement must end by the earliest deadline among its callers
-// (and batchTimeout), and each retry by its own caller's; a caller whose
-// context has ended by then gets its context's error.
+// A caller's context bounds its wait as a statement of its own would:
+// callers wait with groupcommit.SubmitUntil, which returns when their
+// context ends; the batch's statement runs until the last of its callers'
+// deadlines (and at most batchTimeout), so that no statement is cut short
+// while someone still waits for it (under load, a batch cut at its
+// earliest deadline would fall back to a statement per caller, and fall
+// further behind); a retry runs under its own caller's context.
 func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], max int,
 	all func(context.Context, []*groupcommit.Request[T]) ([]error, error), one func(context.Context, T) error) {
 	for {
@@ -57,13 +60,7 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 		}
 		// Not the callers' contexts: the batch is shared, and one caller
 		// giving up must not fail the others.
-		deadline := time.Now().Add(batchTimeout)
-		for _, r := range live {
-			if d, ok := r.Ctx.Deadline(); ok && d.Before(deadline) {
-				deadline = d
-			}
-		}
-		bctx, cancel := context.WithDeadline(context.Background(), deadline)
+		bctx, cancel := context.WithDeadline(context.Background(), batchDeadline(live))
 		errs, err := all(bctx, live)
 		cancel()
 		if err == nil {
@@ -94,6 +91,27 @@ func commitBatches[T any](ctx context.Context, ch chan *groupcommit.Request[T], 
 // batchTimeout bounds a batch's statement, and each statement of its
 // fallback, whatever their callers' deadlines.
 const batchTimeout = 30 * time.Second
+
+// batchDeadline is when a batch's statement must end: at the last of its
+// callers' deadlines, or batchTimeout from now if that is sooner or one
+// of them has none.
+func batchDeadline[T any](live []*groupcommit.Request[T]) time.Time {
+	limit := time.Now().Add(batchTimeout)
+	var last time.Time
+	for _, r := range live {
+		d, ok := r.Ctx.Deadline()
+		if !ok {
+			return limit
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	if last.Before(limit) {
+		return last
+	}
+	return limit
+}
 
 // callerErr is what r's caller gets for a statement that failed with err.
 // A statement ended by a deadline was ended by the caller's own (then it

@@ -20,8 +20,22 @@ func (r *Request[T]) Answer(err error) { r.done <- err }
 
 // Submit queues item on ch for the writer and waits for its answer. It
 // gives up with ctx's error when ctx ends first, and with closedErr when
-// closed is closed (the writer has stopped) first.
+// closed is closed (the writer has stopped) first. Once the writer has
+// the item, it waits for the answer whatever ctx does: the caller learns
+// whether its write was made.
 func Submit[T any](ctx context.Context, ch chan<- *Request[T], closed <-chan struct{}, closedErr error, item T) error {
+	return submit(ctx, ch, closed, closedErr, item, false)
+}
+
+// SubmitUntil is Submit that also stops waiting for the answer when ctx
+// ends, with ctx's error: the write may still be made after. For writes a
+// caller can repeat safely (idempotent by a key of their own) or lose
+// unacknowledged.
+func SubmitUntil[T any](ctx context.Context, ch chan<- *Request[T], closed <-chan struct{}, closedErr error, item T) error {
+	return submit(ctx, ch, closed, closedErr, item, true)
+}
+
+func submit[T any](ctx context.Context, ch chan<- *Request[T], closed <-chan struct{}, closedErr error, item T, until bool) error {
 	r := &Request[T]{Ctx: ctx, Item: item, done: make(chan error, 1)}
 	select {
 	case ch <- r:
@@ -30,7 +44,15 @@ func Submit[T any](ctx context.Context, ch chan<- *Request[T], closed <-chan str
 	case <-closed:
 		return closedErr
 	}
-	return <-r.done
+	if !until {
+		return <-r.done
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Gather appends to batch every request already waiting on ch, up to max

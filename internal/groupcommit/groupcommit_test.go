@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestGather(t *testing.T) {
@@ -72,5 +73,46 @@ func TestSubmitAndLive(t *testing.T) {
 	}
 	if err := <-a.done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the cancelled request was answered %v", err)
+	}
+}
+
+// TestSubmitUntil: once the writer holds the item, Submit waits for its
+// answer whatever the context does; SubmitUntil gives up with the
+// context's error, and the writer's late answer does not block it.
+func TestSubmitUntil(t *testing.T) {
+	for _, until := range []bool{false, true} {
+		ch := make(chan *Request[string])
+		taken := make(chan *Request[string])
+		go func() {
+			r := <-ch
+			taken <- r
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		result := make(chan error, 1)
+		go func() {
+			if until {
+				result <- SubmitUntil(ctx, ch, nil, nil, "x")
+			} else {
+				result <- Submit(ctx, ch, nil, nil, "x")
+			}
+		}()
+		r := <-taken
+		cancel()
+		if until {
+			if err := <-result; !errors.Is(err, context.Canceled) {
+				t.Fatalf("SubmitUntil after its context ended = %v, want context.Canceled", err)
+			}
+			r.Answer(nil) // late, to nobody: must not block
+			continue
+		}
+		select {
+		case err := <-result:
+			t.Fatalf("Submit returned %v before the writer answered", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		r.Answer(nil)
+		if err := <-result; err != nil {
+			t.Fatalf("Submit = %v after the writer's answer, want nil", err)
+		}
 	}
 }
