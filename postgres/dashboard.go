@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"lift"
+	"lift/internal/tick"
 )
 
 // The read queries behind the dashboard (httpapi's DashboardStore); the
@@ -51,20 +52,13 @@ const foldCountsEvery = 5 * time.Second
 // ends. Replicas fold concurrently without harm: a delta one has deleted
 // is gone for the others.
 func (db *DB) foldCounts(ctx context.Context) {
-	t := time.NewTicker(foldCountsEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, foldCountsEvery, func(ctx context.Context) {
 		if err := db.FoldPredictionCounts(ctx); err != nil && ctx.Err() == nil {
 			if l := db.logger.Load(); l != nil {
 				l.Warn("folding the prediction counts", "err", err)
 			}
 		}
-	}
+	})
 }
 
 // FoldPredictionCounts moves the deltas that triggers append to

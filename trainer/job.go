@@ -15,6 +15,7 @@ import (
 
 	"lift"
 	"lift/gbdt"
+	"lift/internal/tick"
 )
 
 // Store is what a training job reads and writes.
@@ -259,16 +260,9 @@ func (j *Job) Run(ctx context.Context, o Options) (sum *lift.TrainSummary, err e
 	}()
 	go func() {
 		defer close(renewed)
-		t := time.NewTicker(LockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-t.C:
-				j.Store.TryLock(renewCtx, LockName, holder, LockTTL)
-			}
-		}
+		tick.Every(renewCtx, LockTTL/3, func(ctx context.Context) {
+			j.Store.TryLock(ctx, LockName, holder, LockTTL)
+		})
 	}()
 	return j.run(ctx, o)
 }

@@ -16,6 +16,7 @@ import (
 	"lift"
 	"lift/experiment"
 	"lift/httpapi"
+	"lift/internal/tick"
 	"lift/postgres"
 	"lift/trainer"
 )
@@ -232,23 +233,16 @@ const defaultExport = "models/ctr_predictor.json"
 // by another replica or by `lift train` is served (and exported) here
 // within one period.
 func pollRegistry(ctx context.Context, job *trainer.Job, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			before := job.Serving.Version()
-			if err := job.Refresh(ctx); err != nil {
-				if ctx.Err() == nil {
-					logger.Warn("registry refresh failed", "err", err)
-				}
-			} else if v := job.Serving.Version(); v != before {
-				logger.Info("serving a new model version", "version", v)
+	tick.Every(ctx, every, func(ctx context.Context) {
+		before := job.Serving.Version()
+		if err := job.Refresh(ctx); err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("registry refresh failed", "err", err)
 			}
+		} else if v := job.Serving.Version(); v != before {
+			logger.Info("serving a new model version", "version", v)
 		}
-	}
+	})
 }
 
 // runSchedule is the in-process nightly job.
