@@ -24,9 +24,10 @@ const (
 	TooLarge                 // the input is over a size limit
 	Unavailable              // a dependency is not ready (no model, database down)
 	Timeout                  // the caller's request did not arrive in time
+	Forbidden                // refused whoever asks: a cross-site browser request, a foreign Host
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized", "too_large", "unavailable", "timeout"}
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized", "too_large", "unavailable", "timeout", "forbidden"}
 
 // String returns the kind's wire name, as used in the API's "code" field.
 func (k Kind) String() string {

@@ -86,6 +86,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				t.Errorf("%s: no 401 response documented", r.pattern)
 			}
 		}
+		// Every route refuses cross-origin browser writes and, without a
+		// token, foreign host names (checkSource).
+		if _, ok := op.Responses["403"]; !ok {
+			t.Errorf("%s: no 403 response documented", r.pattern)
+		}
 		if !slices.ContainsFunc(mapsKeys(op.Responses), func(c string) bool { return strings.HasPrefix(c, "2") }) {
 			t.Errorf("%s: no success response documented", r.pattern)
 		}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -43,6 +44,13 @@ type Server struct {
 	// Token, when non-empty, is required as a bearer token on every
 	// endpoint but the probes.
 	Token string
+	// LocalNamesOnly refuses (403) a request addressed to a host name
+	// other than localhost: set it when the server has no token and so
+	// listens on loopback, where a page from a name an attacker points at
+	// 127.0.0.1 (DNS rebinding) is, to the browser, of the server's own
+	// origin and could read and write everything. An IP address is
+	// accepted: no DNS stands behind it.
+	LocalNamesOnly bool
 	// Metrics, when set, records request latencies and domain counters
 	// and is served at GET /metrics.
 	Metrics *Metrics
@@ -195,6 +203,10 @@ func (s *Server) wrap(public bool, timeout time.Duration, h func(http.ResponseWr
 				s.writeError(w, r, lift.Errorf(lift.Internal, "panic: %v", p))
 			}
 		}()
+		if err := s.checkSource(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if !public && s.Token != "" && !s.authorized(r) {
 			s.writeError(w, r, lift.Errorf(lift.Unauthorized, "missing or wrong bearer token"))
 			return
@@ -235,6 +247,45 @@ func validPathIDs(r *http.Request) error {
 	return nil
 }
 
+// crossOrigin tells a browser's cross-site write by the headers browsers
+// add (Sec-Fetch-Site, else Origin against Host); clients that are not
+// browsers send neither, and pass.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// checkSource refuses (Forbidden) what a web page in a user's browser can
+// be made to send to a server it can reach:
+//   - a write from a page of another site (cross-site request forgery).
+//     A form or fetch() may POST to http://127.0.0.1:8080 without asking
+//     first, and a server without a token would act on it: record
+//     outcomes, train, activate a model. With a token it would be refused
+//     anyway (the page cannot know it); the check costs two header
+//     lookups, so it is made always.
+//   - with LocalNamesOnly, a request addressed to another name.
+func (s *Server) checkSource(r *http.Request) error {
+	if err := crossOrigin.Check(r); err != nil {
+		return lift.Errorf(lift.Forbidden, "a cross-origin request from a browser may not change anything here (%v)", err)
+	}
+	if s.LocalNamesOnly && !localName(r.Host) {
+		return lift.Errorf(lift.Forbidden, "host %q is not localhost or an IP address: a server without an API token answers only those (set a token to serve other names)", r.Host)
+	}
+	return nil
+}
+
+// localName reports whether a Host header names this machine without
+// DNS: localhost, a name under .localhost (RFC 6761), an IP address, or
+// nothing (HTTP/1.0).
+func localName(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return true
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
 // authorized checks the request's bearer token. The scheme's name is
 // case-insensitive (RFC 9110, 11.1): "bearer" is as good as "Bearer".
 func (s *Server) authorized(r *http.Request) bool {
@@ -252,6 +303,7 @@ var statusOf = map[lift.Kind]int{
 	lift.Unavailable:  http.StatusServiceUnavailable,
 	lift.Timeout:      http.StatusRequestTimeout,
 	lift.Internal:     http.StatusInternalServerError,
+	lift.Forbidden:    http.StatusForbidden,
 }
 
 // ErrorBody is the JSON body of every error answer.

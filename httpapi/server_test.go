@@ -314,3 +314,101 @@ func TestDatabaseDownIsNotExplained(t *testing.T) {
 		t.Errorf("the log lacks the cause: %q", log.String())
 	}
 }
+
+// TestBrowserRequestsRefused: a write from a page of another site is a
+// 403 and changes nothing, whatever the token; requests from clients that
+// are not browsers, and same-origin ones, pass. With LocalNamesOnly a
+// request addressed to any name but localhost (a page whose name an
+// attacker pointed at 127.0.0.1) is a 403 too, reads included.
+func TestBrowserRequestsRefused(t *testing.T) {
+	s := newTestServer(t, 1)
+	h := s.Handler()
+	send := func(method, target, body, host string, headers ...string) (int, ErrorBody) {
+		t.Helper()
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Host = host
+		if s.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+s.Token)
+		}
+		for i := 0; i < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var e ErrorBody
+		json.Unmarshal(w.Body.Bytes(), &e)
+		return w.Code, e
+	}
+	outcomes := func() string {
+		code, body := call(t, h, "GET", "/clips/demo-0001", "")
+		if code != 200 {
+			t.Fatalf("GET clip = %d %s", code, body)
+		}
+		return string(body)
+	}
+	before := outcomes()
+	for _, token := range []string{"secret", ""} {
+		s.Token = token
+		for _, c := range []struct {
+			name    string
+			headers []string
+		}{
+			{"Sec-Fetch-Site cross-site", []string{"Sec-Fetch-Site", "cross-site", "Content-Type", "text/plain"}},
+			{"Sec-Fetch-Site same-site", []string{"Sec-Fetch-Site", "same-site"}},
+			{"Origin of another host", []string{"Origin", "http://evil.example"}},
+		} {
+			code, e := send("POST", "/clips/demo-0001/outcomes", `{"impressions":100,"clicks":100}`, "127.0.0.1:8080", c.headers...)
+			if code != http.StatusForbidden || e.Code != "forbidden" || e.Detail == "" {
+				t.Errorf("token %q, %s: POST outcomes = %d %+v, want 403 forbidden", token, c.name, code, e)
+			}
+			if code, _ := send("POST", "/models/1/activate", "", "127.0.0.1:8080", c.headers...); code != http.StatusForbidden {
+				t.Errorf("token %q, %s: POST activate = %d, want 403", token, c.name, code)
+			}
+		}
+		// Reads from another origin are the browser's to hide (no CORS
+		// headers are sent); they are not refused.
+		if code, _ := send("GET", "/models", "", "127.0.0.1:8080", "Sec-Fetch-Site", "cross-site"); code != http.StatusOK {
+			t.Errorf("token %q: cross-site GET = %d, want 200", token, code)
+		}
+	}
+	if after := outcomes(); after != before {
+		t.Fatalf("refused writes changed the clip:\n%s\n%s", before, after)
+	}
+	// Same-origin pages (the dashboard) and clients that are not browsers.
+	for i, headers := range [][]string{
+		{"Sec-Fetch-Site", "same-origin", "Origin", "http://127.0.0.1:8080"},
+		{"Origin", "http://127.0.0.1:8080"},
+		{},
+	} {
+		if code, e := send("POST", "/clips/demo-0001/outcomes", `{"impressions":10,"clicks":1}`, "127.0.0.1:8080", headers...); code != http.StatusCreated {
+			t.Errorf("request %d %v: %d %+v, want 201", i, headers, code, e)
+		}
+	}
+
+	s.LocalNamesOnly = true
+	for _, c := range []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true}, {"[::1]:8080", true}, {"localhost:8080", true}, {"LOCALHOST.", true},
+		{"app.localhost:8080", true}, {"10.1.2.3", true}, {"", true},
+		{"evil.example:8080", false}, {"localhost.evil.example", false}, {"127.0.0.1.nip.io:8080", false},
+	} {
+		for _, m := range []string{"GET", "POST"} {
+			target, want := "/models", http.StatusOK
+			if m == "POST" {
+				target, want = "/clips/demo-0001/outcomes", http.StatusCreated
+			}
+			if !c.ok {
+				want = http.StatusForbidden
+			}
+			if code, e := send(m, target, `{"impressions":10,"clicks":1}`, c.host); code != want {
+				t.Errorf("LocalNamesOnly, Host %q: %s %s = %d %+v, want %d", c.host, m, target, code, e, want)
+			}
+		}
+	}
+	// The probes too: a rebinding page could read them.
+	if code, _ := send("GET", "/healthz", "", "evil.example"); code != http.StatusForbidden {
+		t.Errorf("LocalNamesOnly: GET /healthz for evil.example = %d, want 403", code)
+	}
+}

@@ -119,6 +119,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		Activator:      job,
 		Ready:          db.Ping,
 		Token:          token,
+		LocalNamesOnly: token == "",
 		Metrics:        httpapi.NewMetrics(),
 		RequestTimeout: *requestTimeout,
 		Logger:         logger,
