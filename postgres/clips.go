@@ -187,6 +187,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			if o.ObservedAt.IsZero() {
 				o.ObservedAt = now
 			}
+			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
 			tag, err := tx.Exec(ctx, `UPDATE clips SET impressions = impressions + $1, clicks = clicks + $2 WHERE id = $3`,
 				o.Impressions, o.Clicks, o.ClipID)
 			if err != nil {

@@ -229,6 +229,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			if o.ObservedAt.IsZero() {
 				o.ObservedAt = now
 			}
+			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
 			res, err := tx.ExecContext(ctx, `UPDATE clips SET impressions = impressions + ?, clicks = clicks + ? WHERE id = ?`,
 				o.Impressions, o.Clicks, o.ClipID)
 			if err != nil {

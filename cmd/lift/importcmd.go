@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"lift"
 	"lift/dataset"
@@ -165,6 +166,9 @@ func readRecords(r io.Reader, format, kind string) ([]record, error) {
 	return readCSVRecords(r, kind)
 }
 
+// errNotUTF8 refuses a row with text that is not UTF-8.
+var errNotUTF8 = errors.New("not valid UTF-8 text")
+
 // maxJSONLine bounds one line of a JSON lines import.
 const maxJSONLine = 16 << 20
 
@@ -179,9 +183,16 @@ func readJSONLines(r io.Reader) ([]record, error) {
 		if text == "" {
 			continue
 		}
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a byte order mark, as CSV's
+		}
 		rec := record{line: line}
 		dec := json.NewDecoder(strings.NewReader(text))
-		if err := dec.Decode(&rec.fields); err != nil {
+		if !utf8.ValidString(text) {
+			// Decoding would turn the bytes into U+FFFD, storing text the
+			// file does not hold; the HTTP API refuses such a body too.
+			rec.err = errNotUTF8
+		} else if err := dec.Decode(&rec.fields); err != nil {
 			rec.err = fmt.Errorf("malformed JSON: %v", strings.TrimPrefix(err.Error(), "json: "))
 		} else if dec.More() {
 			rec.err = errors.New("malformed JSON: more than one value on the line")
@@ -215,9 +226,6 @@ func readCSVRecords(r io.Reader, kind string) ([]record, error) {
 	if len(header) == 1 && strings.Contains(header[0], "\t") {
 		return nil, errors.New("line 1 is one column with tabs in it: the file looks tab-separated; import reads comma-separated CSV or JSON lines")
 	}
-	if err := dataset.CheckHeader(header); err != nil {
-		return nil, fmt.Errorf("line 1: %w", err)
-	}
 	if err := checkColumns(header, kind); err != nil {
 		return nil, fmt.Errorf("line 1: %w", err)
 	}
@@ -239,6 +247,9 @@ func readCSVRecords(r io.Reader, kind string) ([]record, error) {
 			rec.err = fmt.Errorf("has %d fields, the header has %d", len(row), len(header))
 		default:
 			for i, v := range row {
+				if !utf8.ValidString(v) {
+					rec.err = errNotUTF8
+				}
 				if v != "" {
 					rec.fields[header[i]] = v
 				}
@@ -273,13 +284,22 @@ func setOf(names []string) map[string]bool {
 // its first row lost or every row refused for a field it does not name.
 func checkColumns(header []string, kind string) error {
 	known := setOf(fieldsOf[kind])
-	for _, h := range header {
+	seen := map[string]int{}
+	for i, h := range header {
 		// An unnamed column (a spreadsheet's trailing comma) is let
-		// through: a row with a value under it is refused for it.
-		if h != "" && !known[h] {
+		// through, as many as there are: a row with a value under one
+		// is refused for it.
+		if h == "" {
+			continue
+		}
+		if !known[h] {
 			return fmt.Errorf("%q is not a column of %s (a %s file's columns are %s; required: %s)",
 				h, kind, kind, strings.Join(fieldsOf[kind], ", "), strings.Join(requiredOf[kind], ", "))
 		}
+		if j, dup := seen[h]; dup {
+			return fmt.Errorf("column %q appears twice in the header, at positions %d and %d (counting from 1); rename one of them", h, j+1, i+1)
+		}
+		seen[h] = i
 	}
 	have := setOf(header)
 	for _, r := range requiredOf[kind] {
@@ -492,6 +512,11 @@ func objectField(rec record, name string) (map[string]any, error) {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(v), &m); err != nil {
 			return nil, fmt.Errorf("%s must hold a JSON object: %v", name, strings.TrimPrefix(err.Error(), "json: "))
+		}
+		// A repeated key, as everywhere else (a JSON line's objects are
+		// checked with the whole line).
+		if err := strictjson.Check([]byte(v), nil); err != nil {
+			return nil, fmt.Errorf("%s must hold a JSON object: %v", name, err)
 		}
 		return m, nil
 	}

@@ -361,3 +361,38 @@ func TestImportTooLongLine(t *testing.T) {
 		t.Errorf("import of a too long line: exit %d, %q; want 1 naming line 3", code, stderr)
 	}
 }
+
+// TestImportRefusesWhatHTTPRefuses: a row the HTTP API would refuse is
+// refused by the import too, not stored as something the file does not
+// say: text that is not UTF-8 (decoding turns it into U+FFFD, so a clip
+// would be stored under an id the file never had) and a key given twice
+// in a CSV cell's object (the last one would win in silence).
+func TestImportRefusesWhatHTTPRefuses(t *testing.T) {
+	for _, c := range []struct{ name, body, want string }{
+		{"id.jsonl", "{\"clip_id\":\"j\xff2\",\"duration\":5}\n", "UTF-8"},
+		{"value.jsonl", "{\"clip_id\":\"j4\",\"duration\":5,\"psychology_score\":{\"name\":\"a\xffb\"}}\n", "UTF-8"},
+		{"id.csv", "clip_id,duration\nj\xff2,5\n", "UTF-8"},
+		{"value.csv", "clip_id,duration,psychology_score\nc4,5,\"{\"\"n\"\":\"\"a\xffb\"\"}\"\n", "UTF-8"},
+		{"dupkey.csv", "clip_id,duration,psychology_score\nc1,5,\"{\"\"composite\"\":1,\"\"composite\"\":2}\"\n", "appears more than once"},
+	} {
+		db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+		code, out, stderr := run(t, "import", "clips", writeFile(t, c.name, c.body), "--db", db)
+		if code == 0 || !strings.Contains(out, `"imported":false`) || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, %s %s; want the row refused for %q and nothing imported", c.name, code, out, stderr, c.want)
+		}
+	}
+	// What spreadsheets and editors write: a byte order mark before the
+	// first JSON line; two trailing commas, two unnamed columns.
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	for name, body := range map[string]string{
+		"bom.jsonl":  "\ufeff{\"clip_id\":\"a\",\"duration\":5}\n",
+		"commas.csv": "clip_id,duration,,\nb,6,,\n",
+	} {
+		if code, out, stderr := run(t, "import", "clips", writeFile(t, name, body), "--db", db); code != 0 || !strings.Contains(out, `"accepted":1`) {
+			t.Errorf("%s: exit %d, %s %s; want the row accepted", name, code, out, stderr)
+		}
+	}
+	if code, _, stderr := run(t, "import", "clips", writeFile(t, "dup.csv", "clip_id,duration,clip_id\na,1,b\n"), "--db", db); code != 1 || !strings.Contains(stderr, `column "clip_id" appears twice in the header, at positions 1 and 3`) {
+		t.Errorf("a column named twice: exit %d, %q", code, stderr)
+	}
+}

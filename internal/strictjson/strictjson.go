@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -164,7 +165,7 @@ func (s *scanner) object(t reflect.Type) error {
 		case fields != nil:
 			if typ, exact := fields.exact[string(key)]; exact {
 				child = typ
-			} else if want, ok := fields.folded[strings.ToLower(string(key))]; ok {
+			} else if want, ok := fields.folded[fold(key)]; ok {
 				got := s.where()
 				s.path[len(s.path)-1].key = []byte(want)
 				return fmt.Errorf("field %q is not known (names are case-sensitive: %q)", got, s.where())
@@ -252,7 +253,7 @@ func deref(t reflect.Type) reflect.Type {
 }
 
 // fieldSet is a struct's fields as JSON names them: exact maps each name
-// to its type, folded each lower-cased name to the name.
+// to its type, folded each name's fold to the name.
 type fieldSet struct {
 	exact  map[string]reflect.Type
 	folded map[string]string
@@ -283,8 +284,19 @@ func structFields(t reflect.Type) *fieldSet {
 			name = sf.Name
 		}
 		fs.exact[name] = sf.Type
-		fs.folded[strings.ToLower(name)] = name
+		fs.folded[fold([]byte(name))] = name
 	}
 	fieldCache.Store(t, fs)
 	return fs
+}
+
+// fold maps two names to the same string exactly when encoding/json
+// takes one for the other (its match is bytes.EqualFold's, which is wider
+// than lower-casing: "ſ" is an "s", "K" (Kelvin) a "k").
+func fold(name []byte) string {
+	var b strings.Builder
+	for _, r := range string(name) {
+		b.WriteRune(unicode.ToUpper(unicode.ToLower(r)))
+	}
+	return b.String()
 }

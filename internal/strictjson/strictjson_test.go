@@ -148,3 +148,34 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestFoldedNames: every key that encoding/json takes for a field without
+// being its exact name is refused, beyond ASCII case too ("ſ" folds to
+// "s", the Kelvin sign to "k"), so that no spelling can set a
+// field twice or slip in under another name.
+func TestFoldedNames(t *testing.T) {
+	type outcome struct {
+		Impressions *int64 `json:"impressions"`
+		Clicks      *int64 `json:"clicks"`
+	}
+	typ := reflect.TypeFor[*outcome]()
+	for _, data := range []string{
+		`{"impreſſions":10,"clicks":1}`,
+		`{"impressions":10,"clicks":1,"impreſſions":1000}`,
+		"{\"impressions\":10,\"clic\u212as\":1}",
+		`{"IMPRESSIONS":10}`,
+	} {
+		var v outcome
+		dec := json.NewDecoder(strings.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("encoding/json refused %s (%v): the case tests nothing", data, err)
+		}
+		if err := Check([]byte(data), typ); err == nil || !strings.Contains(err.Error(), "is not known") {
+			t.Errorf("Check(%s) = %v, want an unknown field", data, err)
+		}
+	}
+	if err := Check([]byte(`{"impressions":10,"clicks":1}`), typ); err != nil {
+		t.Errorf("exact names: %v", err)
+	}
+}
