@@ -755,7 +755,8 @@ type DecideResponse struct {
 
 // Decide chooses a variant. The decision (context, PMF, chosen variant,
 // its probability) is stored before it is returned; repeating an event id
-// returns the stored decision.
+// returns the stored decision, and is Conflict if the request cannot be a
+// retry of the one that made it (sameRequest).
 func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (*DecideResponse, error) {
 	l, err := s.get(ctx, expID)
 	if err != nil {
@@ -811,11 +812,37 @@ func (s *Service) Decide(ctx context.Context, expID string, req DecideRequest) (
 		if gerr != nil {
 			return nil, gerr
 		}
+		if err := sameRequest(&j.Decision, req, excluded); err != nil {
+			return nil, err
+		}
 		out := response(&j.Decision)
 		out.Repeated = true
 		return out, nil
 	}
 	return response(d), nil
+}
+
+// sameRequest is nil when req may be a retry of the request that made d
+// (an event id decided before): the same context, and no exclusion of the
+// variant d chose. Anything else is Conflict, as a reward of another
+// value is: answering the stored decision would give the client a
+// variant it excluded, or a decision made for another context. (The
+// candidates may differ from d's while being a retry: variants can be
+// added or retired in between.)
+func sameRequest(d *lift.Decision, req DecideRequest, excluded map[string]bool) error {
+	chosen := d.Variants[d.Chosen]
+	if excluded[chosen] {
+		return lift.Errorf(lift.Conflict, "event %q was decided before as %q, which this request excludes; use a new event id", req.EventID, chosen)
+	}
+	if len(d.Context) != len(req.Context) {
+		return lift.Errorf(lift.Conflict, "event %q was decided before with another context; use a new event id", req.EventID)
+	}
+	for k, v := range req.Context {
+		if w, ok := d.Context[k]; !ok || w != v {
+			return lift.Errorf(lift.Conflict, "event %q was decided before with another context (%q: %v, now %v); use a new event id", req.EventID, k, w, v)
+		}
+	}
+	return nil
 }
 
 // pmfRefresh is how many rewards a cached context-free PMF may lag, and

@@ -115,6 +115,23 @@ func TestRewardRulesAndDefaultReward(t *testing.T) {
 	if again.Variant != d1.Variant || again.Probability != d1.Probability {
 		t.Errorf("repeating an event id gave a new decision: %+v vs %+v", again, d1)
 	}
+	// A request that cannot be a retry of e1's is refused, not answered
+	// with e1's decision: it excludes e1's variant, or has another context.
+	for _, req := range []DecideRequest{
+		{EventID: "e1", Exclude: []string{d1.Variant}},
+		{EventID: "e1", Context: map[string]float64{"x": 1}},
+	} {
+		if got, err := svc.Decide(ctx, "rules", req); lift.KindOf(err) != lift.Conflict {
+			t.Errorf("decide %+v after e1 = %+v, %v; want a conflict", req, got, err)
+		}
+	}
+	other := "v0"
+	if d1.Variant == other {
+		other = "v1"
+	}
+	if again, err := svc.Decide(ctx, "rules", DecideRequest{EventID: "e1", Exclude: []string{other}, Context: map[string]float64{}}); err != nil || again.Variant != d1.Variant {
+		t.Errorf("a retry excluding only the other variant = %+v, %v; want e1's decision", again, err)
+	}
 	if _, err := svc.Reward(ctx, "rules", "e1", 1); err != nil {
 		t.Fatal(err)
 	}

@@ -415,7 +415,20 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 // jsonErrorText makes decoder errors name the field.
 func jsonErrorText(err error) string {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
+	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && jsonKind(te.Type) == "a number" {
+		// A number too large for a float64 (1e999): the decoder reports
+		// it as a number that should be a number, against the field or
+		// the object that holds it.
+		where := "in the body"
+		if te.Field != "" {
+			where = fmt.Sprintf("in field %q", te.Field)
+		}
+		if lit := strings.TrimSpace(strings.TrimPrefix(te.Value, "number")); lit != "" {
+			where += " (" + lit + ")"
+		}
+		return fmt.Sprintf("a number %s is out of range: numbers must be finite 64-bit floats", where)
+	}
+	if te != nil && te.Field != "" {
 		return fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, jsonKind(te.Type), te.Value)
 	}
 	if te != nil {

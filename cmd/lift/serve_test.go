@@ -279,6 +279,9 @@ func TestServeBadInput(t *testing.T) {
 		`{"duration": 1, "emotion_data": [1]}`: `field "emotion_data" must be an object, got JSON array`,
 		`{"duration": "long"}`:                 `field "duration" must be a number, got JSON string`,
 		`[]`:                                   `the body must be an object, got JSON array`,
+		// Too large for a float64: out of range, not "must be a number".
+		`{"duration": 1e999}`:                            `a number in field "duration" (1e999) is out of range: numbers must be finite 64-bit floats`,
+		`{"duration": 1, "emotion_data": {"x": -1e999}}`: `a number in field "emotion_data" (-1e999) is out of range: numbers must be finite 64-bit floats`,
 	} {
 		if code, b := s.Do("PUT", "/clips/c2", body); code != 400 || b["detail"] != want {
 			t.Errorf("PUT %s = %d %v, want 400 %q", body, code, b, want)
