@@ -14,11 +14,16 @@ import (
 // are given as JSON text; the other fields are a valid 1.7 layout.
 type treeJSON struct {
 	left, right, parents, split, cond, dleft, numNodes string
+	hess                                               string // sum_hessian; zeros when empty
 }
 
 func (t treeJSON) model(numFeature, baseScore string) string {
 	n := strings.Count(t.left, ",") + 1
 	zeros := "[" + strings.TrimSuffix(strings.Repeat("0.0,", n), ",") + "]"
+	hess := t.hess
+	if hess == "" {
+		hess = zeros
+	}
 	numNodes := t.numNodes
 	if numNodes == "" {
 		numNodes = fmt.Sprint(n)
@@ -28,7 +33,7 @@ func (t treeJSON) model(numFeature, baseScore string) string {
 		`"base_weights":` + zeros + `,"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],` +
 		`"default_left":` + t.dleft + `,"id":0,"left_children":` + t.left + `,"loss_changes":` + zeros +
 		`,"parents":` + t.parents + `,"right_children":` + t.right + `,"split_conditions":` + t.cond +
-		`,"split_indices":` + t.split + `,"split_type":[],"sum_hessian":` + zeros +
+		`,"split_indices":` + t.split + `,"split_type":[],"sum_hessian":` + hess +
 		`,"tree_param":{"num_deleted":"0","num_feature":"` + numFeature + `","num_nodes":"` + numNodes + `","size_leaf_vector":"0"}}]},"name":"gbtree"},` +
 		`"learner_model_param":{"base_score":"` + baseScore + `","boost_from_average":"1","num_class":"0","num_feature":"` + numFeature + `","num_target":"1"},` +
 		`"objective":{"name":"binary:logistic","reg_loss_param":{"scale_pos_weight":"1"}}},"version":[1,7,4]}`
@@ -105,6 +110,11 @@ var hostileModels = []struct {
 	{"dart", strings.Replace(goodTree.model("2", "5E-1"), `"name":"gbtree"`, `"name":"dart"`, 1), "dart"},
 	{"multiclass", strings.Replace(goodTree.model("2", "5E-1"), `"num_class":"0"`, `"num_class":"3"`, 1), "multi-output"},
 	{"objective", strings.Replace(goodTree.model("2", "5E-1"), `binary:logistic`, `count:poisson`, 1), "not supported"},
+	// XGBoost loads these and predicts with them; their TreeSHAP
+	// contributions overflow.
+	{"children's covers past the parent's", withTree(func(t *treeJSON) { t.hess = "[1E-30,1E30,1E30]" }), "add up to more than its own"},
+	{"both children with the parent's cover", withTree(func(t *treeJSON) { t.hess = "[1E0,1E0,1E0]" }), "add up to more than its own"},
+	{"negative cover", withTree(func(t *treeJSON) { t.hess = "[1E0,-1E0,1E0]" }), "not negative"},
 	{"categorical split", strings.Replace(goodTree.model("2", "5E-1"), `"split_type":[]`, `"split_type":[1,0,0]`, 1), "categorical"},
 }
 

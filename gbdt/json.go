@@ -437,6 +437,9 @@ func (t *Tree) validate(numFeature int) error {
 		if it.depth+1 > maxTreeDepth {
 			return fmt.Errorf("node %d: deeper than %d levels", i, maxTreeDepth)
 		}
+		if err := t.checkCover(i, l, r); err != nil {
+			return err
+		}
 		for _, c := range [2]int32{l, r} {
 			if seen[c] {
 				return fmt.Errorf("node %d: child %d is reached twice (a cycle or a shared subtree)", i, c)
@@ -444,6 +447,33 @@ func (t *Tree) validate(numFeature int) error {
 			seen[c] = true
 			stack = append(stack, item{c, it.depth + 1})
 		}
+	}
+	return nil
+}
+
+// coverSlack is how far the covers of a node's children may add up past
+// the node's own: each is a sum of the same rows' hessians, rounded to
+// float32 on its own.
+const coverSlack = 1e-3
+
+// checkCover requires node i's cover (sum_hessian) and its children's to
+// be finite, not negative, and the children's to add up to no more than
+// i's. TreeSHAP weighs each child by its share of the parent's cover: with
+// shares adding up to more than one, a crafted tree's contributions grow
+// without bound over its depth (to infinity, failing every answer that
+// explains itself), although its predictions, which ignore covers, do not.
+func (t *Tree) checkCover(i, l, r int32) error {
+	if len(t.SumHessian) == 0 {
+		return nil
+	}
+	p, cl, cr := float64(t.SumHessian[i]), float64(t.SumHessian[l]), float64(t.SumHessian[r])
+	for _, c := range [3]float64{p, cl, cr} {
+		if !(c >= 0) || math.IsInf(c, 0) {
+			return fmt.Errorf("node %d: covers (sum_hessian) %v, %v and %v of it and its children must be finite and not negative", i, p, cl, cr)
+		}
+	}
+	if cl+cr > p*(1+coverSlack)+1e-30 {
+		return fmt.Errorf("node %d: its children's covers (sum_hessian) %v and %v add up to more than its own, %v", i, cl, cr, p)
 	}
 	return nil
 }
