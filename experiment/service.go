@@ -85,6 +85,11 @@ type live struct {
 	// reads the log (CatchUpEvery) while the policy has not learnt it.
 	stored atomic.Int64
 
+	// stateMu pairs the policy's state with the seq it has learnt up to:
+	// learn holds it to change both, pmf (shared) to read both, so that a
+	// decision's policy_version names the state its PMF came from.
+	stateMu sync.RWMutex
+
 	mu      sync.Mutex // guards exp (replaced, never mutated), seq, learnt, pending, totals
 	exp     *lift.Experiment
 	policy  bandit.Policy
@@ -696,6 +701,8 @@ func (l *live) learn(d *lift.Decision, r *lift.Reward) error {
 		Reward:      r.Value,
 		Probability: d.Probability,
 	}
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
 	err := l.policy.Learn(ev)
 	l.mu.Lock()
 	if d.Chosen >= 0 && d.Chosen < len(d.Variants) {
@@ -860,6 +867,8 @@ const (
 // than pmfRefresh rewards were learnt since and it is younger than
 // pmfMaxAge at now.
 func (l *live) pmf(ctx map[string]float64, ids []string, now time.Time) ([]float64, int64, error) {
+	l.stateMu.RLock()
+	defer l.stateMu.RUnlock()
 	l.mu.Lock()
 	learnt, seq := l.learnt, l.seq
 	l.mu.Unlock()
