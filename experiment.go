@@ -22,7 +22,13 @@ type Experiment struct {
 	DefaultReward float64  `json:"default_reward"`
 	// RewardRange bounds accepted rewards (default [0,1]).
 	RewardRange [2]float64 `json:"reward_range"`
-	CreatedAt   time.Time  `json:"created_at"`
+	// PolicyDim is the bound on a linear policy's feature vector, the
+	// server's: chosen when the experiment is created (for its variants
+	// then) and kept, so that every replica and every restart learns
+	// under the same bound. 0 for other policies, and for experiments
+	// created before it was kept.
+	PolicyDim int       `json:"policy_dim,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Variant is one arm. Features describe it for contextual policies; a

@@ -234,10 +234,19 @@ func (s *Service) storedPolicy(e *lift.Experiment) (bandit.Policy, error) {
 }
 
 // withLimits bounds a linear policy's dimension for e and gives p the
-// cold start priors of e's variants.
+// cold start priors of e's variants. The bound is e's PolicyDim, fixed
+// at creation: one taken from the current number of variants would
+// differ, once variants were added, between a policy built before and
+// one rebuilt after, and features first seen in between would be learnt
+// by the one and not by the other. (Experiments created before
+// PolicyDim was kept still take it from their variants.)
 func withLimits(p bandit.Policy, e *lift.Experiment) bandit.Policy {
 	if lp, ok := p.(*bandit.Linear); ok {
-		lp.LimitDim(policyDim(len(e.Variants)))
+		d := e.PolicyDim
+		if d <= 0 {
+			d = policyDim(len(e.Variants))
+		}
+		lp.LimitDim(d)
 	}
 	addPriors(p, e.Variants)
 	return p
@@ -257,9 +266,11 @@ const MaxPolicyDim = 256
 // and an experiment may have 1,000 of them.
 const policyBudget = 64 << 20
 
-// policyDim is the bound on φ for an experiment of variants variants:
-// MaxPolicyDim, or less when variants models of two d×d float64
-// matrices each would pass policyBudget (at least 16).
+// policyDim is the bound on φ for an experiment created with variants
+// variants: MaxPolicyDim, or less when variants models of two d×d
+// float64 matrices each would pass policyBudget (at least 16). It is
+// kept as the experiment's PolicyDim: a variant added later gets a model
+// of that bound, so the budget is that of the variants at creation.
 func policyDim(variants int) int {
 	d := int(math.Sqrt(float64(policyBudget) / float64(16*max(variants, 1))))
 	return min(max(d, 16), MaxPolicyDim)
@@ -315,6 +326,9 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	if e.PolicyDim != 0 {
+		return nil, lift.Errorf(lift.Invalid, "policy_dim is the server's (the bound it keeps on a linear policy's features); leave it out")
+	}
 	if e.Policy.Name == "thompson" && (e.RewardRange[0] < 0 || e.RewardRange[1] > 1) {
 		return nil, lift.Errorf(lift.Invalid, "thompson sampling needs rewards in [0,1]; reward_range is %v", e.RewardRange)
 	}
@@ -326,6 +340,9 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 	p, err := newPolicy(e)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := p.(*bandit.Linear); ok {
+		e.PolicyDim = policyDim(len(e.Variants))
 	}
 	e.CreatedAt = lift.StoredTime(s.now())
 	if err := s.Store.CreateExperiment(ctx, e); err != nil {
