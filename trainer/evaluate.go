@@ -162,12 +162,19 @@ func calibrate(h *holdoutSet, pred []float64, level float64) *lift.Calibration {
 	sort.Float64s(res)
 	sort.Float64s(abs)
 	n := len(abs)
-	// The ceil((n+1)·level)-th smallest |residual|; beyond n the
-	// guarantee needs an infinite interval, so take the largest.
-	k := int(math.Ceil(float64(n+1)*level)) - 1
-	k = min(max(k, 0), n-1)
-	return &lift.Calibration{Level: level, Quantile: abs[k], Residuals: thin(res, 2000)}
+	// The ceil((n+1)·level)-th smallest |residual|. Past n (fewer than
+	// 9 residuals at 0.9) no finite interval has the coverage: the
+	// interval is the whole range, which wholeRange gives at any p.
+	q := wholeRange
+	if k := int(math.Ceil(float64(n+1)*level)) - 1; k < n {
+		q = abs[max(k, 0)]
+	}
+	return &lift.Calibration{Level: level, Quantile: q, Residuals: thin(res, 2000)}
 }
+
+// wholeRange is a calibration quantile whose interval is [0, 1] at every
+// p: its half-width is at least wholeRange·residualScale(0) = 1.
+var wholeRange = 1 / residualScale(0)
 
 // thin keeps at most n evenly spaced values of a sorted slice, so the
 // stored calibration stays small for big holdouts.
@@ -189,8 +196,10 @@ func interval(cal *lift.Calibration, p float64) [2]float64 {
 }
 
 // bandConfidence estimates the probability that a clip predicted at p
-// turns out in p's band: the share of calibration residuals that, added to
-// p, stay inside the band's CTR range.
+// turns out in p's band from the calibration residuals that, added to p,
+// stay inside the band's CTR range: (in+1)/(n+2), the posterior mean of
+// that probability under a uniform prior, which a few residuals cannot
+// make 0 or 1 (the plain share did: one residual gave certainty).
 func bandConfidence(cal *lift.Calibration, bands lift.Bands, p float64) float64 {
 	if len(cal.Residuals) == 0 {
 		return lift.HeuristicConfidence
@@ -203,7 +212,7 @@ func bandConfidence(cal *lift.Calibration, bands lift.Bands, p float64) float64 
 			in++
 		}
 	}
-	return float64(in) / float64(len(cal.Residuals))
+	return float64(in+1) / float64(len(cal.Residuals)+2)
 }
 
 // bandRange is the CTR range [lo, hi) of a band.
