@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -138,7 +139,8 @@ func parseOptions(in map[string]any, lim limits) (Options, error) {
 	whole := func(key string, v any, lo, hi float64) (float64, error) {
 		f, err := num(key, v)
 		if err == nil && (f != math.Trunc(f) || f < lo || f > hi) {
-			err = lift.Errorf(lift.Invalid, "%s must be a whole number in [%.0f, %.0f], got %v", key, lo, hi, v)
+			// %v of a float64 writes 1000001 as 1.000001e+06.
+			err = lift.Errorf(lift.Invalid, "%s must be a whole number in [%.0f, %.0f], got %s", key, lo, hi, strconv.FormatFloat(f, 'f', -1, 64))
 		}
 		return f, err
 	}

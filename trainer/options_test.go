@@ -58,6 +58,7 @@ func TestRequestBounds(t *testing.T) {
 	}{
 		{map[string]any{"rounds": -1.0}, true, "rounds must be a whole number in [1, 10000], got -1"},
 		{map[string]any{"rounds": 0.0}, false, "rounds must be a whole number in [1, 1000000], got 0"},
+		{map[string]any{"rounds": 1000001.0}, false, "rounds must be a whole number in [1, 1000000], got 1000001"},
 		{map[string]any{"max_depth": 0.0}, true, "max_depth must be a whole number in [1, 16], got 0"},
 		{map[string]any{"max_depth": 31.0}, false, "max_depth must be a whole number in [1, 30], got 31"},
 		{map[string]any{"max_bin": 1.0}, true, "max_bin must be a whole number in [2, 1024], got 1"},

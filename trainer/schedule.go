@@ -40,9 +40,14 @@ func (s Schedule) Next(now time.Time) time.Time {
 	if s.Every > 0 {
 		return now.Add(s.Every)
 	}
-	next := time.Date(now.Year(), now.Month(), now.Day(), s.hour, s.min, 0, 0, now.Location())
+	// HH:MM of today, else of tomorrow, each built from the date: a day
+	// added to today's time would carry the shift of a clock change (an
+	// HH:MM that did not exist today, normalised an hour off, would give
+	// tomorrow's run an hour off, and a second one at HH:MM).
+	y, m, d := now.Date()
+	next := time.Date(y, m, d, s.hour, s.min, 0, 0, now.Location())
 	if !next.After(now) {
-		next = next.AddDate(0, 0, 1)
+		next = time.Date(y, m, d+1, s.hour, s.min, 0, 0, now.Location())
 	}
 	return next
 }

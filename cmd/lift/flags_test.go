@@ -167,6 +167,7 @@ func TestNumericFlagErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--refresh", "50ms"}, "--refresh must be at least 100ms, got 50ms"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--refresh", "-1s"}, "--refresh must be at least 100ms"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--train-every", "-1h"}, "--train-every must be at least 1m"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--train-every", "0s"}, "--train-every must be at least 1m, got 0s"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.05"}, "--bands: want three thresholds VIRAL,HIGH,MEDIUM"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,0.05,1.5"}, "--bands: band thresholds must satisfy"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--bands", "0.08,x,0.03"}, `--bands: band threshold "x" is not a number`},

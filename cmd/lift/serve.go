@@ -65,6 +65,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	); err != nil {
 		return err
 	}
+	// Given as 0 it would read as "no schedule": a typo's silent result.
+	if isSet(fs, "train-every") && *every == 0 {
+		return usagef("--train-every must be at least 1m, got 0s (leave it out for no schedule)")
+	}
 	sched, err := trainer.ParseSchedule(*every, *at)
 	if err != nil {
 		return usagef("%v", err)
