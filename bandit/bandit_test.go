@@ -514,3 +514,31 @@ func TestThompsonEvenForEqualPosteriors(t *testing.T) {
 		t.Errorf("PMF %v: want a = b < c, summing to 1", pmf)
 	}
 }
+
+// TestLinTSEvenForEqualPosteriors: lin-ts, like Thompson sampling, gives
+// variants with the same posterior the same probability. Its Monte Carlo
+// split was uneven (0.21/0.17/0.19/0.16/0.27 for five new variants) and,
+// the draws being seeded, the same in every lin-ts experiment.
+func TestLinTSEvenForEqualPosteriors(t *testing.T) {
+	for _, k := range []int{2, 3, 5} {
+		p, err := ParsePolicy("lin-ts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acts []Action
+		for i := range k {
+			acts = append(acts, Action{ID: fmt.Sprint("v", i)})
+		}
+		for _, ctx := range []Context{{}, {Features: map[string]float64{"x": 2}}} {
+			pmf, err := p.PMF(ctx, acts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range pmf {
+				if math.Abs(q-1/float64(k)) > 1e-12 {
+					t.Errorf("%d new variants, context %v: P(v%d) = %v, want 1/%d", k, ctx.Features, i, q, k)
+				}
+			}
+		}
+	}
+}

@@ -270,9 +270,11 @@ func (p *Linear) explore(mean, width []float64) []float64 {
 		// The draws are seeded by the policy's seed and how much it has
 		// learnt, so the PMF is a function of state and input.
 		rng := rand.New(rand.NewPCG(c.Seed, uint64(p.st.T)))
-		return thompsonPMF(len(mean), c.Draws, func(i int) float64 {
+		pmf := thompsonPMF(len(mean), c.Draws, func(i int) float64 {
 			return mean[i] + width[i]*rng.NormFloat64()
 		})
+		evenTies(pmf, mean, width)
+		return pmf
 	}
 }
 

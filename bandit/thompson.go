@@ -113,7 +113,8 @@ func (p *Thompson) PMF(ctx Context, actions []Action) ([]float64, error) {
 	return pmf, nil
 }
 
-// evenTies gives actions whose posteriors are the same Beta(a, b) the
+// evenTies gives actions whose posteriors are the same (Beta(a, b) for
+// Thompson sampling, the normal of mean a and scale b for lin-ts) the
 // same probability, their Monte Carlo estimates' mean: their true chances
 // of being best are equal, and left to the draws a new experiment's
 // untried variants got splits such as 56/44 (the same for every
