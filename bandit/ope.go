@@ -47,6 +47,12 @@ type EvalOptions struct {
 	// that timed out): each event costs the policy's PMF, which can be
 	// dear (many variants, many Thompson draws).
 	Context context.Context
+	// Logged scores each event with the PMF it was logged with instead of
+	// the policy's (which may then be nil): the value of the logging
+	// policy as it ran, every decision weighed by the state that made it.
+	// For a policy that learns from these very events, that is the honest
+	// figure; its current state scored on them would be fitted to them.
+	Logged bool
 }
 
 // Evaluate estimates the value of the fixed policy p from logs with IPS,
@@ -90,8 +96,12 @@ func EvaluateWith(logs []LoggedEvent, p Policy, opt EvalOptions) (OffPolicyEstim
 		if err := ev.Validate(); err != nil {
 			return est, fmt.Errorf("event %d (%q): %w", i+1, ev.EventID, err)
 		}
-		pi, err := p.PMF(ev.Context, ev.Actions)
-		if err != nil {
+		var pi []float64
+		if opt.Logged {
+			if pi = ev.PMF; pi == nil {
+				return est, fmt.Errorf("event %d (%q): no logged PMF", i+1, ev.EventID)
+			}
+		} else if pi, err = p.PMF(ev.Context, ev.Actions); err != nil {
 			return est, fmt.Errorf("event %d (%q): %w", i+1, ev.EventID, err)
 		}
 		if len(pi) != len(ev.Actions) {
@@ -122,7 +132,7 @@ func EvaluateWith(logs []LoggedEvent, p Policy, opt EvalOptions) (OffPolicyEstim
 		if err := model.Learn(ev.Event); err != nil {
 			return est, fmt.Errorf("event %d (%q): %w", i+1, ev.EventID, err)
 		}
-		if opt.Learn {
+		if opt.Learn && !opt.Logged {
 			if err := p.Learn(ev.Event); err != nil {
 				return est, fmt.Errorf("event %d (%q): %w", i+1, ev.EventID, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -104,6 +105,32 @@ func TestEvaluateErrors(t *testing.T) {
 	unrewarded := []LoggedEvent{{Event: Event{Actions: acts, Chosen: 0, Probability: 0.5}}}
 	if _, err := Evaluate(unrewarded, uniform); err == nil {
 		t.Error("logs without a single reward accepted")
+	}
+	noPMF := []LoggedEvent{{Event: Event{Actions: acts, Chosen: 0, Probability: 0.5, Reward: 1}, Rewarded: true}}
+	if _, err := EvaluateWith(noPMF, nil, EvalOptions{Logged: true}); err == nil || !strings.Contains(err.Error(), "no logged PMF") {
+		t.Errorf("Logged without PMFs: %v", err)
+	}
+}
+
+// TestEvaluateLogged: scored with its own logged PMFs, a policy's IPS and
+// SNIPS are its logs' mean reward, whatever the PMFs were.
+func TestEvaluateLogged(t *testing.T) {
+	acts := []Action{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	var logs []LoggedEvent
+	sum := 0.0
+	for i := range 50 {
+		pmf := []float64{0.7, 0.2, 0.1}
+		chosen := i % 3
+		r := float64(i%4) / 3
+		sum += r
+		logs = append(logs, LoggedEvent{Event: Event{Actions: acts, Chosen: chosen, Probability: pmf[chosen], Reward: r}, PMF: pmf, Rewarded: true})
+	}
+	est, err := EvaluateWith(logs, nil, EvalOptions{Logged: true, Learn: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(est.IPS-sum/50) > 1e-12 || math.Abs(est.SNIPS-sum/50) > 1e-12 || math.Abs(est.MeanWeight-1) > 1e-12 {
+		t.Errorf("IPS %v SNIPS %v mean weight %v, want %v, %v, 1", est.IPS, est.SNIPS, est.MeanWeight, sum/50, sum/50)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"strings"
 	"time"
 
 	"lift"
@@ -44,14 +43,19 @@ type Stats struct {
 	// A single active variant is the leader.
 	BestVariant *string `json:"best_variant"`
 	// OffPolicy estimates, from this experiment's own logs, the mean
-	// reward of the current policy and of uniform random choice.
+	// reward of the policy as it ran and of uniform random choice.
 	OffPolicy *OffPolicy `json:"off_policy"`
 }
 
-// OffPolicy compares the current policy with uniform play.
+// OffPolicy compares the policy, as it ran, with uniform play on the
+// same decisions.
 type OffPolicy struct {
-	Events  int                      `json:"events"`
-	Policy  bandit.OffPolicyEstimate `json:"policy"`
+	Events int `json:"events"`
+	// Policy weighs every decision by the PMF it was made with: the
+	// learning policy's own value on this traffic (its IPS and SNIPS are
+	// the decisions' mean reward).
+	Policy bandit.OffPolicyEstimate `json:"policy"`
+	// Uniform is the value uniform random choice would have had.
 	Uniform bandit.OffPolicyEstimate `json:"uniform"`
 }
 
@@ -174,7 +178,7 @@ func samePosterior(a, b bandit.BetaStats) bool {
 	return near(a.Trials, b.Trials) && near(a.RewardSum, b.RewardSum)
 }
 
-// offPolicy estimates the current policy's and uniform play's value on
+// offPolicy estimates the policy's value as it ran and uniform play's on
 // the experiment's most recent rewarded decisions.
 func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	js, err := s.Store.LogTail(ctx, l.experiment().ID, opeWindow)
@@ -191,11 +195,13 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 		return nil, nil
 	}
 	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants)), Context: ctx}
-	var pol bandit.Policy = l.policy
-	if _, contextFree := pol.(*bandit.Thompson); contextFree {
-		pol = &pmfPerActionSet{Policy: pol, pmfs: map[string][]float64{}}
-	}
-	cur, err := bandit.EvaluateWith(rewarded, pol, opt)
+	// The policy as it ran, not its current state: that state learnt
+	// these very rewards, and scored on them it favours whichever variant
+	// was lucky (in an A/A test of five equal variants at 30%, Thompson
+	// sampling's current state scored 35%).
+	ran := opt
+	ran.Logged = true
+	cur, err := bandit.EvaluateWith(rewarded, nil, ran)
 	if err != nil {
 		return nil, err
 	}
@@ -208,31 +214,6 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 		return nil, err
 	}
 	return &OffPolicy{Events: len(rewarded), Policy: cur, Uniform: uni}, nil
-}
-
-// pmfPerActionSet asks a policy whose PMF depends on the action set alone
-// (Thompson sampling's: hundreds of posterior draws per variant) once per
-// set: the off-policy estimate evaluates it on up to opeWindow events,
-// which mostly share one set.
-type pmfPerActionSet struct {
-	bandit.Policy
-	pmfs map[string][]float64
-}
-
-func (p *pmfPerActionSet) PMF(ctx bandit.Context, actions []bandit.Action) ([]float64, error) {
-	var key strings.Builder
-	for _, a := range actions {
-		key.WriteString(a.ID)
-		key.WriteByte(0) // ids are validated text: no NUL
-	}
-	if pmf, ok := p.pmfs[key.String()]; ok {
-		return pmf, nil
-	}
-	pmf, err := p.Policy.PMF(ctx, actions)
-	if err == nil {
-		p.pmfs[key.String()] = pmf
-	}
-	return pmf, err
 }
 
 // loggedEvent is a stored decision (and reward) as a bandit log event.

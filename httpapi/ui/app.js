@@ -232,8 +232,8 @@ async function experimentPage(id) {
       table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), pct(observedMean(v)), `${pct(v.ci95[0])} – ${pct(v.ci95[1])}`, pct(v.p_best, 1)]))),
     h("div", { class: "grid" }, card("Mean reward with 95% intervals", means), card("Probability of being best", pbest)),
     h("div", { class: "grid" }, card("Traffic share over time", share), card("Cumulative reward", cum)),
-    card("Off-policy estimate: current policy vs uniform random", ope,
-      st.off_policy ? h("p", {}, `From ${st.off_policy.events} logged events. IPS and SNIPS reweight logged rewards by the policy's probability over the logged one; DR adds a reward model.`) : null));
+    card("Off-policy estimate: the policy as it ran vs uniform random", ope,
+      st.off_policy ? h("p", {}, `From ${st.off_policy.events} logged events. The policy as it ran weighs each decision by the probabilities it was made with (its mean reward); uniform's IPS and SNIPS reweight the logged rewards by 1/K over the logged probability; DR adds a reward model.`) : null));
   const cats = vs.map((v) => v.id);
   xy(means, {
     x: { kind: "category", categories: cats }, y: { label: "mean reward", min: 0, format: (v) => pct(v, 1) },
@@ -261,7 +261,7 @@ async function experimentPage(id) {
   xy(ope, {
     width: 1100, height: 240, x: { kind: "category", categories: est.map((k) => k.toUpperCase()) }, y: { min: 0, label: "mean reward", format: (v) => pct(v, 1) },
     layers: o ? [
-      { type: "bars", groups: 2, group: 0, label: "current policy", color: "#2563eb", values: true, valueFormat: (x) => pct(x, 2), data: est.map((k, i) => [i, o.policy[k]]) },
+      { type: "bars", groups: 2, group: 0, label: "policy as run", color: "#2563eb", values: true, valueFormat: (x) => pct(x, 2), data: est.map((k, i) => [i, o.policy[k]]) },
       { type: "bars", groups: 2, group: 1, label: "uniform", color: "#94a3b8", values: true, valueFormat: (x) => pct(x, 2), data: est.map((k, i) => [i, o.uniform[k]]) },
     ] : [],
   });
