@@ -22,6 +22,11 @@ type Serving struct {
 	Explain int
 
 	cur atomic.Pointer[servedModel]
+	// swapMu orders the swaps; swaps counts them, so that a Refresh that
+	// read the registry before a Load here (an activation, a promotion)
+	// does not replace that newer model with what it read.
+	swapMu sync.Mutex
+	swaps  int64
 }
 
 // servedModel is an immutable loaded model.
@@ -50,8 +55,29 @@ func (s *Serving) Load(mv *lift.ModelVersion) error {
 	if err != nil {
 		return err
 	}
-	s.cur.Store(m)
+	s.swap(m, -1)
 	return nil
+}
+
+// swap serves m (nil: the heuristic) and reports true, unless since is
+// not -1 and another swap came after since (the count a caller read
+// before it looked at the registry).
+func (s *Serving) swap(m *servedModel, since int64) bool {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	if since >= 0 && s.swaps != since {
+		return false
+	}
+	s.cur.Store(m)
+	s.swaps++
+	return true
+}
+
+// swapCount is the number of swaps so far.
+func (s *Serving) swapCount() int64 {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	return s.swaps
 }
 
 func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
@@ -72,15 +98,17 @@ func loadServed(mv *lift.ModelVersion) (*servedModel, error) {
 // Refresh serves the store's active model if it differs from the served
 // one (at start-up, after a promotion elsewhere, on a replica's poll), and
 // returns the model it loaded (nil when the served one stays, or when no
-// model is active any more).
+// model is active any more). A model this Serving loaded while Refresh
+// read the registry stays: it is newer than what Refresh read.
 func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) (*lift.ModelVersion, error) {
+	since := s.swapCount()
 	v, err := models.ActiveVersion(ctx)
 	if err != nil || v == s.Version() {
 		return nil, err
 	}
 	mv, err := models.ActiveModel(ctx)
 	if lift.KindOf(err) == lift.NotFound {
-		s.cur.Store(nil)
+		s.swap(nil, since)
 		return nil, nil
 	}
 	if err != nil {
@@ -89,8 +117,12 @@ func (s *Serving) Refresh(ctx context.Context, models lift.ModelStore) (*lift.Mo
 	if mv.Version == s.Version() {
 		return nil, nil
 	}
-	if err := s.Load(mv); err != nil {
+	m, err := loadServed(mv)
+	if err != nil {
 		return nil, err
+	}
+	if !s.swap(m, since) {
+		return nil, nil
 	}
 	return mv, nil
 }
