@@ -99,7 +99,8 @@ func (p Params) Validate() error {
 		{finite(p.ColsampleBytree) && p.ColsampleBytree > 0 && p.ColsampleBytree <= 1, "colsample_bytree", p.ColsampleBytree, "in (0, 1]"},
 		{p.MaxDepth >= 1 && p.MaxDepth <= 30, "max_depth", p.MaxDepth, "in [1, 30]"},
 		{p.MaxBin >= 2 && p.MaxBin <= 65535, "max_bin", p.MaxBin, "in [2, 65535]"},
-		{!math.IsInf(p.BaseScore, 0), "base_score", p.BaseScore, "finite (or NaN for the default)"},
+		// The model keeps it as a float32 (XGBoost's JSON does).
+		{!math.IsInf(float64(float32(p.BaseScore)), 0), "base_score", p.BaseScore, "finite as a float32, |x| <= 3.4e38 (or NaN for the default)"},
 		{p.EarlyStopping >= 0, "early_stopping_rounds", p.EarlyStopping, "0 (off) or more"},
 		{p.Threads >= 0, "nthread", p.Threads, "0 (all CPUs) or more"},
 	}
@@ -108,8 +109,8 @@ func (p Params) Validate() error {
 			return fmt.Errorf("%s = %v: must be %s", c.name, c.val, c.want)
 		}
 	}
-	if !math.IsNaN(p.BaseScore) && p.objective() != SquaredError && (p.BaseScore <= 0 || p.BaseScore >= 1) {
-		return fmt.Errorf("base_score = %v: must be in (0, 1) for %s", p.BaseScore, p.objective())
+	if b := float32(p.BaseScore); !math.IsNaN(p.BaseScore) && p.objective() != SquaredError && (b <= 0 || b >= 1) {
+		return fmt.Errorf("base_score = %v: must be in (0, 1) for %s, also once rounded to a float32 as the model keeps it", p.BaseScore, p.objective())
 	}
 	for _, m := range p.EvalMetrics {
 		if !isMetric(m) {

@@ -26,6 +26,7 @@ type Metrics struct {
 	decisions        *prometheus.CounterVec
 	rewards          *prometheus.CounterVec
 	rewardSum        *prometheus.CounterVec
+	negRewardSum     *prometheus.CounterVec
 	trainingRuns     *prometheus.CounterVec
 	trainingDuration *prometheus.HistogramVec
 
@@ -64,7 +65,11 @@ func NewMetrics() *Metrics {
 		}, []string{"experiment"}),
 		rewardSum: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_experiment_reward_sum",
-			Help: "Sum of the non-negative reward values stored, by experiment; with lift_experiment_rewards_total it gives the mean reward.",
+			Help: "Sum of the positive reward values stored, by experiment; (this - lift_experiment_negative_reward_sum) / lift_experiment_rewards_total is the mean reward.",
+		}, []string{"experiment"}),
+		negRewardSum: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lift_experiment_negative_reward_sum",
+			Help: "Sum of the magnitudes of the negative reward values stored, by experiment (a reward_range below 0 allows them); see lift_experiment_reward_sum.",
 		}, []string{"experiment"}),
 		trainingRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lift_training_runs_total",
@@ -77,7 +82,7 @@ func NewMetrics() *Metrics {
 		}, []string{"result"}),
 	}
 	m.reg.MustRegister(
-		m.requests, m.predictions, m.decisions, m.rewards, m.rewardSum,
+		m.requests, m.predictions, m.decisions, m.rewards, m.rewardSum, m.negRewardSum,
 		m.trainingRuns, m.trainingDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lift_active_model_version",
@@ -163,8 +168,12 @@ func (m *Metrics) observeReward(expID string, value float64) {
 		return
 	}
 	m.rewards.WithLabelValues(expID).Inc()
-	if value > 0 { // a counter cannot go down; negative rewards are rare and left out
+	// A counter cannot go down: negative rewards are summed apart.
+	switch {
+	case value > 0:
 		m.rewardSum.WithLabelValues(expID).Add(value)
+	case value < 0:
+		m.negRewardSum.WithLabelValues(expID).Add(-value)
 	}
 }
 

@@ -211,11 +211,17 @@ func TestMetricsTrainingOutcomes(t *testing.T) {
 	if code, body := call(t, h, "POST", "/train/ctr-model", ""); code != 200 {
 		t.Fatalf("train = %d %s", code, body)
 	}
-	if code, body := call(t, h, "POST", "/train/ctr-model", `{"rounds":"many"}`); code != 400 {
-		t.Fatalf("train with a bad parameter = %d %s, want 400", code, body)
+	// Refused for its parameters: no run, not counted (a client's typo
+	// would otherwise read as a failed training run).
+	for _, body := range []string{`{"rounds":"many"}`, `{"rounds":0}`} {
+		if code, answer := call(t, h, "POST", "/train/ctr-model", body); code != 400 {
+			t.Fatalf("train with %s = %d %s, want 400", body, code, answer)
+		}
 	}
-	// A scheduled run that found another replica training.
+	// A scheduled run that found another replica training, and one that
+	// failed.
 	s.Metrics.ObserveTraining(nil, lift.Errorf(lift.Conflict, "another training run holds the lock"), time.Millisecond)
+	s.Metrics.ObserveTraining(nil, lift.Errorf(lift.Internal, "disk full"), time.Millisecond)
 	mfs, err := s.Metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -375,4 +381,30 @@ func BenchmarkHTTPDecideReward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestMetricsNegativeRewards: with rewards below 0 (a reward_range that
+// allows them) the sums still give the mean: positive and negative parts
+// are counted apart, as counters cannot go down. Negative rewards were
+// left out of the sum while counted in the total: -1, -1, -1, +1 read as
+// a mean of 0.25 instead of -0.5.
+func TestMetricsNegativeRewards(t *testing.T) {
+	m := NewMetrics()
+	for _, r := range []float64{-1, -1, -1, 1, 0} {
+		m.observeReward("e", r)
+	}
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range mfs {
+		for _, s := range f.Metric {
+			got[f.GetName()] += s.GetCounter().GetValue()
+		}
+	}
+	pos, neg, n := got["lift_experiment_reward_sum"], got["lift_experiment_negative_reward_sum"], got["lift_experiment_rewards_total"]
+	if n != 5 || (pos-neg)/n != -0.4 {
+		t.Errorf("reward_sum %v, negative_reward_sum %v, rewards_total %v: mean %v, want 5 rewards of mean -0.4", pos, neg, n, (pos-neg)/n)
+	}
 }

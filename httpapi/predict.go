@@ -168,7 +168,11 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		err = lift.Errorf(lift.Unavailable, "training did not finish within %s (the server's limit for a run on demand)", s.TrainTimeout)
 	}
-	s.Metrics.ObserveTraining(sum, err, time.Since(start))
+	// Parameters refused (Invalid) started no run: a client's typo is not
+	// a failed training run to alert on.
+	if lift.KindOf(err) != lift.Invalid {
+		s.Metrics.ObserveTraining(sum, err, time.Since(start))
+	}
 	if err != nil {
 		return err
 	}
