@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// MaxVariants bounds an experiment's variants, retired ones included.
+const MaxVariants = 1000
+
 // Experiment is an A/B/n test of creative variants run by a bandit policy.
 type Experiment struct {
 	ID       string     `json:"id"`
@@ -162,8 +165,8 @@ func (e *Experiment) Validate() error {
 	if len(e.Variants) < 2 {
 		return Errorf(Invalid, "an experiment needs at least 2 variants, got %d", len(e.Variants))
 	}
-	if len(e.Variants) > 1000 {
-		return Errorf(Invalid, "an experiment has at most 1000 variants, got %d", len(e.Variants))
+	if len(e.Variants) > MaxVariants {
+		return Errorf(Invalid, "an experiment has at most %d variants, got %d", MaxVariants, len(e.Variants))
 	}
 	seen := map[string]bool{}
 	for i, v := range e.Variants {

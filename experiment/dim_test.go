@@ -3,26 +3,27 @@ package experiment
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"lift"
 )
 
-// TestGrownExperimentRestartsTheSame: a linear experiment created with 2
-// variants and grown to 100 decides the same after a restart (or on
+// TestGrownExperimentRestartsTheSame: a linear experiment created with 40
+// variants and grown to 70 decides the same after a restart (or on
 // another replica) as the live state does. The bound on its features was
-// taken from the variant count, 256 when the live policy was built and
-// 204 when it was rebuilt, so of 300 context features first seen after
-// the variants were added the live policy learnt 52 more.
+// taken from the variant count whenever a policy was built (256 for the
+// live one, 244 for one rebuilt at 70), so of 300 context features first
+// seen after the variants were added the live policy learnt more.
 func TestGrownExperimentRestartsTheSame(t *testing.T) {
 	ctx := context.Background()
 	svc, db := MustService(t)
-	e := abn("grow", 2)
+	e := abn("grow", 40)
 	e.Policy = lift.PolicySpec{Name: "softmax"}
 	if _, err := svc.Create(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	for i := 2; i < 100; i++ {
+	for i := 40; i < 70; i++ {
 		if _, err := svc.AddVariant(ctx, "grow", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
 			t.Fatal(err)
 		}
@@ -86,8 +87,8 @@ func TestPolicyDimIsTheServers(t *testing.T) {
 	e := abn("lin", 100)
 	e.Policy = lift.PolicySpec{Name: "linucb"}
 	got, err := svc.Create(ctx, e)
-	if err != nil || got.PolicyDim != policyDim(100) {
-		t.Fatalf("linucb with 100 variants: %+v, %v; want policy_dim %d", got, err, policyDim(100))
+	if err != nil || got.PolicyDim != policyDim(200) {
+		t.Fatalf("linucb with 100 variants: %+v, %v; want policy_dim %d, room for 200", got, err, policyDim(200))
 	}
 	if got, err := svc.Create(ctx, abn("th", 3)); err != nil || got.PolicyDim != 0 {
 		t.Errorf("thompson: policy_dim %d, %v; want 0", got.PolicyDim, err)
@@ -97,5 +98,48 @@ func TestPolicyDimIsTheServers(t *testing.T) {
 	e.PolicyDim = 1 << 20
 	if _, err := svc.Create(ctx, e); lift.KindOf(err) != lift.Invalid {
 		t.Errorf("a client's policy_dim: %v, want Invalid", err)
+	}
+}
+
+// TestLinearExperimentGrowsWithinItsBudget: a linear experiment may grow
+// to twice the variants it was created with (64 at least); past that its
+// models, of the bound kept at creation, would pass the memory budget,
+// and a variant more is refused, changing nothing. Grown from 2 to 1,000
+// variants a linucb experiment took 1 GiB where one created with 1,000
+// took 64 MiB.
+func TestLinearExperimentGrowsWithinItsBudget(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	e := abn("small", 2)
+	e.Policy = lift.PolicySpec{Name: "linucb"}
+	got, err := svc.Create(ctx, e)
+	if err != nil || got.PolicyDim != MaxPolicyDim {
+		t.Fatalf("create: %+v, %v; want policy_dim %d", got, err, MaxPolicyDim)
+	}
+	for i := 2; i < MaxPolicyDimVariants; i++ {
+		if _, err := svc.AddVariant(ctx, "small", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
+			t.Fatalf("variant %d: %v", i+1, err)
+		}
+	}
+	_, err = svc.AddVariant(ctx, "small", lift.Variant{ID: "one-too-many"})
+	if lift.KindOf(err) != lift.Conflict || !strings.Contains(err.Error(), "memory budget") {
+		t.Fatalf("variant %d: %v, want a conflict naming the budget", MaxPolicyDimVariants+1, err)
+	}
+	stored, err := svc.Store.GetExperiment(ctx, "small")
+	if err != nil || len(stored.Variants) != MaxPolicyDimVariants {
+		t.Fatalf("stored after the refusal: %d variants, %v; want %d", len(stored.Variants), err, MaxPolicyDimVariants)
+	}
+	// Every variant with a model of the whole bound stays in the budget.
+	if need := 16 * MaxPolicyDim * MaxPolicyDim * MaxPolicyDimVariants; need > policyBudget {
+		t.Fatalf("%d variants of %d features take %d bytes, past %d", MaxPolicyDimVariants, MaxPolicyDim, need, policyBudget)
+	}
+	// Thompson sampling keeps no such models: it grows to MaxVariants.
+	if _, err := svc.Create(ctx, abn("th", 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < 100; i++ {
+		if _, err := svc.AddVariant(ctx, "th", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
+			t.Fatalf("thompson, variant %d: %v", i+1, err)
+		}
 	}
 }

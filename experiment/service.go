@@ -242,11 +242,7 @@ func (s *Service) storedPolicy(e *lift.Experiment) (bandit.Policy, error) {
 // PolicyDim was kept still take it from their variants.)
 func withLimits(p bandit.Policy, e *lift.Experiment) bandit.Policy {
 	if lp, ok := p.(*bandit.Linear); ok {
-		d := e.PolicyDim
-		if d <= 0 {
-			d = policyDim(len(e.Variants))
-		}
-		lp.LimitDim(d)
+		lp.LimitDim(dimOf(e))
 	}
 	addPriors(p, e.Variants)
 	return p
@@ -266,14 +262,44 @@ const MaxPolicyDim = 256
 // and an experiment may have 1,000 of them.
 const policyBudget = 64 << 20
 
-// policyDim is the bound on φ for an experiment created with variants
-// variants: MaxPolicyDim, or less when variants models of two d×d
-// float64 matrices each would pass policyBudget (at least 16). It is
-// kept as the experiment's PolicyDim: a variant added later gets a model
-// of that bound, so the budget is that of the variants at creation.
+// policyDim is the bound on φ for an experiment of variants variants:
+// MaxPolicyDim, or less when variants models of two d×d float64
+// matrices each would pass policyBudget (at least 16). An experiment
+// keeps the bound of twice the variants it is created with (at least
+// MaxPolicyDimVariants, at most lift.MaxVariants) as its PolicyDim, and
+// may grow to that many (roomFor).
 func policyDim(variants int) int {
 	d := int(math.Sqrt(float64(policyBudget) / float64(16*max(variants, 1))))
 	return min(max(d, 16), MaxPolicyDim)
+}
+
+// dimOf is e's bound on φ: its PolicyDim, or for an experiment created
+// before the bound was kept, the one of its variants.
+func dimOf(e *lift.Experiment) int {
+	if e.PolicyDim > 0 {
+		return e.PolicyDim
+	}
+	return policyDim(len(e.Variants))
+}
+
+// MaxPolicyDimVariants is how many variants keep the whole MaxPolicyDim
+// within policyBudget.
+const MaxPolicyDimVariants = policyBudget / (16 * MaxPolicyDim * MaxPolicyDim)
+
+// roomFor refuses a definition with more variants than its linear
+// policy's kept bound allows within policyBudget: every variant may have
+// a model of that bound.
+func roomFor(e *lift.Experiment) error {
+	d := e.PolicyDim
+	if d <= 0 {
+		return nil // not linear, or created before the bound was kept
+	}
+	if most := policyBudget / (16 * d * d); len(e.Variants) > most {
+		return lift.Errorf(lift.Conflict, "experiment %q's policy keeps a model of up to %d features per variant, chosen when it was created; "+
+			"%d variants would take it past its memory budget (%d MiB, at most %d variants): create a new experiment with the variants it needs (its bound is chosen for twice as many)",
+			e.ID, d, len(e.Variants), policyBudget>>20, most)
+	}
+	return nil
 }
 
 // addPriors gives Thompson sampling a Beta prior of PriorStrength
@@ -341,8 +367,9 @@ func (s *Service) Create(ctx context.Context, e *lift.Experiment) (*lift.Experim
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := p.(*bandit.Linear); ok {
-		e.PolicyDim = policyDim(len(e.Variants))
+	if lp, ok := p.(*bandit.Linear); ok {
+		e.PolicyDim = policyDim(min(max(2*len(e.Variants), MaxPolicyDimVariants), lift.MaxVariants))
+		lp.LimitDim(e.PolicyDim)
 	}
 	e.CreatedAt = lift.StoredTime(s.now())
 	if err := s.Store.CreateExperiment(ctx, e); err != nil {
@@ -1065,6 +1092,9 @@ func (s *Service) AddVariant(ctx context.Context, expID string, v lift.Variant) 
 			}
 		}
 		e.Variants = append(e.Variants, v)
+		if err := roomFor(e); err != nil {
+			return err
+		}
 		return e.Validate()
 	})
 	if err != nil {

@@ -18,11 +18,13 @@ type VariantStats struct {
 	Trials    int64   `json:"trials"`
 	RewardSum float64 `json:"reward_sum"`
 	// Mean is RewardSum/Trials, 0 without trials: a number always, as
-	// clients of the contract read it; CI95 is then the prior's interval,
-	// and the dashboard shows no mean.
+	// clients of the contract read it; CI95 is then the prior's interval
+	// (the whole range without one), and the dashboard shows no mean.
 	Mean float64 `json:"mean"`
 	// CI95 is the central 95% credible interval of the mean reward under
-	// a Beta posterior (uniform prior, plus the cold-start prior if any).
+	// a Beta posterior (uniform prior, plus the cold-start prior if any),
+	// reaching the range's end when the counts are at it (no reward above
+	// the range's low end: from lo; none below its high end: to hi).
 	CI95 [2]float64 `json:"ci95"`
 	// PBest is the posterior probability that this variant is the best
 	// of the active ones; 0 for a retired variant, which can no longer
@@ -114,6 +116,16 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		b.RewardSum = min(max(b.RewardSum, 0), b.Trials)
 		a, bb := 1+b.RewardSum, 1+b.Trials-b.RewardSum
 		vs.CI95 = [2]float64{lo + (hi-lo)*betaQuantile(a, bb, 0.025), lo + (hi-lo)*betaQuantile(a, bb, 0.975)}
+		// At a boundary (no success, or no failure, in the posterior's
+		// counts) the interval reaches it: the central interval of 0
+		// successes in 10 trials, [0.2%, 28%], left out the mean it was
+		// an interval for (Brown, Cai and DasGupta's modification).
+		if b.RewardSum == 0 {
+			vs.CI95[0] = lo
+		}
+		if b.RewardSum == b.Trials {
+			vs.CI95[1] = hi
+		}
 		delta[v.ID] = b
 		if !v.Retired {
 			actions = append(actions, bandit.Action{ID: v.ID})
@@ -194,7 +206,7 @@ func (s *Service) offPolicy(ctx context.Context, l *live) (*OffPolicy, error) {
 	if len(rewarded) == 0 {
 		return nil, nil
 	}
-	opt := bandit.EvalOptions{MaxDim: policyDim(len(l.experiment().Variants)), Context: ctx}
+	opt := bandit.EvalOptions{MaxDim: dimOf(l.experiment()), Context: ctx}
 	// The policy as it ran, not its current state: that state learnt
 	// these very rewards, and scored on them it favours whichever variant
 	// was lucky (in an A/A test of five equal variants at 30%, Thompson

@@ -203,12 +203,14 @@ func (s *Server) wrap(public bool, timeout time.Duration, h func(http.ResponseWr
 				s.writeError(w, r, lift.Errorf(lift.Internal, "panic: %v", p))
 			}
 		}()
-		if err := s.checkSource(r); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+		// The token first: without it, a 401 whatever else is wrong, as
+		// the contract says.
 		if !public && s.Token != "" && !s.authorized(r) {
 			s.writeError(w, r, lift.Errorf(lift.Unauthorized, "missing or wrong bearer token"))
+			return
+		}
+		if err := s.checkSource(r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		if err := validPathIDs(r); err != nil {
