@@ -150,3 +150,44 @@ func TestOffPolicyIsTheRunPolicys(t *testing.T) {
 		t.Errorf("A/A at 0.30: the policy's mean SNIPS %.4f, uniform's %.4f", m, u)
 	}
 }
+
+// TestCI95HoldsItsMean: at a boundary (every reward 0, or every one 1)
+// the interval reaches the range's end, so that it holds the mean it is
+// an interval for; without trials it is the whole range. The central
+// interval of 0 successes in 10 trials was [0.2%, 28%].
+func TestCI95HoldsItsMean(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := MustService(t)
+	if _, err := svc.Create(ctx, abn("edge", 3)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for i := range 60 {
+		d, err := svc.Decide(ctx, "edge", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := map[string]float64{"v0": 0, "v1": 1, "v2": float64(i % 2)}[d.Variant]
+		want[d.Variant] = r
+		if _, err := svc.Reward(ctx, "edge", d.EventID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := svc.Stats(ctx, "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range st.Variants {
+		lo, hi := v.CI95[0], v.CI95[1]
+		switch {
+		case v.Trials == 0 && (lo != 0 || hi != 1):
+			t.Errorf("%s without trials: ci95 %v, want [0 1]", v.ID, v.CI95)
+		case v.Trials > 0 && (v.Mean < lo || v.Mean > hi):
+			t.Errorf("%s: mean %v outside ci95 %v (%d trials)", v.ID, v.Mean, v.CI95, v.Trials)
+		case v.ID == "v0" && v.Trials > 0 && lo != 0, v.ID == "v1" && v.Trials > 0 && hi != 1:
+			t.Errorf("%s (every reward %v): ci95 %v does not reach the end", v.ID, want[v.ID], v.CI95)
+		case v.ID == "v2" && v.Trials > 2 && (lo == 0 || hi == 1):
+			t.Errorf("v2 (mixed rewards): ci95 %v reaches an end", v.CI95)
+		}
+	}
+}
