@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding"
@@ -401,7 +402,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return false, lift.Errorf(lift.Invalid, "%s", jsonErrorText(err))
+		return false, lift.Errorf(lift.Invalid, "%s", jsonErrorText(err, data))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return false, lift.Errorf(lift.Invalid, "malformed JSON body: unexpected data after the JSON object")
@@ -414,19 +415,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) (boo
 	return true, nil
 }
 
-// jsonErrorText makes decoder errors name the field.
-func jsonErrorText(err error) string {
+// jsonErrorText makes the decoder's errors for the body data name the
+// field.
+func jsonErrorText(err error, data []byte) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && jsonKind(te.Type) == "a number" {
 		// A number too large for a float64 (1e999): the decoder reports
 		// it as a number that should be a number, against the field or
-		// the object that holds it.
+		// the object that holds it, or none inside a map of any: find it.
 		where := "in the body"
-		if te.Field != "" {
+		if path, lit := hugeNumber(data); path != "" {
+			where = fmt.Sprintf("in field %q (%s)", path, lit)
+		} else if te.Field != "" {
 			where = fmt.Sprintf("in field %q", te.Field)
-		}
-		if lit := strings.TrimSpace(strings.TrimPrefix(te.Value, "number")); lit != "" {
-			where += " (" + lit + ")"
 		}
 		return fmt.Sprintf("a number %s is out of range: numbers must be finite 64-bit floats", where)
 	}
@@ -439,6 +440,51 @@ func jsonErrorText(err error) string {
 		return fmt.Sprintf("the body must be %s, got JSON %s", jsonKind(te.Type), te.Value)
 	}
 	return "malformed JSON body: " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// hugeNumber returns the path (a.b[2].c) and text of the first number in
+// data that a float64 cannot hold, or "" for none. data is JSON the
+// decoder has read (so nested less than its limit).
+func hugeNumber(data []byte) (path, text string) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var walk func(at string) bool
+	walk = func(at string) bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case json.Number:
+			if _, err := t.Float64(); err != nil {
+				path, text = at, t.String()
+				return true
+			}
+		case json.Delim:
+			for i := 0; t != '}' && t != ']' && dec.More(); i++ {
+				next := fmt.Sprintf("%s[%d]", at, i)
+				if t == '{' {
+					k, err := dec.Token()
+					if err != nil {
+						return false
+					}
+					next = k.(string)
+					if at != "" {
+						next = at + "." + next
+					}
+				}
+				if walk(next) {
+					return true
+				}
+			}
+			if t == '{' || t == '[' {
+				dec.Token() // the closing delimiter
+			}
+		}
+		return false
+	}
+	walk("")
+	return path, text
 }
 
 // jsonKind names what JSON a Go type takes, for messages: "an object",

@@ -412,3 +412,20 @@ func TestBrowserRequestsRefused(t *testing.T) {
 		t.Errorf("LocalNamesOnly: GET /healthz for evil.example = %d, want 403", code)
 	}
 }
+
+// TestHugeNumber: the first number a float64 cannot hold is found by its
+// path, however deep, for the message of a body read into a map of any.
+func TestHugeNumber(t *testing.T) {
+	for data, want := range map[string]string{
+		`{"a":{"b":[1,2,1e400]}}`:        `a.b[2] 1e400`,
+		`[1e999]`:                        `[0] 1e999`,
+		`{"x":1,"y":{"z":-2e308},"w":3}`: `y.z -2e308`,
+		`{"x":1,"y":[{"k":"1e999"}]}`:    ` `,
+		`{"x":1.5e308}`:                  ` `,
+	} {
+		path, text := hugeNumber([]byte(data))
+		if got := path + " " + text; got != want {
+			t.Errorf("hugeNumber(%s) = %q, want %q", data, got, want)
+		}
+	}
+}

@@ -281,11 +281,15 @@ func TestServeBadInput(t *testing.T) {
 		`[]`:                                   `the body must be an object, got JSON array`,
 		// Too large for a float64: out of range, not "must be a number".
 		`{"duration": 1e999}`:                            `a number in field "duration" (1e999) is out of range: numbers must be finite 64-bit floats`,
-		`{"duration": 1, "emotion_data": {"x": -1e999}}`: `a number in field "emotion_data" (-1e999) is out of range: numbers must be finite 64-bit floats`,
+		`{"duration": 1, "emotion_data": {"x": -1e999}}`: `a number in field "emotion_data.x" (-1e999) is out of range: numbers must be finite 64-bit floats`,
 	} {
 		if code, b := s.Do("PUT", "/clips/c2", body); code != 400 || b["detail"] != want {
 			t.Errorf("PUT %s = %d %v, want 400 %q", body, code, b, want)
 		}
+	}
+	// A body read as a map of any names the field too.
+	if code, b := s.Do("POST", "/train/ctr-model", `{"eta": 0.1, "rounds": [1e999]}`); code != 400 || b["detail"] != `a number in field "rounds[0]" (1e999) is out of range: numbers must be finite 64-bit floats` {
+		t.Errorf("train with rounds [1e999] = %d %v", code, b)
 	}
 	// Nothing was written by the rejected requests.
 	if code, _ := s.Do("GET", "/clips/c2", nil); code != 404 {
