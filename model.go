@@ -30,11 +30,20 @@ const MinTrainingClips = 10
 
 // Trainer runs one CTR training job. params are optional overrides (for
 // example "objective", "rounds", "max_depth", "eta"); an unknown or invalid
-// parameter is Invalid. Not enough data is a successful call whose summary
-// has Success false. Another training already running is Conflict.
+// parameter is Invalid, wrapped in RunNotStarted. Not enough data is a
+// successful call whose summary has Success false. Another training
+// already running is Conflict.
 type Trainer interface {
 	TrainCTR(ctx context.Context, params map[string]any) (*TrainSummary, error)
 }
+
+// RunNotStarted wraps a Trainer's error from before any run started (its
+// parameters refused), which metrics count as no run. Its kind and
+// message are Err's.
+type RunNotStarted struct{ Err error }
+
+func (e *RunNotStarted) Error() string { return e.Err.Error() }
+func (e *RunNotStarted) Unwrap() error { return e.Err }
 
 // NotEnoughDataMessage is the training answer below MinTrainingClips.
 func NotEnoughDataMessage(n int) string {

@@ -190,4 +190,29 @@ func TestCI95HoldsItsMean(t *testing.T) {
 			t.Errorf("v2 (mixed rewards): ci95 %v reaches an end", v.CI95)
 		}
 	}
+	// Rewards whose sum carries rounding: ten of 0.3 in [0, 0.3] sum to
+	// 2.9999999999999996, still every reward at the top.
+	e := abn("tenths", 2)
+	e.Policy = lift.PolicySpec{Name: "softmax"}
+	e.RewardRange = [2]float64{0, 0.3}
+	if _, err := svc.Create(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		d, err := svc.Decide(ctx, "tenths", DecideRequest{EventID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Reward(ctx, "tenths", d.EventID, 0.3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err = svc.Stats(ctx, "tenths"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range st.Variants {
+		if v.Trials > 0 && (v.CI95[1] != 0.3 || v.Mean > v.CI95[1]) {
+			t.Errorf("%s: every reward 0.3, mean %v, ci95 %v; want it to reach 0.3", v.ID, v.Mean, v.CI95)
+		}
+	}
 }

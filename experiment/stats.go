@@ -120,10 +120,11 @@ func (s *Service) Stats(ctx context.Context, expID string) (*Stats, error) {
 		// counts) the interval reaches it: the central interval of 0
 		// successes in 10 trials, [0.2%, 28%], left out the mean it was
 		// an interval for (Brown, Cai and DasGupta's modification).
-		if b.RewardSum == 0 {
+		// Sums of rewards such as 0.3 carry rounding: compare within it.
+		if b.RewardSum <= 1e-9*b.Trials {
 			vs.CI95[0] = lo
 		}
-		if b.RewardSum == b.Trials {
+		if b.Trials-b.RewardSum <= 1e-9*b.Trials {
 			vs.CI95[1] = hi
 		}
 		delta[v.ID] = b

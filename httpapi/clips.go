@@ -213,15 +213,21 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Clips.AddOutcomes(r.Context(), []*lift.Outcome{o}); err != nil {
 		return err
 	}
-	c, err := s.Clips.GetClip(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	ctr, _ := c.ActualCTR()
-	return writeJSON(w, http.StatusCreated, struct {
+	out := struct {
 		*lift.Outcome
-		ClipImpressions int64   `json:"clip_impressions"`
-		ClipClicks      int64   `json:"clip_clicks"`
-		ActualCTR       float64 `json:"actual_ctr"`
-	}{o, c.Impressions, c.Clicks, ctr})
+		// The clip's totals after the outcome; null when they could not
+		// be read back.
+		ClipImpressions *int64   `json:"clip_impressions"`
+		ClipClicks      *int64   `json:"clip_clicks"`
+		ActualCTR       *float64 `json:"actual_ctr"`
+	}{Outcome: o}
+	// The outcome is committed: a failed read of the totals must not turn
+	// that into an error, which a client would retry, counting it twice.
+	if c, err := s.Clips.GetClip(r.Context(), id); err != nil {
+		s.Logger.Warn("outcome stored; reading the clip's totals back failed", "clip", id, "outcome", o.ID, "err", err)
+	} else {
+		ctr, _ := c.ActualCTR()
+		out.ClipImpressions, out.ClipClicks, out.ActualCTR = &c.Impressions, &c.Clicks, &ctr
+	}
+	return writeJSON(w, http.StatusCreated, out)
 }

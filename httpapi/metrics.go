@@ -168,13 +168,10 @@ func (m *Metrics) observeReward(expID string, value float64) {
 		return
 	}
 	m.rewards.WithLabelValues(expID).Inc()
-	// A counter cannot go down: negative rewards are summed apart.
-	switch {
-	case value > 0:
-		m.rewardSum.WithLabelValues(expID).Add(value)
-	case value < 0:
-		m.negRewardSum.WithLabelValues(expID).Add(-value)
-	}
+	// A counter cannot go down: negative rewards are summed apart. Both
+	// series are touched, so that both exist for the mean's arithmetic.
+	m.rewardSum.WithLabelValues(expID).Add(max(value, 0))
+	m.negRewardSum.WithLabelValues(expID).Add(max(-value, 0))
 }
 
 // Training results, the values of the "result" label.

@@ -393,14 +393,29 @@ func TestMetricsNegativeRewards(t *testing.T) {
 	for _, r := range []float64{-1, -1, -1, 1, 0} {
 		m.observeReward("e", r)
 	}
+	m.observeReward("positive", 1)
+	m.observeReward("negative", -1)
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]float64{}
+	series := map[string]int{}
 	for _, f := range mfs {
+		if !strings.HasPrefix(f.GetName(), "lift_experiment_") {
+			continue
+		}
 		for _, s := range f.Metric {
-			got[f.GetName()] += s.GetCounter().GetValue()
+			if s.GetLabel()[0].GetValue() == "e" {
+				got[f.GetName()] += s.GetCounter().GetValue()
+			}
+			series[f.GetName()]++
+		}
+	}
+	// Every experiment has both sums, or the mean's query finds nothing.
+	for _, name := range []string{"lift_experiment_reward_sum", "lift_experiment_negative_reward_sum", "lift_experiment_rewards_total"} {
+		if series[name] != 3 {
+			t.Errorf("%s: %d series, want one per experiment (3)", name, series[name])
 		}
 	}
 	pos, neg, n := got["lift_experiment_reward_sum"], got["lift_experiment_negative_reward_sum"], got["lift_experiment_rewards_total"]

@@ -168,9 +168,9 @@ func (s *Server) trainCTR(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		err = lift.Errorf(lift.Unavailable, "training did not finish within %s (the server's limit for a run on demand)", s.TrainTimeout)
 	}
-	// Parameters refused (Invalid) started no run: a client's typo is not
-	// a failed training run to alert on.
-	if lift.KindOf(err) != lift.Invalid {
+	// Parameters refused started no run: a client's typo is not a failed
+	// training run to alert on (a run that started and failed is one).
+	if _, refused := errors.AsType[*lift.RunNotStarted](err); !refused {
 		s.Metrics.ObserveTraining(sum, err, time.Since(start))
 	}
 	if err != nil {

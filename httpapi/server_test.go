@@ -429,3 +429,33 @@ func TestHugeNumber(t *testing.T) {
 		}
 	}
 }
+
+// totalsDown is a real clip store whose reads of a clip fail, as when the
+// database goes away between an outcome's commit and the answer.
+type totalsDown struct{ lift.ClipStore }
+
+func (totalsDown) GetClip(context.Context, string) (*lift.Clip, error) {
+	return nil, lift.Errorf(lift.Unavailable, "the database went away")
+}
+
+// TestOutcomeStoredIsAnswered201: an outcome committed is answered 201
+// even when reading the clip's totals back fails (they are null then): an
+// error would make the client send it again, and it would count twice.
+func TestOutcomeStoredIsAnswered201(t *testing.T) {
+	s := newTestServer(t, 1)
+	store := s.Clips
+	before, err := store.GetClip(context.Background(), "demo-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Clips = totalsDown{store}
+	code, body := call(t, s.Handler(), "POST", "/clips/demo-0001/outcomes", `{"impressions":100,"clicks":3}`)
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil || code != http.StatusCreated || out["clip_impressions"] != nil || out["impressions"] != 100.0 {
+		t.Fatalf("= %d %s, want 201 with the outcome and null totals", code, body)
+	}
+	after, err := store.GetClip(context.Background(), "demo-0001")
+	if err != nil || after.Impressions != before.Impressions+100 {
+		t.Fatalf("clip impressions %d -> %v (%v), want +100", before.Impressions, after, err)
+	}
+}

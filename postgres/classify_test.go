@@ -25,6 +25,7 @@ func TestClassify(t *testing.T) {
 		{"connection lost mid-statement", fmt.Errorf("SaveDecision: %w", io.ErrUnexpectedEOF), lift.Unavailable},
 		{"EOF", fmt.Errorf("read: %w", io.EOF), lift.Unavailable},
 		{"closed connection", fmt.Errorf("write: %w", net.ErrClosed), lift.Unavailable},
+		{"a connection pgx closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), lift.Unavailable},
 		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, lift.Unavailable},
 		{"server shutting down", &pgconn.PgError{Code: "57P01"}, lift.Unavailable},
 		{"NUL in text", &pgconn.PgError{Code: "22021"}, lift.Invalid},

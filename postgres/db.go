@@ -297,10 +297,11 @@ func classify(err error) error {
 	}
 	// The server unreachable, or the connection lost mid-statement (the
 	// server crashed or was stopped with -m immediate): unexpected EOF,
-	// a closed connection.
+	// a closed socket, or pgx's own "conn closed" for a connection it
+	// closed after such a loss.
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, pgconn.ErrConnClosed) {
 		return &lift.Error{Kind: lift.Unavailable, Err: &lift.DatabaseDown{Cause: err}}
 	}
 	return err

@@ -231,7 +231,7 @@ func (o Options) paramsRecord() map[string]any {
 func (j *Job) TrainCTR(ctx context.Context, params map[string]any) (*lift.TrainSummary, error) {
 	o, err := ParseRequestOptions(params)
 	if err != nil {
-		return nil, err
+		return nil, &lift.RunNotStarted{Err: err}
 	}
 	return j.Run(ctx, o)
 }
