@@ -316,11 +316,28 @@ func typeName(v any) string {
 
 // Outcome is one observation window of a clip's performance.
 type Outcome struct {
-	ID          int64     `json:"id"`
-	ClipID      string    `json:"clip_id"`
+	ID     int64  `json:"id"`
+	ClipID string `json:"clip_id"`
+	// Key, when the client gives one (outcome_id), makes the outcome
+	// idempotent: the same key for the same clip again is the same
+	// outcome, stored and counted once (Repeated), and Conflict if its
+	// counts (or a given observed_at) differ.
+	Key         string    `json:"outcome_id,omitempty"`
 	Impressions int64     `json:"impressions"`
 	Clicks      int64     `json:"clicks"`
 	ObservedAt  time.Time `json:"observed_at"`
+	Repeated    bool      `json:"-"`
+}
+
+// Same reports whether o, as given (observedGiven: with its own
+// observed_at), is the stored outcome s of the same key, and Conflict
+// saying how it differs if not.
+func (o *Outcome) Same(s *Outcome, observedGiven bool) error {
+	if o.Impressions != s.Impressions || o.Clicks != s.Clicks || observedGiven && !o.ObservedAt.Equal(s.ObservedAt) {
+		return Errorf(Conflict, "outcome %q of clip %q was stored before with %d impressions and %d clicks observed at %s; refusing %d and %d",
+			o.Key, o.ClipID, s.Impressions, s.Clicks, s.ObservedAt.UTC().Format(time.RFC3339Nano), o.Impressions, o.Clicks)
+	}
+	return nil
 }
 
 // Validate rejects negative counts, zero impressions and more clicks than
@@ -335,6 +352,8 @@ func (o *Outcome) Validate() error {
 		return Errorf(Invalid, "clicks (%d) must not exceed impressions (%d)", o.Clicks, o.Impressions)
 	case o.Impressions > MaxOutcomeImpressions:
 		return Errorf(Invalid, "impressions (%d) must be at most %d per outcome", o.Impressions, int64(MaxOutcomeImpressions))
+	case o.Key != "":
+		return ValidateID("outcome_id", o.Key)
 	}
 	return nil
 }

@@ -160,6 +160,8 @@ func (s *Server) listClips(w http.ResponseWriter, r *http.Request) error {
 }
 
 type outcomeInput struct {
+	// OutcomeID, when given, makes the outcome idempotent (lift.Outcome.Key).
+	OutcomeID   *string `json:"outcome_id"`
 	Impressions *count  `json:"impressions"`
 	Clicks      *count  `json:"clicks"`
 	ObservedAt  *string `json:"observed_at"`
@@ -203,6 +205,12 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 		return lift.Errorf(lift.Invalid, "impressions and clicks are required")
 	}
 	o := &lift.Outcome{ClipID: id, Impressions: int64(*in.Impressions), Clicks: int64(*in.Clicks)}
+	if in.OutcomeID != nil {
+		if *in.OutcomeID == "" {
+			return lift.Errorf(lift.Invalid, "outcome_id must not be empty (leave it out for none)")
+		}
+		o.Key = *in.OutcomeID
+	}
 	if in.ObservedAt != nil { // null, like leaving it out, means now
 		t, err := lift.ParseObservedAt(*in.ObservedAt, s.Now())
 		if err != nil {
@@ -228,6 +236,9 @@ func (s *Server) postOutcome(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		ctr, _ := c.ActualCTR()
 		out.ClipImpressions, out.ClipClicks, out.ActualCTR = &c.Impressions, &c.Clicks, &ctr
+	}
+	if o.Repeated { // stored before under its outcome_id: counted once
+		return writeJSON(w, http.StatusOK, out)
 	}
 	return writeJSON(w, http.StatusCreated, out)
 }

@@ -459,3 +459,36 @@ func TestOutcomeStoredIsAnswered201(t *testing.T) {
 		t.Fatalf("clip impressions %d -> %v (%v), want +100", before.Impressions, after, err)
 	}
 }
+
+// TestOutcomeID: an outcome sent with an outcome_id is counted once: 201,
+// then 200 with the same outcome for a retry, 409 for other counts, and
+// 400 for an empty id.
+func TestOutcomeID(t *testing.T) {
+	s := newTestServer(t, 1)
+	h := s.Handler()
+	before, err := s.Clips.GetClip(context.Background(), "demo-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, again map[string]any
+	code, body := call(t, h, "POST", "/clips/demo-0001/outcomes", `{"outcome_id":"batch-7","impressions":100,"clicks":3}`)
+	if json.Unmarshal(body, &first); code != 201 || first["outcome_id"] != "batch-7" {
+		t.Fatalf("first = %d %s", code, body)
+	}
+	code, body = call(t, h, "POST", "/clips/demo-0001/outcomes", `{"outcome_id":"batch-7","impressions":100,"clicks":3}`)
+	if json.Unmarshal(body, &again); code != 200 || again["id"] != first["id"] || again["clip_impressions"] != first["clip_impressions"] {
+		t.Fatalf("retry = %d %s, want 200 with the first outcome (%v)", code, body, first)
+	}
+	for body, want := range map[string]int{
+		`{"outcome_id":"batch-7","impressions":100,"clicks":4}`: 409,
+		`{"outcome_id":"","impressions":100,"clicks":4}`:        400,
+	} {
+		if code, answer := call(t, h, "POST", "/clips/demo-0001/outcomes", body); code != want {
+			t.Errorf("%s = %d %s, want %d", body, code, answer, want)
+		}
+	}
+	after, err := s.Clips.GetClip(context.Background(), "demo-0001")
+	if err != nil || after.Impressions != before.Impressions+100 || after.Clicks != before.Clicks+3 {
+		t.Errorf("clip %d/%d -> %d/%d, want +100/+3", before.Impressions, before.Clicks, after.Impressions, after.Clicks)
+	}
+}

@@ -184,10 +184,28 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 		touched := map[string]bool{}
 		var order []string
 		for _, o := range os {
-			if o.ObservedAt.IsZero() {
+			given := !o.ObservedAt.IsZero()
+			if !given {
 				o.ObservedAt = now
 			}
 			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
+			if o.Key != "" {
+				// The clip's row is locked: no other transaction can store
+				// this key for it meanwhile.
+				var s lift.Outcome
+				err := tx.QueryRow(ctx, `SELECT id, impressions, clicks, observed_at FROM outcomes WHERE clip_id = $1 AND outcome_key = $2`,
+					o.ClipID, o.Key).Scan(&s.ID, &s.Impressions, &s.Clicks, &s.ObservedAt)
+				switch {
+				case err == nil:
+					if err := o.Same(&s, given); err != nil {
+						return err
+					}
+					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt.UTC(), true
+					continue
+				case !errors.Is(err, pgx.ErrNoRows):
+					return err
+				}
+			}
 			tag, err := tx.Exec(ctx, `UPDATE clips SET impressions = impressions + $1, clicks = clicks + $2 WHERE id = $3`,
 				o.Impressions, o.Clicks, o.ClipID)
 			if err != nil {
@@ -196,8 +214,8 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			if tag.RowsAffected() == 0 {
 				return lift.Errorf(lift.NotFound, "Clip not found: %q", o.ClipID)
 			}
-			if err := tx.QueryRow(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at) VALUES ($1,$2,$3,$4) RETURNING id`,
-				o.ClipID, o.Impressions, o.Clicks, o.ObservedAt).Scan(&o.ID); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at, outcome_key) VALUES ($1,$2,$3,$4,$5) RETURNING id`,
+				o.ClipID, o.Impressions, o.Clicks, o.ObservedAt, nullable(o.Key)).Scan(&o.ID); err != nil {
 				return err
 			}
 			if !touched[o.ClipID] {
@@ -255,4 +273,12 @@ func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n 
 				WHERE b.clip_ids @> ARRAY[$1::text] AND u.clip_id = $1)
 		ELSE 0 END`, clipID).Scan(&n)
 	return n, classify(err)
+}
+
+// nullable is s, or NULL for "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

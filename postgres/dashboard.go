@@ -94,7 +94,7 @@ const foldChunk = 100_000
 // (none for an unknown clip).
 func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*lift.Outcome, err error) {
 	defer lift.Wrap(&err, "ClipStore.ClipOutcomes(%q)", clipID)
-	rows, err := db.pool.Query(ctx, `SELECT id, clip_id, impressions, clicks, observed_at FROM outcomes
+	rows, err := db.pool.Query(ctx, `SELECT id, clip_id, impressions, clicks, observed_at, COALESCE(outcome_key, '') FROM outcomes
 		WHERE clip_id = $1 ORDER BY observed_at DESC, id DESC LIMIT $2`, clipID, limit)
 	if err != nil {
 		return nil, classify(err)
@@ -103,7 +103,7 @@ func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*
 	var out []*lift.Outcome
 	for rows.Next() {
 		var o lift.Outcome
-		if err := rows.Scan(&o.ID, &o.ClipID, &o.Impressions, &o.Clicks, &o.ObservedAt); err != nil {
+		if err := rows.Scan(&o.ID, &o.ClipID, &o.Impressions, &o.Clicks, &o.ObservedAt, &o.Key); err != nil {
 			return nil, classify(err)
 		}
 		o.ObservedAt = o.ObservedAt.UTC()

@@ -226,10 +226,28 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 	now := db.Now().UTC() // as a given observed_at is, whatever the server's zone
 	return db.tx(ctx, func(tx *wtx) error {
 		for _, o := range os {
-			if o.ObservedAt.IsZero() {
+			given := !o.ObservedAt.IsZero()
+			if !given {
 				o.ObservedAt = now
 			}
 			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
+			if o.Key != "" {
+				var s lift.Outcome
+				var at string
+				err := tx.QueryRowContext(ctx, `SELECT id, impressions, clicks, observed_at FROM outcomes WHERE clip_id = ? AND outcome_key = ?`,
+					o.ClipID, o.Key).Scan(&s.ID, &s.Impressions, &s.Clicks, &at)
+				switch {
+				case err == nil:
+					s.ObservedAt = parseTime(at)
+					if err := o.Same(&s, given); err != nil {
+						return err
+					}
+					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt, true
+					continue
+				case !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
+			}
 			res, err := tx.ExecContext(ctx, `UPDATE clips SET impressions = impressions + ?, clicks = clicks + ? WHERE id = ?`,
 				o.Impressions, o.Clicks, o.ClipID)
 			if err != nil {
@@ -238,8 +256,8 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			if n, _ := res.RowsAffected(); n == 0 {
 				return lift.Errorf(lift.NotFound, "Clip not found: %q", o.ClipID)
 			}
-			if err := tx.QueryRowContext(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at) VALUES (?,?,?,?) RETURNING id`,
-				o.ClipID, o.Impressions, o.Clicks, formatTime(o.ObservedAt)).Scan(&o.ID); err != nil {
+			if err := tx.QueryRowContext(ctx, `INSERT INTO outcomes(clip_id, impressions, clicks, observed_at, outcome_key) VALUES (?,?,?,?,?) RETURNING id`,
+				o.ClipID, o.Impressions, o.Clicks, formatTime(o.ObservedAt), nullable(o.Key)).Scan(&o.ID); err != nil {
 				return err
 			}
 		}
@@ -351,4 +369,12 @@ func (db *DB) CountPredictionsWithActual(ctx context.Context, clipID string) (n 
 	}
 	err = db.read.QueryRowContext(ctx, countClipPredictionsSQL, clipID, db.durablePred.Load()).Scan(&n)
 	return n, err
+}
+
+// nullable is s, or NULL for "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

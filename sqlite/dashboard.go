@@ -56,7 +56,7 @@ func (db *DB) PredictionCounts(ctx context.Context) (_ map[lift.Band]map[int64]i
 // (none for an unknown clip).
 func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*lift.Outcome, err error) {
 	defer lift.Wrap(&err, "ClipStore.ClipOutcomes(%q)", clipID)
-	rows, err := db.read.QueryContext(ctx, `SELECT id, clip_id, impressions, clicks, observed_at FROM outcomes
+	rows, err := db.read.QueryContext(ctx, `SELECT id, clip_id, impressions, clicks, observed_at, COALESCE(outcome_key, '') FROM outcomes
 		WHERE clip_id = ? ORDER BY observed_at DESC, id DESC LIMIT ?`, clipID, limit)
 	if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func (db *DB) ClipOutcomes(ctx context.Context, clipID string, limit int) (_ []*
 	for rows.Next() {
 		var o lift.Outcome
 		var at string
-		if err := rows.Scan(&o.ID, &o.ClipID, &o.Impressions, &o.Clicks, &at); err != nil {
+		if err := rows.Scan(&o.ID, &o.ClipID, &o.Impressions, &o.Clicks, &at, &o.Key); err != nil {
 			return nil, err
 		}
 		o.ObservedAt = parseTime(at)

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"NegativeZeros", testNegativeZeros},
 		{"Outcomes", testOutcomes},
 		{"OutcomesAllOrNothing", testOutcomesAllOrNothing},
+		{"OutcomeKeys", testOutcomeKeys},
 		{"Predictions", testPredictions},
 		{"PredictionsConcurrent", testPredictionsConcurrent},
 		{"PrunePredictions", testPrunePredictions},
@@ -490,6 +491,75 @@ func testOutcomesAllOrNothing(t *testing.T, s Store) {
 	if _, err := s.GetClip(ctx, "unknown"); lift.KindOf(err) != lift.NotFound {
 		t.Errorf("GetClip(unknown) after rejected outcome: %v, want NotFound", err)
 	}
+}
+
+// testOutcomeKeys: an outcome with a key (the client's outcome_id) is
+// stored and counted once per clip: the same key again, with the same
+// counts, is the stored outcome (Repeated, its id and time), in another
+// batch or the same one; with other counts, or another observed_at given,
+// it is Conflict and the batch writes nothing. Keys are per clip, and
+// outcomes without one are never taken for each other.
+func testOutcomeKeys(t *testing.T, s Store) {
+	ctx := context.Background()
+	MustPutClip(t, s, NewClip("a", 10))
+	MustPutClip(t, s, NewClip("b", 10))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	first := &lift.Outcome{ClipID: "a", Key: "k1", Impressions: 100, Clicks: 7, ObservedAt: at}
+	if err := s.AddOutcomes(ctx, []*lift.Outcome{first}); err != nil || first.Repeated {
+		t.Fatalf("first: %v, repeated %v", err, first.Repeated)
+	}
+	totals := func(id string) [2]int64 {
+		c := MustGetClip(t, s, id)
+		return [2]int64{c.Impressions, c.Clicks}
+	}
+	// Again, without observed_at (a retry that left it to the server),
+	// and twice more in one batch with an outcome of the same key for b.
+	again := &lift.Outcome{ClipID: "a", Key: "k1", Impressions: 100, Clicks: 7}
+	twice := &lift.Outcome{ClipID: "a", Key: "k1", Impressions: 100, Clicks: 7, ObservedAt: at}
+	forB := &lift.Outcome{ClipID: "b", Key: "k1", Impressions: 5, Clicks: 1}
+	if err := s.AddOutcomes(ctx, []*lift.Outcome{again, forB, twice}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*lift.Outcome{again, twice} {
+		if !o.Repeated || o.ID != first.ID || !o.ObservedAt.Equal(at) {
+			t.Errorf("repeat: repeated %v, id %d (want %d), observed %v (want %v)", o.Repeated, o.ID, first.ID, o.ObservedAt, at)
+		}
+	}
+	if forB.Repeated || forB.ID == first.ID {
+		t.Errorf("the same key for another clip was taken for a's outcome")
+	}
+	if got := totals("a"); got != [2]int64{100, 7} {
+		t.Errorf("a's totals %v after repeats, want [100 7]", got)
+	}
+	// The same key within one new batch: the second is the first's repeat.
+	x, y := &lift.Outcome{ClipID: "b", Key: "k2", Impressions: 3, Clicks: 0}, &lift.Outcome{ClipID: "b", Key: "k2", Impressions: 3, Clicks: 0}
+	if err := s.AddOutcomes(ctx, []*lift.Outcome{x, y}); err != nil || x.Repeated || !y.Repeated || y.ID != x.ID {
+		t.Errorf("a key twice in a batch: %v; repeated %v/%v, ids %d/%d", err, x.Repeated, y.Repeated, x.ID, y.ID)
+	}
+	if got := totals("b"); got != [2]int64{8, 1} {
+		t.Errorf("b's totals %v, want [8 1]", got)
+	}
+	// Conflicts write nothing, the batch's other outcomes included.
+	for _, bad := range []*lift.Outcome{
+		{ClipID: "a", Key: "k1", Impressions: 100, Clicks: 8},
+		{ClipID: "a", Key: "k1", Impressions: 100, Clicks: 7, ObservedAt: at.Add(time.Second)},
+	} {
+		ok := &lift.Outcome{ClipID: "a", Impressions: 50, Clicks: 1}
+		err := s.AddOutcomes(ctx, []*lift.Outcome{ok, bad})
+		wantKind(t, "AddOutcomes(conflicting key)", err, lift.Conflict)
+		if got := totals("a"); got != [2]int64{100, 7} {
+			t.Errorf("a's totals %v after a conflict, want [100 7]", got)
+		}
+	}
+	// Without keys, equal outcomes are distinct.
+	n1, n2 := &lift.Outcome{ClipID: "a", Impressions: 10, Clicks: 1}, &lift.Outcome{ClipID: "a", Impressions: 10, Clicks: 1}
+	if err := s.AddOutcomes(ctx, []*lift.Outcome{n1, n2}); err != nil || n1.Repeated || n2.Repeated || n1.ID == n2.ID {
+		t.Errorf("keyless outcomes: %v, repeated %v/%v, ids %d/%d", err, n1.Repeated, n2.Repeated, n1.ID, n2.ID)
+	}
+	if got := totals("a"); got != [2]int64{120, 9} {
+		t.Errorf("a's totals %v, want [120 9]", got)
+	}
+	wantKind(t, "AddOutcomes(a key with a control character)", s.AddOutcomes(ctx, []*lift.Outcome{{ClipID: "a", Key: "a\x00b", Impressions: 1}}), lift.Invalid)
 }
 
 func testPredictions(t *testing.T, s Store) {

@@ -34,8 +34,11 @@ type rowError struct {
 
 // importReport is the import command's stdout.
 type importReport struct {
-	Kind     string     `json:"kind"`
-	Accepted int        `json:"accepted"`
+	Kind     string `json:"kind"`
+	Accepted int    `json:"accepted"`
+	// Repeated counts the accepted outcomes whose outcome_id was stored
+	// before (or earlier in the file) with the same counts: counted once.
+	Repeated int        `json:"repeated,omitempty"`
 	Rejected int        `json:"rejected"`
 	Imported bool       `json:"imported"`
 	Errors   []rowError `json:"errors"`
@@ -117,6 +120,11 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		err = db.PutClips(ctx, clips)
 	case len(outcomes) > 0:
 		err = db.AddOutcomes(ctx, outcomes)
+		for _, o := range outcomes {
+			if o.Repeated {
+				rep.Repeated++
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -263,7 +271,7 @@ func readCSVRecords(r io.Reader, kind string) ([]record, error) {
 var (
 	fieldsOf = map[string][]string{
 		"clips":    {"clip_id", "psychology_score", "hook_strength", "novelty_score", "emotion_data", "duration", "composite_score"},
-		"outcomes": {"clip_id", "impressions", "clicks", "observed_at"},
+		"outcomes": {"clip_id", "impressions", "clicks", "observed_at", "outcome_id"},
 	}
 	requiredOf    = map[string][]string{"clips": {"clip_id", "duration"}, "outcomes": {"clip_id", "impressions", "clicks"}}
 	clipFields    = setOf(fieldsOf["clips"])
@@ -457,6 +465,13 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 			return nil, err
 		}
 		o.ObservedAt = t
+	}
+	if v, ok := rec.fields["outcome_id"]; ok && v != nil {
+		key, isStr := v.(string)
+		if !isStr {
+			return nil, fmt.Errorf("outcome_id must be a string")
+		}
+		o.Key = key
 	}
 	return o, o.Validate()
 }

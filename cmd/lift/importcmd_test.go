@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lift/sqlite"
 )
 
 // run executes lift with args and returns exit code, stdout and stderr.
@@ -394,5 +396,33 @@ func TestImportRefusesWhatHTTPRefuses(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "import", "clips", writeFile(t, "dup.csv", "clip_id,duration,clip_id\na,1,b\n"), "--db", db); code != 1 || !strings.Contains(stderr, `column "clip_id" appears twice in the header, at positions 1 and 3`) {
 		t.Errorf("a column named twice: exit %d, %q", code, stderr)
+	}
+}
+
+// TestImportOutcomeIDs: an outcomes file with outcome_id can be imported
+// again (after a failure whose result was unknown, say) without counting
+// anything twice; the report says how many were already stored.
+func TestImportOutcomeIDs(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "lift.db")
+	if code, out, stderr := run(t, "import", "clips", writeFile(t, "c.csv", "clip_id,duration\na,10\n"), "--db", db); code != 0 {
+		t.Fatalf("clips: %d %s %s", code, out, stderr)
+	}
+	f := writeFile(t, "o.csv", "clip_id,impressions,clicks,outcome_id\na,100,5,day-1\na,50,1,day-2\na,50,1,day-2\n")
+	for i, want := range []string{`"accepted":3,"repeated":1`, `"accepted":3,"repeated":3`} {
+		if code, out, stderr := run(t, "import", "outcomes", f, "--db", db); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("import %d: exit %d, %s %s; want %s", i+1, code, out, stderr, want)
+		}
+	}
+	conflict := writeFile(t, "x.jsonl", `{"clip_id":"a","impressions":100,"clicks":6,"outcome_id":"day-1"}`+"\n")
+	if code, _, stderr := run(t, "import", "outcomes", conflict, "--db", db); code == 0 || !strings.Contains(stderr, "day-1") {
+		t.Errorf("a conflicting outcome_id: exit %d, %s", code, stderr)
+	}
+	store, err := sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if c, err := store.GetClip(context.Background(), "a"); err != nil || c.Impressions != 150 || c.Clicks != 6 {
+		t.Errorf("clip a: %+v, %v; want 150 impressions and 6 clicks", c, err)
 	}
 }
