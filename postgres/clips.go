@@ -171,6 +171,10 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 	// UTC, as a given observed_at is, whatever the server's zone; to the
 	// microsecond, as the column keeps it, so the answer is what is kept.
 	now := lift.StoredTime(db.Now())
+	given := make([]time.Time, len(os)) // the observed_at each outcome came with
+	for i, o := range os {
+		given[i] = o.ObservedAt
+	}
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		// Lock the clips in id order first: two batches naming the same
 		// clips in different orders would otherwise deadlock.
@@ -183,9 +187,10 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 		}
 		touched := map[string]bool{}
 		var order []string
-		for _, o := range os {
-			given := !o.ObservedAt.IsZero()
-			if !given {
+		for i, o := range os {
+			// From the caller's values: a group commit may run this again.
+			o.ObservedAt, o.Repeated = given[i], false
+			if given[i].IsZero() {
 				o.ObservedAt = now
 			}
 			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
@@ -197,7 +202,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 					o.ClipID, o.Key).Scan(&s.ID, &s.Impressions, &s.Clicks, &s.ObservedAt)
 				switch {
 				case err == nil:
-					if err := o.Same(&s, given); err != nil {
+					if err := o.Same(&s, !given[i].IsZero()); err != nil {
 						return err
 					}
 					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt.UTC(), true

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"time"
 
 	"lift"
 )
@@ -223,11 +224,16 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	now := db.Now().UTC() // as a given observed_at is, whatever the server's zone
+	now := db.Now().UTC()               // as a given observed_at is, whatever the server's zone
+	given := make([]time.Time, len(os)) // the observed_at each outcome came with
+	for i, o := range os {
+		given[i] = o.ObservedAt
+	}
 	return db.tx(ctx, func(tx *wtx) error {
-		for _, o := range os {
-			given := !o.ObservedAt.IsZero()
-			if !given {
+		for i, o := range os {
+			// From the caller's values: a group commit may run this again.
+			o.ObservedAt, o.Repeated = given[i], false
+			if given[i].IsZero() {
 				o.ObservedAt = now
 			}
 			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
@@ -239,7 +245,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 				switch {
 				case err == nil:
 					s.ObservedAt = parseTime(at)
-					if err := o.Same(&s, given); err != nil {
+					if err := o.Same(&s, !given[i].IsZero()); err != nil {
 						return err
 					}
 					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt, true

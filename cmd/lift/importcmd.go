@@ -385,8 +385,22 @@ func clipsFromRecords(recs []record, reject func(int, error)) []*lift.Clip {
 // rejecting the other rows; whether their clips are stored is for
 // storedClipsOnly to say.
 func outcomesFromRecords(recs []record, reject func(int, error)) (out []*lift.Outcome, lines []int) {
+	type keyed struct{ clip, key string }
+	first := map[keyed]int{} // index in out of a key's first row
 	for _, rec := range recs {
 		o, err := outcomeFromRecord(rec)
+		if err == nil && o.Key != "" {
+			// An outcome_id on two rows of the file: the same outcome
+			// twice (stored once), or a row's error with its line.
+			k := keyed{o.ClipID, o.Key}
+			if i, seen := first[k]; seen {
+				if o.Impressions != out[i].Impressions || o.Clicks != out[i].Clicks || !o.ObservedAt.Equal(out[i].ObservedAt) {
+					err = fmt.Errorf("outcome_id %q of clip %q is on line %d with other counts or another observed_at", o.Key, o.ClipID, lines[i])
+				}
+			} else {
+				first[k] = len(out)
+			}
+		}
 		if err != nil {
 			reject(rec.line, err)
 			continue
@@ -468,8 +482,11 @@ func outcomeFromRecord(rec record) (*lift.Outcome, error) {
 	}
 	if v, ok := rec.fields["outcome_id"]; ok && v != nil {
 		key, isStr := v.(string)
-		if !isStr {
+		switch {
+		case !isStr:
 			return nil, fmt.Errorf("outcome_id must be a string")
+		case key == "": // (an empty CSV cell is no field at all)
+			return nil, fmt.Errorf("outcome_id must not be empty (leave it out for none)")
 		}
 		o.Key = key
 	}

@@ -417,12 +417,22 @@ func TestImportOutcomeIDs(t *testing.T) {
 	if code, _, stderr := run(t, "import", "outcomes", conflict, "--db", db); code == 0 || !strings.Contains(stderr, "day-1") {
 		t.Errorf("a conflicting outcome_id: exit %d, %s", code, stderr)
 	}
+	// In the file itself: a row's error with its line, which
+	// --skip-invalid skips; an empty outcome_id in a JSON line likewise.
+	inFile := writeFile(t, "y.jsonl", `{"clip_id":"a","impressions":7,"clicks":1,"outcome_id":"day-3"}
+{"clip_id":"a","impressions":8,"clicks":1,"outcome_id":"day-3"}
+{"clip_id":"a","impressions":9,"clicks":1,"outcome_id":""}
+`)
+	code, out, stderr := run(t, "import", "outcomes", inFile, "--db", db, "--skip-invalid")
+	if code != 0 || !strings.Contains(out, `"accepted":1`) || !strings.Contains(out, `is on line 1 with other counts`) || !strings.Contains(out, `"line":3`) {
+		t.Errorf("conflicts within the file: exit %d, %s %s", code, out, stderr)
+	}
 	store, err := sqlite.Open(context.Background(), strings.TrimPrefix(db, "sqlite:"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if c, err := store.GetClip(context.Background(), "a"); err != nil || c.Impressions != 150 || c.Clicks != 6 {
-		t.Errorf("clip a: %+v, %v; want 150 impressions and 6 clicks", c, err)
+	if c, err := store.GetClip(context.Background(), "a"); err != nil || c.Impressions != 157 || c.Clicks != 7 {
+		t.Errorf("clip a: %+v, %v; want 157 impressions and 7 clicks", c, err)
 	}
 }

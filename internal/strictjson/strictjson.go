@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -86,6 +88,9 @@ func (s *scanner) str() ([]byte, error) {
 	for s.i++; s.i < len(s.data); s.i++ {
 		switch s.data[s.i] {
 		case '\\':
+			if err := s.surrogates(); err != nil {
+				return nil, err
+			}
 			s.i++
 		case '"':
 			s.i++
@@ -93,6 +98,33 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 	return nil, errTruncated
+}
+
+// surrogates checks the escape at s.i: a \uXXXX escape of a UTF-16
+// surrogate must be the high half of a pair, followed by the low half (it
+// then moves s.i to the pair's last digit). The decoder reads a lone half
+// as U+FFFD, so that "\ud800" and "\udbff" would be the same id.
+func (s *scanner) surrogates() error {
+	code := func(at int) (rune, bool) {
+		if at+6 > len(s.data) || s.data[at] != '\\' || s.data[at+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(s.data[at+2:at+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	r, ok := code(s.i)
+	if !ok || !utf16.IsSurrogate(r) {
+		return nil
+	}
+	if low, ok := code(s.i + 6); ok && r < 0xdc00 && low >= 0xdc00 && low <= 0xdfff {
+		s.i += 10 // the loop's step then passes the pair
+		return nil
+	}
+	where := s.where()
+	if where == "" {
+		where = "the body"
+	}
+	return fmt.Errorf("a string in %q holds half of a UTF-16 surrogate pair (\\u%04x) alone, which is no character", where, r)
 }
 
 // smallObject is how many keys an object's repeats are looked for among

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,8 @@ func repeatedKey(data []byte) (bool, error) {
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[1,{"c":1,"c":2}]}}`, `{"a\u0062":1,"ab":2}`, `[{"x":"}\"{"},{"x":1}]`,
 		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":0,"k11":1,"k12":2,"k13":3,"k14":4,"k15":5,"k16":6,"k3":7}`,
-		` { "a" : [ 1 , 2 ] , "b" : null } `, `"text"`, `12`, "{\"\xff\":1,\"\xfe\":2}"} {
+		` { "a" : [ 1 , 2 ] , "b" : null } `, `"text"`, `12`, "{\"\xff\":1,\"\xfe\":2}",
+		`{"a":"\ud800"}`, `{"a":"\ud83d\ude00","b":"\\udc00"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -114,6 +116,7 @@ func FuzzCheck(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reference on valid JSON %q: %v", data, err)
 		}
+		want = want || loneSurrogate(data)
 		got := Check(data, nil)
 		if (got != nil) != want {
 			t.Errorf("Check(%q) = %v, reference repeated = %v", data, got, want)
@@ -177,5 +180,50 @@ func TestFoldedNames(t *testing.T) {
 	}
 	if err := Check([]byte(`{"impressions":10,"clicks":1}`), typ); err != nil {
 		t.Errorf("exact names: %v", err)
+	}
+}
+
+// escapes matches JSON's escapes one at a time, a surrogate pair as one:
+// group 1 a high half with its low half in group 2, group 3 a low half
+// alone. In valid JSON a backslash is only ever in a string.
+var escapes = regexp.MustCompile(`(?i)\\u(d[89ab][0-9a-f]{2})(\\ud[c-f][0-9a-f]{2})?|\\u(d[c-f][0-9a-f]{2})|\\.`)
+
+// loneSurrogate is the reference for Check's refusal of half a surrogate
+// pair: a regular expression over the raw escapes.
+func loneSurrogate(data []byte) bool {
+	for _, m := range escapes.FindAllSubmatchIndex(data, -1) {
+		if m[2] >= 0 && m[4] < 0 || m[6] >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLoneSurrogates: a \u escape of half a UTF-16 surrogate pair, alone,
+// is refused, in keys and values: the decoder reads any such half as
+// U+FFFD, so that two different ids would be one. Pairs pass.
+func TestLoneSurrogates(t *testing.T) {
+	for data, bad := range map[string]bool{
+		`{"id":"\ud800"}`:              true,
+		`{"id":"\udbff"}`:              true,
+		`{"id":"a\udc00b"}`:            true,
+		`{"id":"\ud800\u0041"}`:        true,
+		`{"id":"\ud800\ud800"}`:        true,
+		`{"x":["ok","\ud83d"]}`:        true,
+		`{"\udfff":1}`:                 true,
+		`"\ud800"`:                     true,
+		`{"id":"\ud83d\ude00"}`:        false,
+		`{"id":"\\ud800"}`:             false, // an escaped backslash, then text
+		`{"id":"\u00e9\ud83d\ude00x"}`: false,
+		`{"id":"\ufffd"}`:              false,
+	} {
+		err := Check([]byte(data), nil)
+		if bad != (err != nil) || bad != loneSurrogate([]byte(data)) {
+			t.Errorf("Check(%s) = %v, reference %v, want an error: %v", data, err, loneSurrogate([]byte(data)), bad)
+		}
+		var v any
+		if json.Unmarshal([]byte(data), &v) != nil {
+			t.Errorf("%s is not JSON: the case tests nothing", data)
+		}
 	}
 }
