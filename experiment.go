@@ -26,10 +26,10 @@ type Experiment struct {
 	// RewardRange bounds accepted rewards (default [0,1]).
 	RewardRange [2]float64 `json:"reward_range"`
 	// PolicyDim is the bound on a linear policy's feature vector, the
-	// server's: chosen when the experiment is created (for its variants
-	// then) and kept, so that every replica and every restart learns
-	// under the same bound. 0 for other policies, and for experiments
-	// created before it was kept.
+	// server's: chosen when the experiment is created (for twice its
+	// variants then, so that it may grow that far) and kept, so that every
+	// replica and every restart learns under the same bound. 0 for other
+	// policies, and for experiments created before it was kept.
 	PolicyDim int       `json:"policy_dim,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
