@@ -91,6 +91,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if _, ok := op.Responses["403"]; !ok {
 			t.Errorf("%s: no 403 response documented", r.pattern)
 		}
+		// Every route that reads the database or has a time limit can
+		// answer 503; the static ones and the liveness probe cannot.
+		if _, ok := op.Responses["503"]; ok == noDatabase[r.pattern] {
+			t.Errorf("%s: 503 documented %v, want %v", r.pattern, ok, !noDatabase[r.pattern])
+		}
 		if !slices.ContainsFunc(mapsKeys(op.Responses), func(c string) bool { return strings.HasPrefix(c, "2") }) {
 			t.Errorf("%s: no success response documented", r.pattern)
 		}
@@ -172,4 +177,10 @@ func TestOpenAPIServed(t *testing.T) {
 			t.Errorf("GET %s does not contain %q", c.path, c.contains)
 		}
 	}
+}
+
+// noDatabase are the routes that answer without the database.
+var noDatabase = map[string]bool{
+	"GET /healthz": true, "GET /metrics": true, "GET /openapi.json": true, "GET /docs": true,
+	"GET /{$}": true, "GET /ui/{file}": true,
 }
