@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -199,6 +200,11 @@ func runGBDTPredict(ctx context.Context, m *Main, args []string) error {
 	}
 	if err := checkThreads(*threads); err != nil {
 		return err
+	}
+	if *out != "" {
+		if err := checkOutPath(*out); err != nil {
+			return err
+		}
 	}
 	b, d, err := loadModelAndData(*model, df, *noLabel)
 	if err != nil {
@@ -493,6 +499,19 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
+// checkOutPath refuses, as a usage error and before any work, an --out
+// that cannot be written: a directory, or a file in a directory that
+// does not exist.
+func checkOutPath(out string) error {
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return usagef("--out %s is a directory; give the file's path", out)
+	}
+	if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+		return usagef("--out %s: the directory %s does not exist", out, filepath.Dir(out))
 	}
 	return nil
 }

@@ -183,6 +183,8 @@ func TestGBDTErrors(t *testing.T) {
 		{"negative threads", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--threads", "-1"}, 2, "--threads"},
 		{"out in a missing directory", []string{"gbdt", "train", "--data", data, "--out", filepath.Join(t.TempDir(), "no", "m.json")}, 2, "does not exist"},
 		{"out is a directory", []string{"gbdt", "train", "--data", data, "--out", t.TempDir()}, 2, "is a directory"},
+		{"predict out is a directory", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--out", t.TempDir()}, 2, "is a directory"},
+		{"predict out in a missing directory", []string{"gbdt", "predict", "--model", gbdtTestModel, "--data", data, "--out", filepath.Join(t.TempDir(), "no", "p.txt")}, 2, "does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

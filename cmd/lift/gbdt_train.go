@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -58,12 +56,8 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 	if *out == "" {
 		return usagef("--out is required")
 	}
-	// Found out before training, not after it.
-	if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
-		return usagef("--out %s is a directory; give the model file's path", *out)
-	}
-	if fi, err := os.Stat(filepath.Dir(*out)); err != nil || !fi.IsDir() {
-		return usagef("--out %s: the directory %s does not exist", *out, filepath.Dir(*out))
+	if err := checkOutPath(*out); err != nil {
+		return err
 	}
 
 	p := def
