@@ -222,6 +222,20 @@ func parseDSJSON(b []byte) (LoggedEvent, error) {
 	if !(ev.Probability > 0 && ev.Probability <= 1) {
 		return ev, fmt.Errorf(`"_label_probability" %v is not in (0, 1]`, ev.Probability)
 	}
+	// The line's ways of naming the chosen action must agree: a log
+	// whose label says one action and whose "a" another would be weighed
+	// by the wrong probability.
+	if l.LabelAction != nil && l.LabelIndex != nil && *l.LabelIndex != *l.LabelAction-1 {
+		return ev, fmt.Errorf(`"_labelIndex" %d and "_label_Action" %d name different actions`, *l.LabelIndex, *l.LabelAction)
+	}
+	if len(l.A) > 0 {
+		if l.A[0]-1 != ev.Chosen {
+			return ev, fmt.Errorf(`the label names action %d but "a" starts with %d (the chosen action comes first)`, ev.Chosen+1, l.A[0])
+		}
+		if math.Abs(l.P[0]-ev.Probability) > 1e-4 {
+			return ev, fmt.Errorf(`"_label_probability" %v is not the chosen action's "p", %v`, ev.Probability, l.P[0])
+		}
+	}
 	if err := ev.Validate(); err != nil {
 		return ev, err
 	}

@@ -111,6 +111,10 @@ func TestReadDSJSONErrors(t *testing.T) {
 		{"cost as string", `{"_label_cost":"x","c":{"_multi":[{}]}}`, "not a DSJSON object"},
 		{"dup tags", `{"c":{"_multi":[{"_tag":"x"},{"_tag":"x"}]}}`, `"x" appears twice`},
 		{"bad multi", `{"c":{"_multi":3}}`, `"_multi" is not an array`},
+		// The chosen action named in ways that disagree.
+		{"label and a disagree", `{"_label_cost":0,"_label_probability":0.5,"_label_Action":2,"a":[1,2],"p":[0.5,0.5],"c":{"_multi":[{},{}]}}`, `"a" starts with 1`},
+		{"label and index disagree", `{"_label_cost":0,"_label_probability":0.5,"_label_Action":2,"_labelIndex":0,"c":{"_multi":[{},{}]}}`, `name different actions`},
+		{"label probability not p[0]", `{"_label_cost":0,"_label_probability":0.9,"_label_Action":1,"a":[1,2],"p":[0.5,0.5],"c":{"_multi":[{},{}]}}`, `not the chosen action's "p"`},
 		{"deep nesting", `{"c":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":1}}}}}}}}},"_multi":[{}]}}`, "nested too deeply"},
 	}
 	for _, tt := range tests {
