@@ -333,9 +333,13 @@ type Outcome struct {
 // observed_at), is the stored outcome s of the same key, and Conflict
 // saying how it differs if not.
 func (o *Outcome) Same(s *Outcome, observedGiven bool) error {
-	if o.Impressions != s.Impressions || o.Clicks != s.Clicks || observedGiven && !o.ObservedAt.Equal(s.ObservedAt) {
-		return Errorf(Conflict, "outcome %q of clip %q was stored before with %d impressions and %d clicks observed at %s; refusing %d and %d",
-			o.Key, o.ClipID, s.Impressions, s.Clicks, s.ObservedAt.UTC().Format(time.RFC3339Nano), o.Impressions, o.Clicks)
+	if o.Impressions != s.Impressions || o.Clicks != s.Clicks {
+		return Errorf(Conflict, "outcome %q of clip %q was stored before with %d impressions and %d clicks; refusing %d and %d",
+			o.Key, o.ClipID, s.Impressions, s.Clicks, o.Impressions, o.Clicks)
+	}
+	if observedGiven && !o.ObservedAt.Equal(s.ObservedAt) {
+		return Errorf(Conflict, "outcome %q of clip %q was stored before observed at %s; refusing observed_at %s",
+			o.Key, o.ClipID, s.ObservedAt.UTC().Format(time.RFC3339Nano), o.ObservedAt.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

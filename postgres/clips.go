@@ -195,8 +195,13 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			}
 			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
 			if o.Key != "" {
-				// The clip's row is locked: no other transaction can store
-				// this key for it meanwhile.
+				// The clip's row locked (again: the lock taken first finds
+				// no row for a clip a concurrent PUT has just created), no
+				// other transaction can store this key for it meanwhile,
+				// and the lookup sees any that did before.
+				if _, err := tx.Exec(ctx, `SELECT 1 FROM clips WHERE id = $1 FOR UPDATE`, o.ClipID); err != nil {
+					return err
+				}
 				var s lift.Outcome
 				err := tx.QueryRow(ctx, `SELECT id, impressions, clicks, observed_at FROM outcomes WHERE clip_id = $1 AND outcome_key = $2`,
 					o.ClipID, o.Key).Scan(&s.ID, &s.Impressions, &s.Clicks, &s.ObservedAt)

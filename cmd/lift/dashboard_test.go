@@ -190,9 +190,30 @@ func TestDashboardInBrowser(t *testing.T) {
 	if charts != 0 {
 		t.Errorf("before the token, the page shows %d charts", charts)
 	}
+	// A token a browser cannot send (a curly quote from a copy) is
+	// refused in the prompt, which stays.
+	var note string
+	browse(ctx, t, "enter a token with a curly quote",
+		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("token").value = %q`, token+"\u2019"), nil),
+		chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery),
+		chromedp.Text("#token-note", &note, chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("token").value = ""`, nil))
+	if !strings.Contains(note, "cannot send") {
+		t.Errorf("a token with a curly quote: the prompt says %q", note)
+	}
 	browse(ctx, t, "enter the token",
 		chromedp.SendKeys("#token", token, chromedp.ByID),
 		chromedp.Click(`#token-form button[type="submit"]`, chromedp.ByQuery))
+	waitReady(ctx, t, "#/")
+	// The header's links lead to pages once the token works (they stayed
+	// on the overview until the next page change).
+	var navs []string
+	browse(ctx, t, "header links", chromedp.Poll(`(() => {
+		const hs = ["models", "clips", "experiments"].map(n => document.querySelector('nav a[data-nav="' + n + '"]').getAttribute("href"));
+		return hs.every(h => h !== "#/") ? hs : null })()`, &navs, chromedp.WithPollingTimeout(10*time.Second)))
+	if len(navs) < 3 {
+		t.Errorf("header links after the token: %v", navs)
+	}
 
 	screenshots := os.Getenv("LIFT_UPDATE_SCREENSHOTS") == "1"
 	pages := []struct {
@@ -239,6 +260,42 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		for _, e := range errs.take() {
 			t.Errorf("%s: browser error: %s", p.name, e)
+		}
+	}
+
+	// A page left before its answers came does not paint over the next:
+	// the overview, then at once a model page.
+	browse(ctx, t, "overview then model",
+		chromedp.Navigate(s.URL+"/#/"),
+		chromedp.Evaluate(fmt.Sprintf(`location.hash = "#/model/%d"`, active), nil))
+	waitReady(ctx, t, fmt.Sprintf("#/model/%d", active))
+	var heading string
+	browse(ctx, t, "the page shown", chromedp.Sleep(time.Second), chromedp.Text("#main h2", &heading, chromedp.ByQuery))
+	if !strings.HasPrefix(heading, "Model v") {
+		t.Errorf("after going to a model page while the overview loaded, the page shows %q", heading)
+	}
+
+	// Rewards outside [0, 1] are shown as numbers, not percentages.
+	if code, body := s.Do("POST", "/experiments", map[string]any{"id": "revenue", "variants": []map[string]string{{"id": "a"}, {"id": "b"}},
+		"policy": map[string]string{"name": "epsilon-greedy"}, "reward_range": []float64{0, 100}}, auth...); code != 201 {
+		t.Fatalf("create revenue = %d %v", code, body)
+	}
+	for i := range 20 {
+		code, dec := s.Do("POST", "/experiments/revenue/decide", map[string]any{"event_id": fmt.Sprintf("r-%d", i)}, auth...)
+		if code != 200 {
+			t.Fatalf("decide = %d %v", code, dec)
+		}
+		if code, body := s.Do("POST", "/experiments/revenue/rewards", map[string]any{"event_id": dec["event_id"], "reward": 40}, auth...); code != 200 {
+			t.Fatalf("reward = %d %v", code, body)
+		}
+	}
+	browse(ctx, t, "revenue", chromedp.Navigate(s.URL+"/#/experiment/revenue"))
+	waitReady(ctx, t, "#/experiment/revenue")
+	var cells []string
+	browse(ctx, t, "revenue means", chromedp.Evaluate(`[...document.querySelectorAll("#main table td:nth-child(4)")].map(td => td.textContent)`, &cells))
+	for _, c := range cells {
+		if strings.Contains(c, "%") || (c != "–" && c != "40") {
+			t.Errorf("revenue experiment: a mean reward shown as %q, want 40", c)
 		}
 	}
 

@@ -8,6 +8,21 @@ const main = document.getElementById("main");
 const TOKEN_KEY = "lift.token";
 
 class Unauthorized extends Error {}
+// Stale: the page was left (another route began) before its answers came.
+class Stale extends Error {}
+
+let generation = 0;
+// painter returns what a page paints itself with: it replaces the page's
+// content unless another route began after the page started, and then
+// stops the page (a slow page would otherwise paint over the one the user
+// went to, or over the token prompt after "Forget token").
+function painter() {
+  const gen = generation;
+  return (...nodes) => {
+    if (gen !== generation) throw new Stale();
+    main.replaceChildren(...nodes);
+  };
+}
 
 async function api(path, init) {
   init = init || {};
@@ -33,6 +48,12 @@ function h(tag, attrs, ...children) {
 }
 
 const pct = (v, d) => (v === null || v === undefined ? "–" : (100 * v).toFixed(d === undefined ? 2 : d) + "%");
+// rewardFormat writes an experiment's rewards: as percentages when they
+// lie in [0, 1] (click or no click), else as numbers (revenue, say).
+const rewardFormat = (e) => {
+  const rr = (e && e.reward_range) || [0, 1];
+  return rr[0] >= 0 && rr[1] <= 1 ? pct : (v) => (v === null || v === undefined ? "–" : fmtNum(v));
+};
 const num = (v, d) => (v === null || v === undefined ? "–" : (+v).toFixed(d === undefined ? 4 : d));
 // observedMean is a variant's mean reward, null when it has no trials (the
 // API answers 0 then).
@@ -46,11 +67,19 @@ const link = (href, text) => h("a", { href }, text);
 function askToken(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   const input = h("input", { type: "password", id: "token", autocomplete: "off", placeholder: "API token" });
+  const note = h("p", { id: "token-note", class: "error" });
   const form = h("form", { id: "token-form", class: "card", onsubmit: (ev) => {
     ev.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-    route();
-  } }, h("h2", {}, "API token"), h("p", {}, message), input, h("button", { type: "submit" }, "Show the dashboard"));
+    const token = input.value.trim();
+    // A browser cannot send other characters in a header: fetch would fail
+    // on every page, with no prompt to correct it.
+    if (/[^\x20-\xff]/.test(token)) {
+      note.textContent = "The token holds a character a browser cannot send (a curly quote from a copy, say); enter it as it is in the server's token file.";
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, token);
+    route().then(navTargets);
+  } }, h("h2", {}, "API token"), h("p", {}, message), input, h("button", { type: "submit" }, "Show the dashboard"), note);
   main.replaceChildren(form);
   input.focus();
 }
@@ -58,6 +87,7 @@ function askToken(message) {
 // ---- Overview ----
 
 async function overview() {
+  const paint = painter();
   const [models, summary, exps, clips] = await Promise.all([
     api("/models"), api("/predictions/summary"), api("/experiments").catch(() => ({ experiments: [] })), api("/clips?limit=12"),
   ]);
@@ -85,11 +115,11 @@ async function overview() {
     const st = await api(`/experiments/${encodeURIComponent(e.id)}/stats`);
     const best = st.variants.find((v) => v.id === st.best_variant);
     return [link(`#/experiment/${encodeURIComponent(e.id)}`, e.id), st.policy, e.variants.length, st.decisions_rewarded,
-      st.best_variant || "–", best ? pct(observedMean(best)) : "–", best ? pct(best.p_best, 0) : "–"];
+      st.best_variant || "–", best ? rewardFormat(e)(observedMean(best)) : "–", best ? pct(best.p_best, 0) : "–"];
   }));
   const expCard = card("Experiments", expRows.length ? table(["experiment", "policy", "variants", "rewarded", "leader", "leader's mean", "P(best)"], expRows) : h("p", {}, "No experiments."));
   const clipCard = card("Clips", h("p", { class: "clips" }, clips.clips.map((c) => link(`#/clip/${encodeURIComponent(c.clip_id || c.id)}`, c.clip_id || c.id))));
-  main.replaceChildren(h("div", { class: "grid" }, activeCard, volCard), runs, expCard, clipCard);
+  paint(h("div", { class: "grid" }, activeCard, volCard), runs, expCard, clipCard);
   xy(volume, {
     x: { kind: "category", categories: bands }, y: { label: "predictions", min: 0 },
     layers: versions.map((v, i) => ({
@@ -102,6 +132,7 @@ async function overview() {
 // ---- Model ----
 
 async function modelPage(version, message) {
+  const paint = painter();
   const [m, models, imp] = await Promise.all([api(`/models/${version}`), api("/models"), api(`/models/${version}/importance?type=gain`)]);
   const mm = m.metrics;
   const rel = chart(), counts = chart(), impC = chart(), across = chart(), acrossAUC = chart();
@@ -129,7 +160,7 @@ async function modelPage(version, message) {
       h("dt", {}, "interval coverage"), h("dd", {}, mm ? pct(mm.interval_coverage, 0) : "–"),
       h("dt", {}, "note"), h("dd", {}, m.note || "")),
     m.active ? h("p", {}, "This version answers predictions.") : btn, status);
-  main.replaceChildren(header,
+  paint(header,
     h("div", { class: "grid" }, card("Reliability: predicted vs observed CTR per bin", rel, counts), card("Feature importance (gain)", impC)),
     h("div", { class: "grid" }, card("Holdout log loss across versions", across), card("Holdout AUC and ECE across versions", acrossAUC)));
   const bins = (mm && mm.reliability || []).filter((b) => b.impressions > 0);
@@ -171,13 +202,14 @@ async function modelPage(version, message) {
 // ---- Clip ----
 
 async function clipPage(id) {
+  const paint = painter();
   const enc = encodeURIComponent(id);
   const [c, ex, outs, preds] = await Promise.all([api(`/clips/${enc}`), api(`/clips/${enc}/explain`), api(`/clips/${enc}/outcomes`), api(`/clips/${enc}/predictions?limit=5`)]);
   const p = ex.prediction;
   const feats = c.features || {};
   const shap = chart(), vs = chart();
   const latest = preds.predictions[0];
-  main.replaceChildren(
+  paint(
     h("div", { class: "grid" },
       card(`Clip ${id}`, table(["feature", "value"], Object.entries(feats).map(([k, v]) => [k, num(v, 3)])),
         h("p", {}, `Observed: ${c.clicks} clicks / ${c.impressions} impressions = ${pct(c.actual_ctr)}`)),
@@ -221,26 +253,28 @@ async function clipPage(id) {
 // ---- Experiment ----
 
 async function experimentPage(id) {
+  const paint = painter();
   const enc = encodeURIComponent(id);
   const [e, st, tl] = await Promise.all([api(`/experiments/${enc}`), api(`/experiments/${enc}/stats`), api(`/experiments/${enc}/timeline`)]);
   const vs = st.variants;
+  const rew = rewardFormat(e);
   const color = Object.fromEntries(tl.variants.concat(vs.map((v) => v.id)).map((v, i) => [v, palette[i % palette.length]]));
   const means = chart(), pbest = chart(), share = chart(), cum = chart(), ope = chart();
-  main.replaceChildren(
+  paint(
     card(`Experiment ${id}`,
       h("p", {}, `Policy ${st.policy}; ${st.decisions_rewarded} rewarded decisions; leader: `, h("b", { id: "leader" }, st.best_variant || "–")),
-      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), pct(observedMean(v)), `${pct(v.ci95[0])} – ${pct(v.ci95[1])}`, pct(v.p_best, 1)]))),
+      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), rew(observedMean(v)), `${rew(v.ci95[0])} – ${rew(v.ci95[1])}`, pct(v.p_best, 1)]))),
     h("div", { class: "grid" }, card("Mean reward with 95% intervals", means), card("Probability of being best", pbest)),
     h("div", { class: "grid" }, card("Traffic share over time", share), card("Cumulative reward", cum)),
     card("Off-policy estimate: the policy as it ran vs uniform random", ope,
       st.off_policy ? h("p", {}, `From ${st.off_policy.events} logged events. The policy as it ran weighs each decision by the probabilities it was made with (its mean reward); uniform's IPS and SNIPS reweight the logged rewards by 1/K over the logged probability; DR adds a reward model.`) : null));
   const cats = vs.map((v) => v.id);
   xy(means, {
-    x: { kind: "category", categories: cats }, y: { label: "mean reward", min: 0, format: (v) => pct(v, 1) },
+    x: { kind: "category", categories: cats }, y: { label: "mean reward", min: Math.min(0, e.reward_range ? e.reward_range[0] : 0), format: (v) => rew(v, 1) },
     layers: [
       { type: "errorbars", label: "95% interval", color: "#334155", data: vs.map((v, i) => [i, v.ci95[0], v.ci95[1]]) },
       // An untried variant has no observed mean: no point.
-      { type: "points", label: "mean", data: vs.map((v, i) => [i, observedMean(v), 5, `${v.id}: ${pct(v.mean)}`]).filter((d) => d[1] !== null) },
+      { type: "points", label: "mean", data: vs.map((v, i) => [i, observedMean(v), 5, `${v.id}: ${rew(v.mean)}`]).filter((d) => d[1] !== null) },
     ],
   });
   xy(pbest, {
@@ -259,10 +293,10 @@ async function experimentPage(id) {
   const o = st.off_policy;
   const est = ["ips", "snips", "dr"];
   xy(ope, {
-    width: 1100, height: 240, x: { kind: "category", categories: est.map((k) => k.toUpperCase()) }, y: { min: 0, label: "mean reward", format: (v) => pct(v, 1) },
+    width: 1100, height: 240, x: { kind: "category", categories: est.map((k) => k.toUpperCase()) }, y: { min: Math.min(0, e.reward_range ? e.reward_range[0] : 0), label: "mean reward", format: (v) => rew(v, 1) },
     layers: o ? [
-      { type: "bars", groups: 2, group: 0, label: "policy as run", color: "#2563eb", values: true, valueFormat: (x) => pct(x, 2), data: est.map((k, i) => [i, o.policy[k]]) },
-      { type: "bars", groups: 2, group: 1, label: "uniform", color: "#94a3b8", values: true, valueFormat: (x) => pct(x, 2), data: est.map((k, i) => [i, o.uniform[k]]) },
+      { type: "bars", groups: 2, group: 0, label: "policy as run", color: "#2563eb", values: true, valueFormat: (x) => rew(x, 2), data: est.map((k, i) => [i, o.policy[k]]) },
+      { type: "bars", groups: 2, group: 1, label: "uniform", color: "#94a3b8", values: true, valueFormat: (x) => rew(x, 2), data: est.map((k, i) => [i, o.uniform[k]]) },
     ] : [],
   });
 }
@@ -276,7 +310,6 @@ const routes = [
   [/^#\/experiment\/(.+)$/, (id) => experimentPage(decodeURIComponent(id)), "experiments"],
 ];
 
-let generation = 0;
 async function route() {
   const hash = location.hash || "#/";
   const gen = ++generation;
@@ -290,10 +323,11 @@ async function route() {
       await page(...m.slice(1));
       if (gen === generation) main.dataset.ready = hash;
     } catch (e) {
+      if (e instanceof Stale || gen !== generation) return; // another route paints
       if (e instanceof Unauthorized) askToken(sessionStorage.getItem(TOKEN_KEY) ? "That token was refused; enter the server's API token." : "This server needs its API token to show anything.");
       else main.replaceChildren(h("section", { class: "card error" }, h("h2", {}, "Could not load this page"), h("p", {}, e.message)));
     } finally {
-      main.removeAttribute("aria-busy");
+      if (gen === generation) main.removeAttribute("aria-busy");
     }
     return;
   }
