@@ -23,11 +23,7 @@ func TestGrownExperimentRestartsTheSame(t *testing.T) {
 	if _, err := svc.Create(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	for i := 40; i < 70; i++ {
-		if _, err := svc.AddVariant(ctx, "grow", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustAddVariants(t, svc, "grow", 40, 70)
 	// 30 rewards, each with 10 new context feature names: 300 names.
 	for i := range 30 {
 		c := map[string]float64{}
@@ -116,11 +112,7 @@ func TestLinearExperimentGrowsWithinItsBudget(t *testing.T) {
 	if err != nil || got.PolicyDim != MaxPolicyDim {
 		t.Fatalf("create: %+v, %v; want policy_dim %d", got, err, MaxPolicyDim)
 	}
-	for i := 2; i < MaxPolicyDimVariants; i++ {
-		if _, err := svc.AddVariant(ctx, "small", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
-			t.Fatalf("variant %d: %v", i+1, err)
-		}
-	}
+	mustAddVariants(t, svc, "small", 2, MaxPolicyDimVariants)
 	_, err = svc.AddVariant(ctx, "small", lift.Variant{ID: "one-too-many"})
 	if lift.KindOf(err) != lift.Conflict || !strings.Contains(err.Error(), "memory budget") {
 		t.Fatalf("variant %d: %v, want a conflict naming the budget", MaxPolicyDimVariants+1, err)
@@ -137,9 +129,15 @@ func TestLinearExperimentGrowsWithinItsBudget(t *testing.T) {
 	if _, err := svc.Create(ctx, abn("th", 2)); err != nil {
 		t.Fatal(err)
 	}
-	for i := 2; i < 100; i++ {
-		if _, err := svc.AddVariant(ctx, "th", lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
-			t.Fatalf("thompson, variant %d: %v", i+1, err)
+	mustAddVariants(t, svc, "th", 2, 100)
+}
+
+// mustAddVariants adds variants v<from>..v<to-1> to experiment id.
+func mustAddVariants(t *testing.T, svc *Service, id string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, err := svc.AddVariant(context.Background(), id, lift.Variant{ID: fmt.Sprintf("v%d", i)}); err != nil {
+			t.Fatalf("%s: variant %d: %v", id, i+1, err)
 		}
 	}
 }

@@ -394,10 +394,9 @@ func outcomesFromRecords(recs []record, reject func(int, error)) (out []*lift.Ou
 			// twice (stored once), or a row's error with its line.
 			k := keyed{o.ClipID, o.Key}
 			if i, seen := first[k]; seen {
-				// (A row without observed_at matches any, as the store's
-				// repeat does.)
-				if o.Impressions != out[i].Impressions || o.Clicks != out[i].Clicks ||
-					!o.ObservedAt.IsZero() && !o.ObservedAt.Equal(out[i].ObservedAt) {
+				// The store's rule for a repeat (a row without observed_at
+				// matches any), told with the line of the first.
+				if o.Same(out[i], !o.ObservedAt.IsZero()) != nil {
 					err = fmt.Errorf("outcome_id %q of clip %q is on line %d with other counts or another observed_at", o.Key, o.ClipID, lines[i])
 				}
 			} else {
