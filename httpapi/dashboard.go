@@ -92,7 +92,7 @@ func (s *Server) serveUI(w http.ResponseWriter, name string) error {
 	h.Set("Content-Type", ctype)
 	// Everything is same-origin: no CDN, no inline script, so the page
 	// works offline and an injected script cannot run.
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-cache")
 	_, err = w.Write(b)

@@ -44,6 +44,25 @@ func TestDashboardShellIsPublic(t *testing.T) {
 	}
 }
 
+// TestPagesForbidEmbedding: the dashboard and the docs page may not be
+// framed, and neither lets injected markup change its base URL or load
+// plugins.
+func TestPagesForbidEmbedding(t *testing.T) {
+	h := newTestServer(t, 1).Handler()
+	for _, path := range []string{"/", "/docs"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Authorization", "Bearer secret")
+		h.ServeHTTP(w, r)
+		csp := w.Header().Get("Content-Security-Policy")
+		for _, d := range []string{"frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"} {
+			if w.Code != 200 || !strings.Contains(csp, d) {
+				t.Errorf("GET %s = %d, Content-Security-Policy %q, want %s in it", path, w.Code, csp, d)
+			}
+		}
+	}
+}
+
 func mustGetJSON(t *testing.T, h http.Handler, target string, v any) {
 	t.Helper()
 	code, body := call(t, h, "GET", target, "")

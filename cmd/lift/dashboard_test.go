@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -299,8 +301,52 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
+	// A long id without spaces wraps instead of widening the page, and a
+	// right-to-left id is isolated from the text around it.
+	longID := strings.Repeat("x", 190) + "\u05d0"
+	if code, body := s.Do("PUT", "/clips/"+longID, clipBody(30), auth...); code != 201 {
+		t.Fatalf("PUT a long clip id = %d %v", code, body)
+	}
+	hash := "#/clip/" + url.PathEscape(longID)
+	browse(ctx, t, "long clip id", chromedp.Navigate(s.URL+"/"+hash))
+	waitReady(ctx, t, hash)
+	var layout struct {
+		Wide     bool `json:"wide"`
+		Isolated bool `json:"isolated"`
+	}
+	browse(ctx, t, "long clip id layout", chromedp.Evaluate(`({
+		wide: document.documentElement.scrollWidth > window.innerWidth,
+		isolated: document.querySelector("#main h2 bdi")?.textContent === `+strconv.Quote(longID)+` })`, &layout))
+	if layout.Wide || !layout.Isolated {
+		t.Errorf("a clip page with a %d-byte id: wider than the window %v, id in a bdi %v", len(longID), layout.Wide, layout.Isolated)
+	}
+
+	// One experiment whose stats fail does not take the overview with it.
+	browse(ctx, t, "revenue's stats fail", chromedp.Evaluate(`(() => {
+		const real = window.fetch;
+		window.fetch = (path, init) => String(path).includes("/experiments/revenue/stats")
+			? Promise.resolve(new Response('{"detail":"database is unavailable"}', { status: 503, headers: { "Content-Type": "application/json" } }))
+			: real(path, init);
+		location.hash = "#/";
+	})()`, nil))
+	waitReady(ctx, t, "#/")
+	var rows [][]string
+	browse(ctx, t, "overview experiments", chromedp.Evaluate(`[...document.querySelectorAll("#main .card")].filter(c => c.querySelector("h2").textContent === "Experiments")
+		.flatMap(c => [...c.querySelectorAll("tbody tr")]).map(tr => [...tr.cells].map(td => td.textContent))`, &rows))
+	seen := map[string]string{}
+	for _, r := range rows {
+		if len(r) > 1 {
+			seen[r[0]] = r[1]
+		}
+	}
+	if !strings.Contains(seen["revenue"], "stats unavailable") || !strings.Contains(seen["revenue"], "database is unavailable") ||
+		seen["demo-thumbnails"] == "" || strings.Contains(seen["demo-thumbnails"], "unavailable") {
+		t.Errorf("overview with revenue's stats failing: experiment rows %q", rows)
+	}
+	browse(ctx, t, "reload", chromedp.Reload())
+
 	// Roll back: activate the inactive version from its page.
-	hash := fmt.Sprintf("#/model/%d", inactive)
+	hash = fmt.Sprintf("#/model/%d", inactive)
 	browse(ctx, t, "model page", chromedp.Navigate(s.URL+"/"+hash))
 	waitReady(ctx, t, hash)
 	var status string

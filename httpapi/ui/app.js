@@ -31,8 +31,10 @@ async function api(path, init) {
   if (token) headers.Authorization = "Bearer " + token;
   const res = await fetch(path, Object.assign({}, init, { headers }));
   if (res.status === 401) throw new Unauthorized("the server wants a token");
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${path}: ${body.detail || res.status}`);
+  // A proxy in front of the server may answer an error page, not JSON.
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${path}: ${(body && body.detail) || `${res.status} ${res.statusText}`.trim()}`);
+  if (body === null) throw new Error(`${path}: the answer is not JSON`);
   return body;
 }
 
@@ -59,10 +61,15 @@ const num = (v, d) => (v === null || v === undefined ? "–" : (+v).toFixed(d ==
 // API answers 0 then).
 const observedMean = (v) => (v.trials > 0 ? v.mean : null);
 const when = (s) => (s ? new Date(s).toLocaleString() : "–");
+// How many experiments the overview fetches stats for.
+const OVERVIEW_EXPERIMENTS = 20;
 const chart = () => h("div", { class: "chart" });
 const card = (title, ...body) => h("section", { class: "card" }, h("h2", {}, title), ...body);
 const table = (head, rows) => h("table", {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, c)))), h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
-const link = (href, text) => h("a", { href }, text);
+// Ids are the users' text: dir="auto" (and bdi) keep a right-to-left id
+// or a stray direction mark from reordering the text around it.
+const link = (href, text) => h("a", { href, dir: "auto" }, text);
+const bdi = (text) => h("bdi", {}, text);
 
 function askToken(message) {
   sessionStorage.removeItem(TOKEN_KEY);
@@ -111,13 +118,24 @@ async function overview() {
   const versions = [...new Set(summary.counts.map((c) => c.model_version))];
   const volume = chart();
   const volCard = card(`Prediction volume by band (${summary.total} recorded)`, volume);
-  const expRows = await Promise.all(exps.experiments.map(async (e) => {
-    const st = await api(`/experiments/${encodeURIComponent(e.id)}/stats`);
+  // The first OVERVIEW_EXPERIMENTS experiments with their stats, the rest
+  // as links; an experiment whose stats fail says so in its row.
+  const shown = exps.experiments.slice(0, OVERVIEW_EXPERIMENTS), rest = exps.experiments.slice(OVERVIEW_EXPERIMENTS);
+  const expRows = await Promise.all(shown.map(async (e) => {
+    const name = link(`#/experiment/${encodeURIComponent(e.id)}`, e.id);
+    let st;
+    try {
+      st = await api(`/experiments/${encodeURIComponent(e.id)}/stats`);
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      return [name, h("span", { class: "error" }, "stats unavailable: " + err.message), e.variants.length, "–", "–", "–", "–"];
+    }
     const best = st.variants.find((v) => v.id === st.best_variant);
-    return [link(`#/experiment/${encodeURIComponent(e.id)}`, e.id), st.policy, e.variants.length, st.decisions_rewarded,
-      st.best_variant || "–", best ? rewardFormat(e)(observedMean(best)) : "–", best ? pct(best.p_best, 0) : "–"];
+    return [name, st.policy, e.variants.length, st.decisions_rewarded,
+      st.best_variant ? bdi(st.best_variant) : "–", best ? rewardFormat(e)(observedMean(best)) : "–", best ? pct(best.p_best, 0) : "–"];
   }));
-  const expCard = card("Experiments", expRows.length ? table(["experiment", "policy", "variants", "rewarded", "leader", "leader's mean", "P(best)"], expRows) : h("p", {}, "No experiments."));
+  const expCard = card("Experiments", expRows.length ? table(["experiment", "policy", "variants", "rewarded", "leader", "leader's mean", "P(best)"], expRows) : h("p", {}, "No experiments."),
+    rest.length ? h("p", { class: "clips" }, `${rest.length} more: `, rest.map((e) => link(`#/experiment/${encodeURIComponent(e.id)}`, e.id))) : null);
   const clipCard = card("Clips", h("p", { class: "clips" }, clips.clips.map((c) => link(`#/clip/${encodeURIComponent(c.clip_id || c.id)}`, c.clip_id || c.id))));
   paint(h("div", { class: "grid" }, activeCard, volCard), runs, expCard, clipCard);
   xy(volume, {
@@ -211,7 +229,7 @@ async function clipPage(id) {
   const latest = preds.predictions[0];
   paint(
     h("div", { class: "grid" },
-      card(`Clip ${id}`, table(["feature", "value"], Object.entries(feats).map(([k, v]) => [k, num(v, 3)])),
+      card(["Clip ", bdi(id)], table(["feature", "value"], Object.entries(feats).map(([k, v]) => [k, num(v, 3)])),
         h("p", {}, `Observed: ${c.clicks} clicks / ${c.impressions} impressions = ${pct(c.actual_ctr)}`)),
       card("Prediction",
         h("dl", { class: "kv" },
@@ -261,8 +279,8 @@ async function experimentPage(id) {
   const color = Object.fromEntries(tl.variants.concat(vs.map((v) => v.id)).map((v, i) => [v, palette[i % palette.length]]));
   const means = chart(), pbest = chart(), share = chart(), cum = chart(), ope = chart();
   paint(
-    card(`Experiment ${id}`,
-      h("p", {}, `Policy ${st.policy}; ${st.decisions_rewarded} rewarded decisions; leader: `, h("b", { id: "leader" }, st.best_variant || "–")),
+    card(["Experiment ", bdi(id)],
+      h("p", {}, `Policy ${st.policy}; ${st.decisions_rewarded} rewarded decisions; leader: `, h("b", { id: "leader", dir: "auto" }, st.best_variant || "–")),
       table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), rew(observedMean(v)), `${rew(v.ci95[0])} – ${rew(v.ci95[1])}`, pct(v.p_best, 1)]))),
     h("div", { class: "grid" }, card("Mean reward with 95% intervals", means), card("Probability of being best", pbest)),
     h("div", { class: "grid" }, card("Traffic share over time", share), card("Cumulative reward", cum)),
