@@ -232,13 +232,14 @@ func TestDBValueMistakes(t *testing.T) {
 		})
 	}
 
-	// The nightly job on a database that is not there: nothing to train
-	// on, which INTERFACE.md makes exit 0 ("not enough data"), with where
-	// it looked; nothing is created.
+	// The nightly job on a database that is not there fails (exit 1,
+	// where cron's mail or the CronJob's status shows it) with where it
+	// looked; a missing database is not "not enough data" (exit 0).
+	// Nothing is created.
 	for _, db := range []string{"sqlite:typo.db", "typo.db"} {
 		code, out, stderr := run(t, "train", "--db", db)
-		if code != 0 || !strings.Contains(out, `"message":"Not enough data: 0 clips`) || !strings.Contains(stderr, "no file typo.db") {
-			t.Errorf("train --db %s: exit %d, stdout %q, stderr %q; want exit 0, not enough data, and the missing file named", db, code, out, stderr)
+		if code != 1 || out != "" || !strings.Contains(stderr, "the database does not exist: no file typo.db") {
+			t.Errorf("train --db %s: exit %d, stdout %q, stderr %q; want exit 1 naming the missing file", db, code, out, stderr)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("train --db %s left files behind: %v", db, entries)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -59,25 +58,23 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 		return usagef("%s", lift.Message(err))
 	}
 	// Training needs the clips and outcomes of a database that exists: a
-	// mistyped --db must not create an empty one. A database that is not
-	// there has no data, which for the nightly job is "not enough data"
-	// (exit 0, as before the first serve), said with where it looked.
-	var sum *lift.TrainSummary
-	switch db, err := m.openExistingDB(ctx, *dsn); {
-	case errors.Is(err, errNoDatabase):
-		fmt.Fprintln(m.Stderr, "lift train:", err)
-		sum = &lift.TrainSummary{Message: lift.NotEnoughDataMessage(0)}
-	case err != nil:
+	// mistyped --db must not create an empty one. Nor is a database that
+	// is not there "not enough data" (exit 0): under cron, whose working
+	// directory is the home directory, the default relative lift.db is
+	// such a file, and a job that never trains must fail where it is
+	// watched (exit 1, as lift models list).
+	db, err := m.openExistingDB(ctx, *dsn)
+	if err != nil {
 		return err
-	default:
-		job := &trainer.Job{
-			Store: db, ExportPath: *export, Tolerance: *tolerance,
-			Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
-			Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
-		}
-		if sum, err = job.Run(ctx, opts); err != nil {
-			return err
-		}
+	}
+	job := &trainer.Job{
+		Store: db, ExportPath: *export, Tolerance: *tolerance,
+		Logger: slog.New(slog.NewTextHandler(m.Stderr, nil)), Progress: m.Stderr,
+		Holder: fmt.Sprintf("lift-train-%d", os.Getpid()),
+	}
+	sum, err := job.Run(ctx, opts)
+	if err != nil {
+		return err
 	}
 	if !sum.Success {
 		fmt.Fprintln(m.Stderr, "lift train:", sum.Message)
