@@ -69,7 +69,7 @@ bench_serve() {
 	env -u LIFT_API_TOKEN "$1" serve --demo --addr "$ADDR" --db "$DSN" --export "" 2>> "$TMP/serve.log" &
 	PID=$!
 	i=0
-	until curl -fsS "http://$ADDR/healthz" > /dev/null 2>&1; do
+	until curl -fsS "http://$ADDR/readyz" > /dev/null 2>&1; do
 		i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 "$PID" 2>/dev/null; then
 			echo "lift serve did not come up:" >&2

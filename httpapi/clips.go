@@ -175,6 +175,12 @@ type count int64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (c *count) UnmarshalJSON(b []byte) error {
+	// An integer literal is read exactly (a float64 would round one past
+	// 2^53, and the message would echo another number).
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*c = count(n)
+		return nil
+	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
 		// The decoder names the field in a type error it is given.
@@ -189,7 +195,7 @@ func (c *count) UnmarshalJSON(b []byte) error {
 		case '{':
 			value = "object"
 		}
-		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[int64]()}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[count]()}
 	}
 	*c = count(f)
 	return nil

@@ -496,6 +496,10 @@ func jsonKind(t reflect.Type) string {
 	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
 		return "a string" // time.Time and the like
 	}
+	if t == reflect.TypeFor[count]() {
+		// 1e20 is whole, but no count can hold it.
+		return "a whole number below 2^63"
+	}
 	switch t.Kind() {
 	case reflect.Map, reflect.Struct:
 		return "an object"

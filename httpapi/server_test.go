@@ -492,3 +492,38 @@ func TestOutcomeID(t *testing.T) {
 		t.Errorf("clip %d/%d -> %d/%d, want +100/+3", before.Impressions, before.Clicks, after.Impressions, after.Clicks)
 	}
 }
+
+// TestOutcomeCountMessages: a count's error says what is wrong with the
+// number sent: written as a float it is read as one, an integer literal
+// exactly, and a whole number past 2^63 is named as too large, not as a
+// fraction.
+func TestOutcomeCountMessages(t *testing.T) {
+	s := newTestServer(t, 1)
+	h := s.Handler()
+	before, err := s.Clips.GetClip(context.Background(), "demo-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string][]string{
+		`{"impressions":1e20,"clicks":1}`:                {"impressions", "below 2^63", "1e20"},
+		`{"impressions":1.5,"clicks":1}`:                 {"impressions", "whole number", "1.5"},
+		`{"impressions":9223372036854775807,"clicks":1}`: {"at most 1000000000000"},
+		`{"impressions":9007199254740993,"clicks":1}`:    {"9007199254740993"},
+		`{"impressions":10,"clicks":"3"}`:                {"clicks", "string"},
+	} {
+		code, answer := call(t, h, "POST", "/clips/demo-0001/outcomes", body)
+		for _, w := range want {
+			if code != 400 || !strings.Contains(string(answer), w) {
+				t.Errorf("%s = %d %s, want 400 saying %s", body, code, answer, w)
+			}
+		}
+	}
+	code, answer := call(t, h, "POST", "/clips/demo-0001/outcomes", `{"impressions":1e2,"clicks":3.0}`)
+	if code != 201 {
+		t.Errorf("counts written as floats = %d %s, want 201", code, answer)
+	}
+	after, err := s.Clips.GetClip(context.Background(), "demo-0001")
+	if err != nil || after.Impressions != before.Impressions+100 || after.Clicks != before.Clicks+3 {
+		t.Errorf("clip %d/%d -> %d/%d, want +100/+3", before.Impressions, before.Clicks, after.Impressions, after.Clicks)
+	}
+}

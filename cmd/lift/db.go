@@ -59,19 +59,27 @@ func (m *Main) openDB(ctx context.Context, dsn string) (Store, error) {
 		m.onClose(db.Close)
 		return db, nil
 	}
-	path, ok := sqlitePath(dsn)
-	if !ok {
-		// A typo such as postgress:// or sqlite3:lift.db would otherwise
-		// become a SQLite file named after it.
-		return nil, usagef("--db %s: unknown database scheme %q (use sqlite:PATH, a file path, postgres://... or postgresql://...)",
-			redact(dsn), dsn[:strings.IndexByte(dsn, ':')+1])
+	if err := checkDBScheme(dsn); err != nil {
+		return nil, err
 	}
+	path, _ := sqlitePath(dsn)
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("--db %s: %w", dsn, err)
 	}
 	m.onClose(db.Close)
 	return db, nil
+}
+
+// checkDBScheme is the usage error for a --db value that names neither a
+// PostgreSQL database nor a SQLite file: a typo such as postgress:// or
+// sqlite3:lift.db would otherwise become a SQLite file named after it.
+func checkDBScheme(dsn string) error {
+	if _, ok := sqlitePath(dsn); ok || isPostgres(dsn) {
+		return nil
+	}
+	return usagef("--db %s: unknown database scheme %q (use sqlite:PATH, a file path, postgres://..., postgresql://... or host=... dbname=...)",
+		redact(dsn), dsn[:strings.IndexByte(dsn, ':')+1])
 }
 
 // errNoDatabase is openExistingDB's error for a SQLite file that is not

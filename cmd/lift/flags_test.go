@@ -209,7 +209,7 @@ func TestDBValueMistakes(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"migrate", "--db", "bogus:x"}, 2, `unknown database scheme "bogus:" (use sqlite:PATH, a file path, postgres://... or postgresql://...)`},
+		{[]string{"migrate", "--db", "bogus:x"}, 2, `unknown database scheme "bogus:" (use sqlite:PATH, a file path, postgres://..., postgresql://... or host=... dbname=...)`},
 		{[]string{"migrate", "--db", "sqlite3:lift.db"}, 2, `unknown database scheme "sqlite3:"`},
 		{[]string{"migrate", "--db", "file:lift.db"}, 2, `unknown database scheme "file:"`},
 		{[]string{"migrate", "--db", "postgres:lift"}, 2, `unknown database scheme "postgres:"`},

@@ -39,8 +39,11 @@ type Main struct {
 	// Getenv reads the environment (LIFT_ADDR, LIFT_DB, LIFT_API_TOKEN,
 	// LIFT_BANDS).
 	Getenv func(string) string
-	// OnListen, if set, is told the address serve bound (tests use :0).
-	OnListen func(addr string)
+	// OnListen, if set, is told the address serve bound (tests use :0)
+	// once it serves the API; OnStarting as soon as it answers /healthz,
+	// before the database is opened.
+	OnListen   func(addr string)
+	OnStarting func(addr string)
 
 	cmd     *command
 	args    []string

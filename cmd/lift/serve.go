@@ -93,13 +93,42 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	defer stopProfile()
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	// A --db of no known kind is a usage error before anything listens.
+	if err := checkDBScheme(*dsn); err != nil {
+		return err
+	}
 	// Listen first: an address in use is found before the database is
-	// opened (or created). Connections wait in the backlog meanwhile.
+	// opened (or created).
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	// Served from here on: while the database opens and migrates (on a
+	// large database that takes a while), /healthz answers that the
+	// process is up and everything else 503, so that a liveness probe
+	// does not kill the server mid-migration (httpapi.Phased).
+	phased := &httpapi.Phased{}
+	hs := &http.Server{
+		Handler:           phased,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// The answer of the longest request (training on demand, or one
+		// bounded by --request-timeout) must still go out; it also caps
+		// how long the log export streams.
+		WriteTimeout: max(httpapi.DefaultTrainTimeout, *requestTimeout) + time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	defer hs.Close() // a start that fails; after Shutdown, a no-op
+	// "addr" is the ready server's key (the "listening" line below), which
+	// scripts read to find the server.
+	logger.Info("starting", "url", "http://"+ln.Addr().String(), "db", redact(*dsn))
+	if m.OnStarting != nil {
+		m.OnStarting(ln.Addr().String())
+	}
 	db, err := m.openDB(ctx, *dsn)
 	if err != nil {
 		return err
@@ -173,23 +202,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			runSchedule(bgCtx, sched, job, srv.Metrics, logger)
 		}()
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// The answer of the longest request (training on demand, or one
-		// bounded by --request-timeout) must still go out; it also caps
-		// how long the log export streams.
-		WriteTimeout: max(httpapi.DefaultTrainTimeout, *requestTimeout) + time.Minute,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	phased.Ready(srv.Handler())
 	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "db", redact(*dsn), "serving", serving.String())
 	if m.OnListen != nil {
 		m.OnListen(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

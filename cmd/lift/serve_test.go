@@ -305,7 +305,7 @@ func TestServeBadInput(t *testing.T) {
 	if code, body := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 1e2, "clicks": 4.0}`); code != 201 || body["clip_impressions"] != 100.0 {
 		t.Errorf("outcome of 1e2 impressions and 4.0 clicks = %d %v", code, body)
 	}
-	if code, b := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 10, "clicks": 1.5}`); code != 400 || b["detail"] != `field "clicks" must be a whole number, got JSON number 1.5` {
+	if code, b := s.Do("POST", "/clips/c1/outcomes", `{"impressions": 10, "clicks": 1.5}`); code != 400 || b["detail"] != `field "clicks" must be a whole number below 2^63, got JSON number 1.5` {
 		t.Errorf("fractional clicks = %d %v", code, b)
 	}
 }
@@ -500,5 +500,100 @@ func TestStoredClipBeyondTheModelsRange(t *testing.T) {
 	}
 	if code, body := s.Do("GET", "/predictions/summary", nil); code != 200 || body["total"] != 0.0 {
 		t.Errorf("a refused prediction was recorded: %d %v", code, body)
+	}
+}
+
+// TestServeAnswersHealthzWhileStarting: while the database opens (here it
+// waits for another process's write lock, as a long migration would keep
+// it busy), /healthz answers that the process is up and every other path
+// a 503 with Retry-After; once open, the API answers.
+func TestServeAnswersHealthzWhileStarting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lift.db")
+	if code, _, stderr := run(t, "migrate", "--db", "sqlite:"+path); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lock, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			lock.ExecContext(ctx, "ROLLBACK")
+			lock.Close()
+		}
+	}
+	defer unlock()
+
+	m := NewMain()
+	stderr := &syncBuffer{}
+	m.Stderr = stderr
+	m.Getenv = func(string) string { return "" }
+	starting, listening := make(chan string, 1), make(chan string, 1)
+	m.OnStarting = func(a string) { starting <- a }
+	m.OnListen = func(a string) { listening <- a }
+	done := make(chan int, 1)
+	go func() { done <- m.Exec(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + path}) }()
+	var base string
+	select {
+	case a := <-starting:
+		base = "http://" + a
+	case code := <-done:
+		t.Fatalf("serve exited with %d: %s", code, stderr.String())
+	}
+	get := func(p string) (*http.Response, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp, body
+	}
+	if resp, body := get("/healthz"); resp.StatusCode != 200 || body["status"] != "starting" {
+		t.Errorf("healthz while starting = %d %v, want 200 starting", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/readyz", "/clips", "/metrics"} {
+		if resp, body := get(p); resp.StatusCode != 503 || body["code"] != "unavailable" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s while starting = %d %v (Retry-After %q), want 503 unavailable with Retry-After", p, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	select {
+	case <-listening:
+		t.Fatal("serve was ready while another connection held the write lock")
+	case code := <-done:
+		t.Fatalf("serve exited with %d: %s", code, stderr.String())
+	case <-time.After(500 * time.Millisecond): // still opening
+	}
+	unlock()
+	select {
+	case <-listening:
+	case code := <-done:
+		t.Fatalf("serve exited with %d: %s", code, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not become ready: %s", stderr.String())
+	}
+	if resp, body := get("/healthz"); resp.StatusCode != 200 || body["status"] != "ok" {
+		t.Errorf("healthz when ready = %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := get("/clips"); resp.StatusCode != 200 {
+		t.Errorf("clips when ready = %d", resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited with %d: %s", code, stderr.String())
 	}
 }
