@@ -276,6 +276,8 @@ var (
 	requiredOf    = map[string][]string{"clips": {"clip_id", "duration"}, "outcomes": {"clip_id", "impressions", "clicks"}}
 	clipFields    = setOf(fieldsOf["clips"])
 	outcomeFields = setOf(fieldsOf["outcomes"])
+	// clipShownFields are the fields GET /clips/{id} adds to a clip's own.
+	clipShownFields = setOf([]string{"impressions", "clicks", "actual_ctr", "features", "created_at", "updated_at"})
 )
 
 func setOf(names []string) map[string]bool {
@@ -323,6 +325,12 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 		return nil, rec.err
 	}
 	for k := range rec.fields {
+		if clipShownFields[k] {
+			// A line saved from GET /clips: its counts would be dropped
+			// without a word, and the clips "moved" without their data.
+			return nil, fmt.Errorf("%q is what the server shows of a stored clip, not part of one: leave it out "+
+				"(a clip's impressions and clicks are the sums of its outcomes: import those with 'lift import outcomes')", k)
+		}
 		if !clipFields[k] {
 			return nil, fmt.Errorf("unknown field %q", k)
 		}

@@ -284,6 +284,9 @@ func TestImportJSONLinesAreTyped(t *testing.T) {
 		{"clips", `{"clip_id":"j2","duration":7,"psychology_score":"{\"composite\":0.8}"}`, `psychology_score must be a JSON object, got "{\"composite\":0.8}"`},
 		{"clips", `{"clip_id":"j2","duration":7,"emotion_data":[1]}`, "emotion_data must be a JSON object, got [1]"},
 		{"clips", `{"clip_id":"j2","duration":7,"hook_strength":0.6}`, "hook_strength must be a JSON object, got 0.6"},
+		// A clip as GET answers it: its counts would be dropped unseen.
+		{"clips", `{"clip_id":"j2","duration":7,"impressions":100}`, `"impressions" is what the server shows of a stored clip, not part of one: ` +
+			`leave it out (a clip's impressions and clicks are the sums of its outcomes: import those with 'lift import outcomes')`},
 	} {
 		t.Run(tt.line, func(t *testing.T) {
 			p := writeFile(t, tt.kind+".jsonl", tt.line+"\n")

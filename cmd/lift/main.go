@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -289,11 +290,15 @@ func seedFlag(fs *flag.FlagSet, name string, value uint64, usage string) *uint64
 
 // writeJSON writes v as one JSON object line to w.
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Not for a web page: a DSN's & and a message's >= print as they are,
+	// not as \u0026 and \u003e=.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(b.Bytes())
 	return err
 }
 

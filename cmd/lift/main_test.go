@@ -176,3 +176,15 @@ func TestNegativeSeeds(t *testing.T) {
 		t.Errorf("demo --seed -1: exit %d: %s", code, stderr)
 	}
 }
+
+// TestWriteJSONKeepsText: a command's JSON prints &, < and > as they are
+// (a DSN's query, a message's ">="), not as HTML-safe escapes.
+func TestWriteJSONKeepsText(t *testing.T) {
+	var b strings.Builder
+	if err := writeJSON(&b, map[string]string{"db": "postgres://h/db?a=1&b=2", "reason": "must be >= 0 and < 1"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"db":"postgres://h/db?a=1&b=2","reason":"must be >= 0 and < 1"}` + "\n"; b.String() != want {
+		t.Errorf("writeJSON = %q, want %q", b.String(), want)
+	}
+}

@@ -28,18 +28,18 @@ var serveCommand = &command{
 }
 
 func runServe(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F] [--bands VIRAL,HIGH,MEDIUM] [--experiment-seed N]")
+	fs := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--db sqlite:lift.db] [--demo] [--train-every DURATION | --train-at HH:MM] [--api-token-file F] [--bands VIRAL,HIGH,MEDIUM] [--experiment-seed N] [--refresh 5s] [--export PATH] [--request-timeout 30s]")
 	addr := fs.String("addr", envOr(m, "LIFT_ADDR", "127.0.0.1:8080"), "listen address (env LIFT_ADDR)")
-	dsn := fs.String("db", m.dbFlag(), "database: sqlite:PATH or postgres://... (env LIFT_DB)")
+	dsn := fs.String("db", m.dbFlag(), "database: sqlite:PATH, a file path, postgres://..., postgresql://... or libpq's host=... dbname=... (env LIFT_DB)")
 	withDemo := fs.Bool("demo", false, "load demo clips and outcomes if the database has none")
 	tokenFile := fs.String("api-token-file", "", "file holding the API bearer token (else env LIFT_API_TOKEN)")
-	every := fs.Duration("train-every", 0, "train on this interval, e.g. 24h (the nightly job in-process)")
+	every := fs.Duration("train-every", 0, "train on this interval, at least 1m, e.g. 24h (the nightly job in-process)")
 	at := fs.String("train-at", "", "train daily at HH:MM local time")
 	refresh := fs.Duration("refresh", 5*time.Second, "how often to check the registry for a model activated elsewhere (replicas)")
-	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written after a promotion (empty: nowhere)")
+	export := fs.String("export", defaultExport, "where the active model's XGBoost JSON is written, at start and whenever the active model changes (a promotion here, or an activation another replica or command made); missing directories are created (empty: nowhere)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
 	requestTimeout := fs.Duration("request-timeout", httpapi.DefaultRequestTimeout,
-		"longest a request may take before it fails with 503 (a database that stops answering); training on demand has 5m, the log export no limit")
+		"longest a request may take before it fails with 503 (a database that stops answering); training on demand has 5m, and the log export is bound only by the write limit (the larger of 5m and this, plus a minute)")
 	bandsText := bandsFlag(m, fs)
 	// The variable is read after parsing, not made the flag's default, so
 	// that --help does not print a secret seed.

@@ -27,7 +27,7 @@ func runTrain(ctx context.Context, m *Main, args []string) error {
 	eta := fs.Float64("eta", 0, "learning rate (0: the preset's)")
 	early := fs.Int("early-stopping", 0, "stop after this many rounds without improvement on the inner validation set (0: off; not given: the preset's)")
 	tolerance := fs.Float64("tolerance", 0, "also promote a model whose holdout logloss is up to this fraction worse than the active one's (0.01: 1% worse; 0: only a better one)")
-	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written (empty: nowhere)")
+	export := fs.String("export", defaultExport, "where the promoted model's XGBoost JSON is written; missing directories are created (empty: nowhere)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func runModels(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("models", usage)
 	dsn := fs.String("db", m.dbFlag(), "database (env LIFT_DB)")
 	note := fs.String("note", "", "a note stored with an imported model")
-	export := fs.String("export", defaultExport, "where the activated model's XGBoost JSON is written (empty: nowhere)")
+	export := fs.String("export", defaultExport, "where the activated model's XGBoost JSON is written; missing directories are created (empty: nowhere)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
