@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -95,6 +96,12 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if err != nil {
 		return nil, nil, err
 	}
+	if !noLabel && !isSparse(df.data, df.format) {
+		// The columns a model trained on a file without a header left out
+		// (keepColumns), unless the command line names others.
+		df.label = cmp.Or(df.label, b.Attributes[labelColumnAttr])
+		df.weight = cmp.Or(df.weight, b.Attributes[weightColumnAttr])
+	}
 	d, err := dataset.ReadFile(df.data, dataset.Options{Format: df.format, Label: df.label, Weight: df.weight, NoLabel: noLabel && df.label == ""})
 	if err != nil {
 		return nil, nil, err
@@ -104,6 +111,32 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 		return nil, nil, err
 	}
 	return b, d, nil
+}
+
+// The learner attributes in which a model trained on a CSV or TSV file
+// without a header keeps the index of its label and weight columns.
+const (
+	labelColumnAttr  = "lift_label_column"
+	weightColumnAttr = "lift_weight_column"
+)
+
+// keepColumns records in b which columns of its training file, one
+// without a header, were the label and the weight: such a file names
+// them by index only, and predicting on it without the same --label (and
+// with the weight column read as a feature) would give wrong numbers
+// with the right number of columns. A file with a header lines up by
+// name, and a libsvm file has its label in place.
+func keepColumns(b *gbdt.Booster, train *dataset.Dense, df dataFlags) {
+	if train.Names != nil || isSparse(df.data, df.format) {
+		return
+	}
+	if b.Attributes == nil {
+		b.Attributes = map[string]string{}
+	}
+	b.Attributes[labelColumnAttr] = cmp.Or(df.label, "0")
+	if df.weight != "" {
+		b.Attributes[weightColumnAttr] = df.weight
+	}
 }
 
 // isSparse reports whether the file at path, read as format ("" for the

@@ -298,3 +298,60 @@ func TestGBDTPredictUnlabelledFileNamesTheLabel(t *testing.T) {
 		t.Errorf("with --no-label: exit %d, %q %q; want two predictions", code, out, stderr)
 	}
 }
+
+// TestGBDTHeaderlessColumnsKept: a model trained on a CSV file without a
+// header, with its label (and weight) at another index than 0, predicts
+// on that file as it was trained, not with column 0 read as the label
+// (which gave wrong numbers with the right number of columns), and
+// --label on the command line still wins.
+func TestGBDTHeaderlessColumnsKept(t *testing.T) {
+	var data, weighted, feats strings.Builder
+	for i := range 400 {
+		x0, x1 := float64(i%20)/20, float64((i*7)%13)/13
+		y := 0
+		if x0+0.3*x1 > 0.6 {
+			y = 1
+		}
+		fmt.Fprintf(&data, "%g,%g,%d\n", x0, x1, y)
+		fmt.Fprintf(&weighted, "%g,%g,%d,%d\n", x0, x1, y, 1+i%3)
+		fmt.Fprintf(&feats, "%g,%g\n", x0, x1)
+	}
+	dir := t.TempDir()
+	files := map[string]string{"data.csv": data.String(), "weighted.csv": weighted.String(), "feats.csv": feats.String()}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := func(name string) string { return filepath.Join(dir, name) }
+	predict := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, append([]string{"gbdt", "predict"}, args...)...)
+		if code != 0 {
+			t.Fatalf("gbdt predict %v: exit %d: %s", args, code, stderr)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		data  string
+		train []string
+	}{
+		{"data.csv", []string{"--label", "2"}},
+		{"weighted.csv", []string{"--label", "2", "--weight", "3"}},
+	} {
+		model := path(tt.data + ".json")
+		args := append([]string{"gbdt", "train", "--data", path(tt.data), "--out", model, "--rounds", "10", "--objective", "binary:logistic"}, tt.train...)
+		if code, _, stderr := run(t, args...); code != 0 {
+			t.Fatalf("train %v: exit %d: %s", tt.train, code, stderr)
+		}
+		want := predict("--model", model, "--data", path("feats.csv"), "--no-label")
+		if got := predict("--model", model, "--data", path(tt.data)); got != want {
+			t.Errorf("trained with %v, predicting on its own file without --label: not the predictions of its features alone", tt.train)
+		}
+		if tt.data == "data.csv" {
+			if got := predict("--model", model, "--data", path(tt.data), "--label", "0"); got == want {
+				t.Errorf("--label 0 on the command line did not override the model's label column")
+			}
+		}
+	}
+}

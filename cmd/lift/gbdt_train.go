@@ -162,6 +162,7 @@ func runGBDTTrain(ctx context.Context, m *Main, args []string) error {
 		metrics["train"][name] = defined(v)
 	}
 
+	keepColumns(b, train, df)
 	if err := b.SaveFile(*out); err != nil {
 		return err
 	}
