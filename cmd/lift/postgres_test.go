@@ -161,8 +161,8 @@ func TestPostgresWithoutSchema(t *testing.T) {
 	if code, _, stderr := run(t, "models", "list", "--db", db); code != 1 || !strings.Contains(stderr, "no Lift schema") {
 		t.Errorf("models list on an empty schema: exit %d, %q", code, stderr)
 	}
-	if code, out, stderr := run(t, "train", "--db", db, "--export", ""); code != 0 || !strings.Contains(out, "Not enough data") || !strings.Contains(stderr, "no Lift schema") {
-		t.Errorf("train on an empty schema: exit %d, %s %q", code, out, stderr)
+	if code, out, stderr := run(t, "train", "--db", db, "--export", ""); code != 1 || out != "" || !strings.Contains(stderr, "no Lift schema") {
+		t.Errorf("train on an empty schema: exit %d, %s %q; want exit 1 saying there is no schema", code, out, stderr)
 	}
 	if code, out, stderr := run(t, "models", "list", "--db", db); code != 1 {
 		t.Errorf("models list after the refused commands: exit %d, %s %s: they created the schema", code, out, stderr)
