@@ -31,6 +31,11 @@ type Options struct {
 	// Ignore lists columns (names or indices) to drop, such as ids or
 	// string-valued columns a CSV file carries alongside its numbers.
 	Ignore []string
+	// Headerless, if set, gives the label and weight columns (0-based
+	// indexes, "" for the defaults) of a CSV/TSV file that turns out to
+	// have no header line, when Label and Weight are both "" and NoLabel
+	// is not set; it is told the file's column count.
+	Headerless func(ncol int) (label, weight string)
 }
 
 // Limits that keep a hostile file from making a reader allocate without
@@ -350,6 +355,9 @@ func ReadCSV(r io.Reader, sep rune, opt Options) (*Dense, error) {
 		}
 	}
 
+	if header == nil && opt.Headerless != nil && opt.Label == "" && opt.Weight == "" && !opt.NoLabel {
+		opt.Label, opt.Weight = opt.Headerless(ncol)
+	}
 	role := make([]byte, ncol) // 0 feature, 'l' label, 'w' weight, 'x' ignored
 	labelCol := -1
 	if !opt.NoLabel {

@@ -321,6 +321,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("a clip page with a %d-byte id: wider than the window %v, id in a bdi %v", len(longID), layout.Wide, layout.Isolated)
 	}
 
+	// A long experiment id wraps in the overview without squeezing the
+	// numbers beside it onto several lines.
+	longExp := strings.Repeat("q", 180)
+	if code, body := s.Do("POST", "/experiments", map[string]any{"id": longExp, "variants": []map[string]string{{"id": "a"}, {"id": "b"}}}, auth...); code != 201 {
+		t.Fatalf("create a long experiment id = %d %v", code, body)
+	}
+
 	// One experiment whose stats fail does not take the overview with it.
 	browse(ctx, t, "revenue's stats fail", chromedp.Evaluate(`(() => {
 		const real = window.fetch;
@@ -330,6 +337,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		location.hash = "#/";
 	})()`, nil))
 	waitReady(ctx, t, "#/")
+	var broken []string
+	browse(ctx, t, "overview layout", chromedp.Evaluate(`[...document.querySelectorAll("#main td")]
+		.filter(td => td.childNodes.length === 1 && td.firstChild.nodeType === Node.TEXT_NODE)
+		.filter(td => { const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1 })
+		.map(td => td.textContent)
+		.concat(document.documentElement.scrollWidth > window.innerWidth ? ["the page is wider than the window"] : [])`, &broken))
+	if len(broken) > 0 {
+		t.Errorf("overview with a %d-character experiment id: cells broken over lines or page too wide: %q", len(longExp), broken)
+	}
 	var rows [][]string
 	browse(ctx, t, "overview experiments", chromedp.Evaluate(`[...document.querySelectorAll("#main .card")].filter(c => c.querySelector("h2").textContent === "Experiments")
 		.flatMap(c => [...c.querySelectorAll("tbody tr")]).map(tr => [...tr.cells].map(td => td.textContent))`, &rows))

@@ -96,13 +96,8 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 	if err != nil {
 		return nil, nil, err
 	}
-	if !noLabel && !isSparse(df.data, df.format) {
-		// The columns a model trained on a file without a header left out
-		// (keepColumns), unless the command line names others.
-		df.label = cmp.Or(df.label, b.Attributes[labelColumnAttr])
-		df.weight = cmp.Or(df.weight, b.Attributes[weightColumnAttr])
-	}
-	d, err := dataset.ReadFile(df.data, dataset.Options{Format: df.format, Label: df.label, Weight: df.weight, NoLabel: noLabel && df.label == ""})
+	d, err := dataset.ReadFile(df.data, dataset.Options{Format: df.format, Label: df.label, Weight: df.weight, NoLabel: noLabel && df.label == "",
+		Headerless: storedColumns(b)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,10 +109,12 @@ func loadModelAndData(modelPath string, df dataFlags, noLabel bool) (*gbdt.Boost
 }
 
 // The learner attributes in which a model trained on a CSV or TSV file
-// without a header keeps the index of its label and weight columns.
+// without a header keeps the index of its label and weight columns, and
+// how many columns the file had.
 const (
 	labelColumnAttr  = "lift_label_column"
 	weightColumnAttr = "lift_weight_column"
+	columnsAttr      = "lift_columns"
 )
 
 // keepColumns records in b which columns of its training file, one
@@ -125,7 +122,7 @@ const (
 // them by index only, and predicting on it without the same --label (and
 // with the weight column read as a feature) would give wrong numbers
 // with the right number of columns. A file with a header lines up by
-// name, and a libsvm file has its label in place.
+// name, and libsvm and VW files have their labels in place.
 func keepColumns(b *gbdt.Booster, train *dataset.Dense, df dataFlags) {
 	if train.Names != nil || isSparse(df.data, df.format) {
 		return
@@ -133,9 +130,38 @@ func keepColumns(b *gbdt.Booster, train *dataset.Dense, df dataFlags) {
 	if b.Attributes == nil {
 		b.Attributes = map[string]string{}
 	}
+	ncol := train.Cols + 1
 	b.Attributes[labelColumnAttr] = cmp.Or(df.label, "0")
 	if df.weight != "" {
 		b.Attributes[weightColumnAttr] = df.weight
+		ncol++
+	}
+	b.Attributes[columnsAttr] = strconv.Itoa(ncol)
+}
+
+// storedColumns is dataset.Options.Headerless for b: the label and weight
+// columns keepColumns recorded, for a file without a header that has as
+// many columns as the training file had (one with another layout, say
+// without the weight column, keeps the defaults). Values that are not
+// such a file's columns are ignored.
+func storedColumns(b *gbdt.Booster) func(ncol int) (string, string) {
+	return func(ncol int) (string, string) {
+		a := b.Attributes
+		n, err := strconv.Atoi(a[columnsAttr])
+		if err != nil || n != ncol {
+			return "", ""
+		}
+		column := func(key string) (string, bool) {
+			v, ok := a[key]
+			i, err := strconv.Atoi(v)
+			return v, !ok || (err == nil && i >= 0 && i < ncol && strconv.Itoa(i) == v)
+		}
+		label, okL := column(labelColumnAttr)
+		weight, okW := column(weightColumnAttr)
+		if !okL || !okW || (label != "" && label == weight) {
+			return "", ""
+		}
+		return label, weight
 	}
 }
 

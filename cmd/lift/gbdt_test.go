@@ -303,9 +303,13 @@ func TestGBDTPredictUnlabelledFileNamesTheLabel(t *testing.T) {
 // header, with its label (and weight) at another index than 0, predicts
 // on that file as it was trained, not with column 0 read as the label
 // (which gave wrong numbers with the right number of columns), and
-// --label on the command line still wins.
+// --label on the command line still wins. The kept columns apply only
+// to a file without a header with the training file's column count: a
+// file with a header keeps the header's rule, and one without the weight
+// column the defaults.
 func TestGBDTHeaderlessColumnsKept(t *testing.T) {
-	var data, weighted, feats strings.Builder
+	var data, weighted, feats, lab0, lab0w, header strings.Builder
+	header.WriteString("x0,x1,label\n")
 	for i := range 400 {
 		x0, x1 := float64(i%20)/20, float64((i*7)%13)/13
 		y := 0
@@ -315,9 +319,13 @@ func TestGBDTHeaderlessColumnsKept(t *testing.T) {
 		fmt.Fprintf(&data, "%g,%g,%d\n", x0, x1, y)
 		fmt.Fprintf(&weighted, "%g,%g,%d,%d\n", x0, x1, y, 1+i%3)
 		fmt.Fprintf(&feats, "%g,%g\n", x0, x1)
+		fmt.Fprintf(&lab0, "%d,%g,%g\n", y, x0, x1)
+		fmt.Fprintf(&lab0w, "%d,%d,%g,%g\n", y, 1+i%3, x0, x1)
+		fmt.Fprintf(&header, "%g,%g,%d\n", x0, x1, y)
 	}
 	dir := t.TempDir()
-	files := map[string]string{"data.csv": data.String(), "weighted.csv": weighted.String(), "feats.csv": feats.String()}
+	files := map[string]string{"data.csv": data.String(), "weighted.csv": weighted.String(), "feats.csv": feats.String(),
+		"lab0.csv": lab0.String(), "lab0w.csv": lab0w.String(), "header.csv": header.String()}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -335,9 +343,12 @@ func TestGBDTHeaderlessColumnsKept(t *testing.T) {
 	for _, tt := range []struct {
 		data  string
 		train []string
+		same  []string // other files predicted as the features alone
 	}{
-		{"data.csv", []string{"--label", "2"}},
-		{"weighted.csv", []string{"--label", "2", "--weight", "3"}},
+		{"data.csv", []string{"--label", "2"}, []string{"header.csv"}},
+		{"weighted.csv", []string{"--label", "2", "--weight", "3"}, []string{"header.csv"}},
+		{"lab0.csv", nil, []string{"header.csv"}},
+		{"lab0w.csv", []string{"--weight", "1"}, []string{"lab0.csv", "header.csv"}},
 	} {
 		model := path(tt.data + ".json")
 		args := append([]string{"gbdt", "train", "--data", path(tt.data), "--out", model, "--rounds", "10", "--objective", "binary:logistic"}, tt.train...)
@@ -345,12 +356,26 @@ func TestGBDTHeaderlessColumnsKept(t *testing.T) {
 			t.Fatalf("train %v: exit %d: %s", tt.train, code, stderr)
 		}
 		want := predict("--model", model, "--data", path("feats.csv"), "--no-label")
-		if got := predict("--model", model, "--data", path(tt.data)); got != want {
-			t.Errorf("trained with %v, predicting on its own file without --label: not the predictions of its features alone", tt.train)
+		for _, f := range append([]string{tt.data}, tt.same...) {
+			if got := predict("--model", model, "--data", path(f)); got != want {
+				t.Errorf("trained on %s with %v, predicting on %s without --label: not the predictions of its features alone", tt.data, tt.train, f)
+			}
 		}
 		if tt.data == "data.csv" {
 			if got := predict("--model", model, "--data", path(tt.data), "--label", "0"); got == want {
 				t.Errorf("--label 0 on the command line did not override the model's label column")
+			}
+			// A hand-edited column that is not one of the file's is ignored.
+			raw, err := os.ReadFile(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := path("bad.json")
+			if err := os.WriteFile(bad, bytes.Replace(raw, []byte(`"lift_label_column":"2"`), []byte(`"lift_label_column":"99"`), 1), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, stderr := run(t, "gbdt", "predict", "--model", bad, "--data", path(tt.data)); code != 0 {
+				t.Errorf("a model whose kept label column is 99: exit %d: %s", code, stderr)
 			}
 		}
 	}

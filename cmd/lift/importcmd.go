@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -324,7 +326,9 @@ func clipFromRecord(rec record) (*lift.Clip, error) {
 	if rec.err != nil {
 		return nil, rec.err
 	}
-	for k := range rec.fields {
+	// In name order, so that a line with several wrong fields is always
+	// told of the same one.
+	for _, k := range slices.Sorted(maps.Keys(rec.fields)) {
 		if clipShownFields[k] {
 			// A line saved from GET /clips: its counts would be dropped
 			// without a word, and the clips "moved" without their data.

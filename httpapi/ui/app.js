@@ -281,7 +281,7 @@ async function experimentPage(id) {
   paint(
     card(["Experiment ", bdi(id)],
       h("p", {}, `Policy ${st.policy}; ${st.decisions_rewarded} rewarded decisions; leader: `, h("b", { id: "leader", dir: "auto" }, st.best_variant || "–")),
-      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [v.id, v.trials, fmtNum(v.reward_sum), rew(observedMean(v)), `${rew(v.ci95[0])} – ${rew(v.ci95[1])}`, pct(v.p_best, 1)]))),
+      table(["variant", "trials", "reward", "mean", "95% interval", "P(best)"], vs.map((v) => [bdi(v.id), v.trials, fmtNum(v.reward_sum), rew(observedMean(v)), `${rew(v.ci95[0])} – ${rew(v.ci95[1])}`, pct(v.p_best, 1)]))),
     h("div", { class: "grid" }, card("Mean reward with 95% intervals", means), card("Probability of being best", pbest)),
     h("div", { class: "grid" }, card("Traffic share over time", share), card("Cumulative reward", cum)),
     card("Off-policy estimate: the policy as it ran vs uniform random", ope,
