@@ -344,6 +344,29 @@ func (o *Outcome) Same(s *Outcome, observedGiven bool) error {
 	return nil
 }
 
+// Restate readies o for a store's write, again when a group commit runs
+// it a second time: the observed_at it was given (now when none), as the
+// stores keep it, and not Repeated.
+func (o *Outcome) Restate(given, now time.Time) {
+	o.ObservedAt, o.Repeated = given, false
+	if given.IsZero() {
+		o.ObservedAt = now
+	}
+	o.ObservedAt = StoredTime(o.ObservedAt)
+}
+
+// Repeats is a store's answer for o, whose key it found stored as s:
+// Conflict if o is not the same outcome (Same; given is the observed_at o
+// came with), else o takes s's id and observed_at and is Repeated,
+// counted once.
+func (o *Outcome) Repeats(s *Outcome, given time.Time) error {
+	if err := o.Same(s, !given.IsZero()); err != nil {
+		return err
+	}
+	o.ID, o.ObservedAt, o.Repeated = s.ID, StoredTime(s.ObservedAt), true
+	return nil
+}
+
 // Validate rejects negative counts, zero impressions and more clicks than
 // impressions.
 func (o *Outcome) Validate() error {

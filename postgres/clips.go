@@ -168,9 +168,9 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	// UTC, as a given observed_at is, whatever the server's zone; to the
-	// microsecond, as the column keeps it, so the answer is what is kept.
-	now := lift.StoredTime(db.Now())
+	// Restate keeps it as a given observed_at: in UTC, whatever the
+	// server's zone, to the microsecond, so the answer is what is kept.
+	now := db.Now()
 	given := make([]time.Time, len(os)) // the observed_at each outcome came with
 	for i, o := range os {
 		given[i] = o.ObservedAt
@@ -188,12 +188,7 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 		touched := map[string]bool{}
 		var order []string
 		for i, o := range os {
-			// From the caller's values: a group commit may run this again.
-			o.ObservedAt, o.Repeated = given[i], false
-			if given[i].IsZero() {
-				o.ObservedAt = now
-			}
-			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
+			o.Restate(given[i], now)
 			if o.Key != "" {
 				// The clip's row locked (again: the lock taken first finds
 				// no row for a clip a concurrent PUT has just created), no
@@ -207,10 +202,9 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 					o.ClipID, o.Key).Scan(&s.ID, &s.Impressions, &s.Clicks, &s.ObservedAt)
 				switch {
 				case err == nil:
-					if err := o.Same(&s, !given[i].IsZero()); err != nil {
+					if err := o.Repeats(&s, given[i]); err != nil {
 						return err
 					}
-					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt.UTC(), true
 					continue
 				case !errors.Is(err, pgx.ErrNoRows):
 					return err

@@ -224,19 +224,14 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 			return err
 		}
 	}
-	now := db.Now().UTC()               // as a given observed_at is, whatever the server's zone
+	now := db.Now()                     // Restate keeps it as a given observed_at is kept
 	given := make([]time.Time, len(os)) // the observed_at each outcome came with
 	for i, o := range os {
 		given[i] = o.ObservedAt
 	}
 	return db.tx(ctx, func(tx *wtx) error {
 		for i, o := range os {
-			// From the caller's values: a group commit may run this again.
-			o.ObservedAt, o.Repeated = given[i], false
-			if given[i].IsZero() {
-				o.ObservedAt = now
-			}
-			o.ObservedAt = lift.StoredTime(o.ObservedAt) // as both databases keep it
+			o.Restate(given[i], now)
 			if o.Key != "" {
 				var s lift.Outcome
 				var at string
@@ -245,10 +240,9 @@ func (db *DB) AddOutcomes(ctx context.Context, os []*lift.Outcome) (err error) {
 				switch {
 				case err == nil:
 					s.ObservedAt = parseTime(at)
-					if err := o.Same(&s, !given[i].IsZero()); err != nil {
+					if err := o.Repeats(&s, given[i]); err != nil {
 						return err
 					}
-					o.ID, o.ObservedAt, o.Repeated = s.ID, s.ObservedAt, true
 					continue
 				case !errors.Is(err, sql.ErrNoRows):
 					return err
