@@ -438,26 +438,37 @@ func (totalsDown) GetClip(context.Context, string) (*lift.Clip, error) {
 	return nil, lift.Errorf(lift.Unavailable, "the database went away")
 }
 
+// clipGrowth reads clip id's counts now and returns a check that they
+// have grown by exactly impressions and clicks since.
+func clipGrowth(t *testing.T, clips lift.ClipStore, id string) func(impressions, clicks int64) {
+	t.Helper()
+	before, err := clips.GetClip(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(impressions, clicks int64) {
+		t.Helper()
+		after, err := clips.GetClip(context.Background(), id)
+		if err != nil || after.Impressions != before.Impressions+impressions || after.Clicks != before.Clicks+clicks {
+			t.Errorf("clip %s: %d/%d -> %v (%v), want +%d/+%d", id, before.Impressions, before.Clicks, after, err, impressions, clicks)
+		}
+	}
+}
+
 // TestOutcomeStoredIsAnswered201: an outcome committed is answered 201
 // even when reading the clip's totals back fails (they are null then): an
 // error would make the client send it again, and it would count twice.
 func TestOutcomeStoredIsAnswered201(t *testing.T) {
 	s := newTestServer(t, 1)
 	store := s.Clips
-	before, err := store.GetClip(context.Background(), "demo-0001")
-	if err != nil {
-		t.Fatal(err)
-	}
+	grew := clipGrowth(t, store, "demo-0001")
 	s.Clips = totalsDown{store}
 	code, body := call(t, s.Handler(), "POST", "/clips/demo-0001/outcomes", `{"impressions":100,"clicks":3}`)
 	var out map[string]any
 	if err := json.Unmarshal(body, &out); err != nil || code != http.StatusCreated || out["clip_impressions"] != nil || out["impressions"] != 100.0 {
 		t.Fatalf("= %d %s, want 201 with the outcome and null totals", code, body)
 	}
-	after, err := store.GetClip(context.Background(), "demo-0001")
-	if err != nil || after.Impressions != before.Impressions+100 {
-		t.Fatalf("clip impressions %d -> %v (%v), want +100", before.Impressions, after, err)
-	}
+	grew(100, 3)
 }
 
 // TestOutcomeID: an outcome sent with an outcome_id is counted once: 201,
@@ -466,10 +477,7 @@ func TestOutcomeStoredIsAnswered201(t *testing.T) {
 func TestOutcomeID(t *testing.T) {
 	s := newTestServer(t, 1)
 	h := s.Handler()
-	before, err := s.Clips.GetClip(context.Background(), "demo-0001")
-	if err != nil {
-		t.Fatal(err)
-	}
+	grew := clipGrowth(t, s.Clips, "demo-0001")
 	var first, again map[string]any
 	code, body := call(t, h, "POST", "/clips/demo-0001/outcomes", `{"outcome_id":"batch-7","impressions":100,"clicks":3}`)
 	if json.Unmarshal(body, &first); code != 201 || first["outcome_id"] != "batch-7" {
@@ -487,10 +495,7 @@ func TestOutcomeID(t *testing.T) {
 			t.Errorf("%s = %d %s, want %d", body, code, answer, want)
 		}
 	}
-	after, err := s.Clips.GetClip(context.Background(), "demo-0001")
-	if err != nil || after.Impressions != before.Impressions+100 || after.Clicks != before.Clicks+3 {
-		t.Errorf("clip %d/%d -> %d/%d, want +100/+3", before.Impressions, before.Clicks, after.Impressions, after.Clicks)
-	}
+	grew(100, 3)
 }
 
 // TestOutcomeCountMessages: a count's error says what is wrong with the
@@ -500,10 +505,7 @@ func TestOutcomeID(t *testing.T) {
 func TestOutcomeCountMessages(t *testing.T) {
 	s := newTestServer(t, 1)
 	h := s.Handler()
-	before, err := s.Clips.GetClip(context.Background(), "demo-0001")
-	if err != nil {
-		t.Fatal(err)
-	}
+	grew := clipGrowth(t, s.Clips, "demo-0001")
 	for body, want := range map[string][]string{
 		`{"impressions":1e20,"clicks":1}`:                {"impressions", "below 2^63", "1e20"},
 		`{"impressions":1.5,"clicks":1}`:                 {"impressions", "whole number", "1.5"},
@@ -522,8 +524,5 @@ func TestOutcomeCountMessages(t *testing.T) {
 	if code != 201 {
 		t.Errorf("counts written as floats = %d %s, want 201", code, answer)
 	}
-	after, err := s.Clips.GetClip(context.Background(), "demo-0001")
-	if err != nil || after.Impressions != before.Impressions+100 || after.Clicks != before.Clicks+3 {
-		t.Errorf("clip %d/%d -> %d/%d, want +100/+3", before.Impressions, before.Clicks, after.Impressions, after.Clicks)
-	}
+	grew(100, 3)
 }
