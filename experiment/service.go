@@ -282,9 +282,13 @@ func dimOf(e *lift.Experiment) int {
 	return policyDim(len(e.Variants))
 }
 
+// variantsWithin is how many variants' models of d features (two d×d
+// float64 matrices each) fit in policyBudget: the sum policyDim inverts.
+func variantsWithin(d int) int { return policyBudget / (16 * d * d) }
+
 // MaxPolicyDimVariants is how many variants keep the whole MaxPolicyDim
 // within policyBudget.
-const MaxPolicyDimVariants = policyBudget / (16 * MaxPolicyDim * MaxPolicyDim)
+var MaxPolicyDimVariants = variantsWithin(MaxPolicyDim)
 
 // roomFor refuses a definition with more variants than its linear
 // policy's kept bound allows within policyBudget: every variant may have
@@ -294,7 +298,7 @@ func roomFor(e *lift.Experiment) error {
 	if d <= 0 {
 		return nil // not linear, or created before the bound was kept
 	}
-	if most := policyBudget / (16 * d * d); len(e.Variants) > most {
+	if most := variantsWithin(d); len(e.Variants) > most {
 		return lift.Errorf(lift.Conflict, "experiment %q's policy keeps a model of up to %d features per variant, chosen when it was created; "+
 			"%d variants would take it past its memory budget (%d MiB, at most %d variants): create a new experiment with the variants it needs (its bound is chosen for twice as many)",
 			e.ID, d, len(e.Variants), policyBudget>>20, most)
